@@ -1,0 +1,95 @@
+"""The IRIs kzgraph mints, chosen once so that links to them never break.
+
+Terms live in one hash namespace (``kz:``); every data entity lives under ``/id/<kind>/<slug>``,
+so a server can resolve it by path; every named graph lives under ``/graph/``.
+
+>>> str(KZ.Company)
+'https://w3id.org/kzgraph/ontology#Company'
+>>> str(entity("region", "zhambyl"))
+'https://w3id.org/kzgraph/id/region/zhambyl'
+"""
+
+from __future__ import annotations
+
+from rdflib import Namespace, URIRef
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SH, SKOS, XSD
+
+BASE = "https://w3id.org/kzgraph/"
+ONTOLOGY_IRI = URIRef(BASE + "ontology")
+SHAPES_IRI = URIRef(BASE + "shapes")
+
+KZ = Namespace(BASE + "ontology#")
+KZSH = Namespace(BASE + "shapes#")
+ID = Namespace(BASE + "id/")
+GRAPH = Namespace(BASE + "graph/")
+STATUS = Namespace(BASE + "vocab/status/")
+SECTOR = Namespace(BASE + "vocab/sector/")
+MEASURE = Namespace(BASE + "vocab/measure/")
+DIRECTION = Namespace(BASE + "vocab/direction/")
+UNIT = Namespace(BASE + "vocab/unit/")
+ORG = Namespace("http://www.w3.org/ns/org#")
+SCHEMA = Namespace("https://schema.org/")
+QUDT = Namespace("http://qudt.org/schema/qudt/")
+QUDT_UNIT = Namespace("http://qudt.org/vocab/unit/")
+GEO = Namespace("http://www.opengis.net/ont/geosparql#")
+
+#: Named graph that holds the ontology and its vocabularies inside the dataset.
+ONTOLOGY_GRAPH = GRAPH["ontology"]
+
+#: Prefixes bound on every graph kzgraph writes, and preset in queries.
+PREFIXES: dict[str, str] = {
+    "kz": str(KZ),
+    "kzsh": str(KZSH),
+    "status": str(STATUS),
+    "sector": str(SECTOR),
+    "measure": str(MEASURE),
+    "dir": str(DIRECTION),
+    "kzu": str(UNIT),
+    "kzg": str(GRAPH),
+    "company": str(ID["company/"]),
+    "organization": str(ID["organization/"]),
+    "person": str(ID["person/"]),
+    "office": str(ID["office/"]),
+    "country": str(ID["country/"]),
+    "region": str(ID["region/"]),
+    "place": str(ID["place/"]),
+    "currency": str(ID["currency/"]),
+    "project": str(ID["project/"]),
+    "facility": str(ID["facility/"]),
+    "corridor": str(ID["corridor/"]),
+    "agreement": str(ID["agreement/"]),
+    "event": str(ID["event/"]),
+    "series": str(ID["series/"]),
+    "initiative": str(ID["initiative/"]),
+    "figure": str(ID["figure/"]),
+    "flow": str(ID["flow/"]),
+    "commodity": str(ID["commodity/"]),
+    "source": str(ID["source/"]),
+    "org": str(ORG),
+    "schema": str(SCHEMA),
+    "qudt": str(QUDT),
+    "unit": str(QUDT_UNIT),
+    "geo": str(GEO),
+    "rdf": str(RDF),
+    "rdfs": str(RDFS),
+    "owl": str(OWL),
+    "xsd": str(XSD),
+    "skos": str(SKOS),
+    "dcterms": str(DCTERMS),
+    "prov": str(PROV),
+    "sh": str(SH),
+}
+
+
+def entity(kind: str, slug: str) -> URIRef:
+    """Mint the IRI of a data entity; one function so every module agrees on the pattern."""
+    return ID[f"{kind}/{slug}"]
+
+
+def sparql_prologue() -> str:
+    """The PREFIX lines for ad-hoc queries, so users can write ``kz:Company`` without declaring it.
+
+    >>> "PREFIX kz: <https://w3id.org/kzgraph/ontology#>" in sparql_prologue()
+    True
+    """
+    return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
