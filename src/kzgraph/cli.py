@@ -1,0 +1,158 @@
+"""The ``kzgraph`` command line: argument parsing only; the work lives in plain functions."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from kzgraph import export as export_mod
+from kzgraph.loading import KzgraphError, data_files, load, ontology_files
+from kzgraph.settings import Settings
+from kzgraph.stats import compute
+from kzgraph.store import ENGINES, open_store
+from kzgraph.validation import validate
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Report kzgraph's own errors as one line and exit 2, never as a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KzgraphError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="KZGRAPH_HOME",
+    help="Project folder holding ontology/, graph/ and queries/ (default: this checkout).",
+)
+@click.version_option(package_name="kzgraph")
+@click.pass_context
+def main(ctx: click.Context, root: Path | None) -> None:
+    """kzgraph: a knowledge graph of Kazakhstan–China economic ties."""
+    ctx.obj = Settings.discover(root)
+
+
+@main.command()
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the dataset into an on-disk Oxigraph store at this path.",
+)
+@click.pass_context
+@friendly_errors
+def build(ctx: click.Context, store_path: Path | None) -> None:
+    """Load ontology and graph, and print counts per named graph and per class."""
+    settings = _settings(ctx)
+    files = [*ontology_files(settings), *data_files(settings)]
+    started = time.perf_counter()
+    click.echo(f"loading {len(files)} files from {settings.root}", err=True)
+    ds = load(settings)
+    click.echo(f"loaded in {time.perf_counter() - started:.2f} s", err=True)
+    if store_path is not None:
+        store = open_store("oxigraph", store_path, settings, dataset=ds)
+        click.echo(f"wrote {len(store)} quads to the Oxigraph store at {store_path}", err=True)
+    click.echo(compute(ds).to_text())
+
+
+@main.command(name="validate")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "turtle", "json"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.pass_context
+@friendly_errors
+def validate_cmd(ctx: click.Context, fmt: str) -> None:
+    """Validate the graph against the SHACL shapes; exit 1 when it does not conform."""
+    settings = _settings(ctx)
+    click.echo("validating against ontology/shapes.ttl ...", err=True)
+    report = validate(settings)
+    if fmt == "json":
+        click.echo(report.to_json())
+    elif fmt == "turtle":
+        click.echo(report.to_turtle())
+    else:
+        click.echo(report.to_text())
+    sys.exit(0 if report.conforms else 1)
+
+
+@main.command()
+@click.pass_context
+@friendly_errors
+def stats(ctx: click.Context) -> None:
+    """Print triple counts per named graph, instances per class and quotations per source."""
+    click.echo(compute(load(_settings(ctx))).to_text())
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(export_mod.FORMATS)),
+    default="trig",
+    show_default=True,
+    help="ttl and nt merge the named graphs; nq, trig and jsonld keep them.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+@friendly_errors
+def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
+    """Write the whole dataset to stdout or --output."""
+    data = export_mod.serialize(load(_settings(ctx)), fmt)
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
+        click.echo(f"wrote {len(data)} bytes to {output}", err=True)
+
+
+@main.command()
+@click.argument("query", required=False)
+@click.option("--file", "query_file", type=click.File("r"), default=None, help="Read the query from a file.")
+@click.option("--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True)
+@click.pass_context
+@friendly_errors
+def sparql(ctx: click.Context, query: str | None, query_file: Any, engine: str) -> None:
+    """Run an ad-hoc SPARQL query and print the rows as tab-separated values."""
+    if query_file is not None:
+        query = query_file.read()
+    if not query:
+        raise click.UsageError("give a QUERY or --file")
+    result = open_store(engine, settings=_settings(ctx)).query(query)
+    if result.kind == "ask":
+        click.echo("true" if result.boolean else "false")
+    elif result.kind == "graph":
+        assert result.graph is not None
+        click.echo(result.graph.serialize(format="turtle"))
+    else:
+        click.echo("\t".join(result.variables))
+        for row in result.rows:
+            click.echo("\t".join("" if v is None else v.n3() for v in row))

@@ -1,0 +1,217 @@
+"""One small query interface over two engines: rdflib's Dataset and pyoxigraph's Store.
+
+rdflib is the reference (it is what validation runs on); Oxigraph is the fast engine the endpoint
+uses, in memory or on disk. Both answer the same SPARQL with the union of all named graphs as the
+default graph, and both return rdflib terms, so callers never see which engine ran.
+
+>>> store = open_store("oxigraph")
+>>> result = store.query("ASK { ?c a kz:Company }")
+>>> result.boolean
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal as TypingLiteral, Protocol
+
+import pyoxigraph as ox
+from rdflib import BNode, Dataset, Graph, Literal, Node, URIRef, Variable
+from rdflib.namespace import XSD
+
+from kzgraph.loading import KzgraphError, load
+from kzgraph.namespaces import PREFIXES
+from kzgraph.settings import Settings
+
+Row = tuple[Node | None, ...]
+ENGINES = ("oxigraph", "rdflib")
+
+
+class QuerySyntaxError(KzgraphError):
+    """A SPARQL query that does not parse; the message says where."""
+
+
+@dataclass
+class QueryResult:
+    """The answer to a query: rows for SELECT, a boolean for ASK, a graph for CONSTRUCT/DESCRIBE."""
+
+    kind: TypingLiteral["select", "ask", "graph"]
+    variables: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    boolean: bool | None = None
+    graph: Graph | None = None
+
+    def dicts(self) -> list[dict[str, Node | None]]:
+        """Rows as dictionaries keyed by variable name."""
+        return [dict(zip(self.variables, row, strict=True)) for row in self.rows]
+
+
+class Store(Protocol):
+    """What every engine offers: load a dataset, answer SPARQL, report its size."""
+
+    engine: str
+
+    def load_dataset(self, ds: Dataset) -> None:
+        """Replace the store's contents with ``ds``."""
+
+    def query(self, sparql: str, bindings: Mapping[str, Node] | None = None) -> QueryResult:
+        """Run a SPARQL query; ``bindings`` pre-bind variables to RDF terms."""
+
+    def __len__(self) -> int:
+        """The number of quads held."""
+
+
+def _prefixed(sparql: str) -> str:
+    """Let queries use kzgraph's prefixes without declaring them, as the endpoint does."""
+    declared = {
+        line.split()[1].rstrip(":").lower()
+        for line in sparql.splitlines()
+        if line.strip().upper().startswith("PREFIX ") and len(line.split()) > 1
+    }
+    prologue = "".join(
+        f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items() if p.lower() not in declared
+    )
+    return prologue + sparql
+
+
+class RdflibStore:
+    """rdflib's in-memory Dataset: the reference engine."""
+
+    engine = "rdflib"
+
+    def __init__(self) -> None:
+        self.dataset = Dataset(default_union=True)
+
+    def load_dataset(self, ds: Dataset) -> None:
+        """Hold ``ds`` itself: rdflib needs no copy."""
+        self.dataset = ds
+
+    def query(self, sparql: str, bindings: Mapping[str, Node] | None = None) -> QueryResult:
+        """Run the query with rdflib, binding variables with ``initBindings``."""
+        from pyparsing.exceptions import ParseException
+
+        try:
+            result = self.dataset.query(
+                sparql,
+                initNs=PREFIXES,
+                initBindings={Variable(k): v for k, v in (bindings or {}).items()},
+            )
+        except ParseException as exc:
+            raise QuerySyntaxError(
+                f"SPARQL syntax error at line {exc.lineno}, column {exc.col}: {exc.msg}"
+            ) from None
+        if result.type == "ASK":
+            return QueryResult("ask", boolean=bool(result.askAnswer))
+        if result.type in ("CONSTRUCT", "DESCRIBE"):
+            return QueryResult("graph", graph=result.graph)
+        variables = [str(v) for v in result.vars or []]
+        rows = [tuple(row) for row in result]  # type: ignore[arg-type]
+        return QueryResult("select", variables=variables, rows=rows)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.dataset.quads((None, None, None, None)))
+
+
+def to_rdflib(term: Any) -> Node | None:
+    """Convert a pyoxigraph term to the equivalent rdflib term (``xsd:string`` becomes plain)."""
+    if term is None:
+        return None
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        if datatype == str(XSD.string):
+            return Literal(term.value)
+        return Literal(term.value, datatype=URIRef(datatype))
+    raise TypeError(f"unsupported term {term!r}")
+
+
+def to_oxigraph(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """Convert an rdflib term for use as an Oxigraph substitution."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise TypeError(f"unsupported term {term!r}")
+
+
+class OxigraphStore:
+    """pyoxigraph's Store, in memory or on disk at ``path``."""
+
+    engine = "oxigraph"
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.store = ox.Store(str(path)) if path is not None else ox.Store()
+
+    def load_dataset(self, ds: Dataset) -> None:
+        """Replace the contents with ``ds``, passed as N-Quads so graph names survive."""
+        data = ds.serialize(format="nquads", encoding="utf-8")
+        self.store.clear()
+        self.store.load(data, format=ox.RdfFormat.N_QUADS)
+        self.store.flush()
+
+    def query(self, sparql: str, bindings: Mapping[str, Node] | None = None) -> QueryResult:
+        """Run the query with Oxigraph, binding variables with ``substitutions``."""
+        substitutions = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
+        try:
+            result = self.store.query(
+                _prefixed(sparql),
+                use_default_graph_as_union=True,
+                substitutions=substitutions or None,
+            )
+        except SyntaxError as exc:
+            raise QuerySyntaxError(f"SPARQL syntax error: {exc}") from None
+        if isinstance(result, ox.QueryBoolean):
+            return QueryResult("ask", boolean=bool(result))
+        if isinstance(result, ox.QueryTriples):
+            g = Graph()
+            for prefix, iri in PREFIXES.items():
+                g.bind(prefix, iri)
+            for t in result:
+                g.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))  # type: ignore[arg-type]
+            return QueryResult("graph", graph=g)
+        variables = [v.value for v in result.variables]
+        rows = [tuple(to_rdflib(solution[v]) for v in variables) for solution in result]
+        return QueryResult("select", variables=variables, rows=rows)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+
+def open_store(
+    engine: str = "oxigraph",
+    path: Path | None = None,
+    settings: Settings | None = None,
+    dataset: Dataset | None = None,
+) -> RdflibStore | OxigraphStore:
+    """Open a store of the given engine holding the seeded dataset (or ``dataset``).
+
+    An on-disk Oxigraph store at ``path`` that already holds data is opened as it is, so updates
+    made through the endpoint survive a restart; an empty one is filled from the files.
+    """
+    if engine not in ENGINES:
+        raise KzgraphError(f"unknown store engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    store: RdflibStore | OxigraphStore
+    if engine == "rdflib":
+        if path is not None:
+            raise KzgraphError("the rdflib engine keeps its data in memory; --store needs oxigraph")
+        store = RdflibStore()
+    else:
+        store = OxigraphStore(path)
+        if path is not None and len(store) > 0 and dataset is None:
+            return store
+    store.load_dataset(dataset if dataset is not None else load(settings))
+    return store
