@@ -1,0 +1,47 @@
+"""Shared fixtures: the real seeded dataset, loaded once per test session."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from rdflib import Dataset, Graph
+
+from kzgraph.loading import load, load_shapes
+from kzgraph.settings import Settings
+from kzgraph.validation import union_graph
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.discover(ROOT)
+
+
+@pytest.fixture(scope="session")
+def dataset(settings: Settings) -> Dataset:
+    return load(settings)
+
+
+@pytest.fixture(scope="session")
+def union(dataset: Dataset) -> Graph:
+    return union_graph(dataset)
+
+
+@pytest.fixture(scope="session")
+def shapes(settings: Settings) -> Graph:
+    return load_shapes(settings)
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.fixture(scope="session")
+def seed_texts(settings: Settings) -> dict[str, str]:
+    """The five articles, keyed by file stem, whitespace folded."""
+    texts = {p.stem: normalise(p.read_text(encoding="utf-8")) for p in settings.seeds_dir.glob("*.txt")}
+    assert len(texts) == 5, f"expected the five seed articles in {settings.seeds_dir}"
+    return texts
