@@ -42,6 +42,8 @@ def normalise(text: str) -> str:
 @pytest.fixture(scope="session")
 def seed_texts(settings: Settings) -> dict[str, str]:
     """The five articles, keyed by file stem, whitespace folded."""
-    texts = {p.stem: normalise(p.read_text(encoding="utf-8")) for p in settings.seeds_dir.glob("*.txt")}
+    texts = {
+        p.stem: normalise(p.read_text(encoding="utf-8")) for p in settings.seeds_dir.glob("*.txt")
+    }
     assert len(texts) == 5, f"expected the five seed articles in {settings.seeds_dir}"
     return texts

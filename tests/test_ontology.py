@@ -22,20 +22,30 @@ def _terms(ontology: Graph, kind: URIRef) -> list[URIRef]:
 
 
 def test_ontology_header(ontology):
-    for predicate in (OWL.versionIRI, OWL.versionInfo, DCTERMS.title, DCTERMS.description,
-                      DCTERMS.license, DCTERMS.modified):
+    for predicate in (
+        OWL.versionIRI,
+        OWL.versionInfo,
+        DCTERMS.title,
+        DCTERMS.description,
+        DCTERMS.license,
+        DCTERMS.modified,
+    ):
         assert ontology.value(ONTOLOGY_IRI, predicate) is not None, predicate
     version = str(ontology.value(ONTOLOGY_IRI, OWL.versionInfo))
     assert str(ontology.value(ONTOLOGY_IRI, OWL.versionIRI)).endswith("/" + version)
 
 
-@pytest.mark.parametrize("kind", [OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty],
-                         ids=["class", "object-property", "datatype-property"])
+@pytest.mark.parametrize(
+    "kind",
+    [OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty],
+    ids=["class", "object-property", "datatype-property"],
+)
 def test_every_term_has_label_and_definition(ontology, kind):
     terms = _terms(ontology, kind)
     assert terms
     undocumented = [
-        t for t in terms
+        t
+        for t in terms
         if ontology.value(t, RDFS.label) is None
         or (ontology.value(t, SKOS.definition) is None and ontology.value(t, RDFS.comment) is None)
     ]
@@ -43,9 +53,26 @@ def test_every_term_has_label_and_definition(ontology, kind):
 
 
 def test_required_classes_exist(ontology):
-    required = ["Company", "GovernmentBody", "Person", "Country", "Region", "City", "Place",
-                "Project", "Facility", "MonetaryAmount", "Agreement", "Event", "Forum",
-                "Corridor", "TradeFlow", "Commodity", "Quantity", "SourceDocument"]
+    required = [
+        "Company",
+        "GovernmentBody",
+        "Person",
+        "Country",
+        "Region",
+        "City",
+        "Place",
+        "Project",
+        "Facility",
+        "MonetaryAmount",
+        "Agreement",
+        "Event",
+        "Forum",
+        "Corridor",
+        "TradeFlow",
+        "Commodity",
+        "Quantity",
+        "SourceDocument",
+    ]
     for name in required:
         assert (KZ[name], RDF.type, OWL.Class) in ontology, name
 
@@ -71,7 +98,7 @@ def _declared(ontology: Graph) -> set[URIRef]:
 def test_every_term_the_data_uses_is_declared(dataset, ontology):
     declared = _declared(ontology)
     used = set()
-    for s, p, o, g in dataset.quads((None, None, None, None)):
+    for _s, p, o, g in dataset.quads((None, None, None, None)):
         if g == ONTOLOGY_GRAPH:
             continue
         used.add(p)
@@ -87,8 +114,9 @@ def test_every_term_the_shapes_use_is_declared(ontology, shapes):
     used |= set(shapes.objects(None, SH["class"])) | set(shapes.objects(None, SH.hasValue))
     for lst in shapes.objects(None, SH["in"]):
         used |= set(shapes.items(lst))
-    unknown = sorted(t for t in used if isinstance(t, URIRef) and str(t).startswith(OWN)
-                     and t not in declared)
+    unknown = sorted(
+        t for t in used if isinstance(t, URIRef) and str(t).startswith(OWN) and t not in declared
+    )
     assert not unknown, unknown
 
 

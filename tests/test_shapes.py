@@ -17,7 +17,8 @@ HEADER += "@prefix ex: <http://example.org/> .\n"
 
 SHAPE_IDS = sorted(
     str(s).split("#")[-1]
-    for s in Graph().parse(Path(__file__).parent.parent / "ontology" / "shapes.ttl")
+    for s in Graph()
+    .parse(Path(__file__).parent.parent / "ontology" / "shapes.ttl")
     .subjects(RDF.type, SH.NodeShape)
     if isinstance(s, URIRef)
 )

@@ -272,8 +272,10 @@ def test_tenge_and_dollars_are_never_mixed_in_a_sum(dataset):
 
 def test_west_kazakhstan_commodity_flows_fit_inside_their_totals(union, seed_texts):
     # "Exports grew by 50%, totaling $1.8 million." / "Imports amounted to $86.6 million"
-    for direction, total_pattern in [("exports", r"totaling \$[\d.]+ million"),
-                                     ("imports", r"Imports amounted to \$[\d.]+ million")]:
+    for direction, total_pattern in [
+        ("exports", r"totaling \$[\d.]+ million"),
+        ("imports", r"Imports amounted to \$[\d.]+ million"),
+    ]:
         whole = entity("flow", f"west-kazakhstan-china-2024-{direction}")
         total = _article_figure(seed_texts, "000_096687169d175def", total_pattern)
         stored = Decimal(str(union.value(union.value(whole, KZ.amount), KZ.value)))

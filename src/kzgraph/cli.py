@@ -136,7 +136,9 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
 
 @main.command()
 @click.argument("query", required=False)
-@click.option("--file", "query_file", type=click.File("r"), default=None, help="Read the query from a file.")
+@click.option(
+    "--file", "query_file", type=click.File("r"), default=None, help="Read the query from a file."
+)
 @click.option("--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True)
 @click.pass_context
 @friendly_errors

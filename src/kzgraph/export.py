@@ -22,10 +22,10 @@ FORMATS: dict[str, tuple[str, bool, str]] = {
 
 
 def serialize(ds: Dataset, fmt: str) -> bytes:
-    """The dataset in ``fmt``; see :data:`FORMATS`.
+    r"""The dataset in ``fmt``; see :data:`FORMATS`.
 
     >>> from kzgraph.loading import load
-    >>> serialize(load(), "nq").count(b"\\n") > 1000
+    >>> serialize(load(), "nq").count(b"\n") > 1000
     True
     """
     if fmt not in FORMATS:

@@ -6,6 +6,7 @@ and column, so a maintainer sees where to look instead of a parser traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,15 +71,40 @@ def parse_file(path: Path, into: Dataset, graph: URIRef | None = None) -> None:
     except BadSyntax as exc:
         line, column = _position(exc)
         raise GraphSyntaxError(path, line, column, exc._why) from None
-    except (SyntaxError, ValueError) as exc:
-        raise GraphSyntaxError(path, getattr(exc, "lineno", None), None, str(exc)) from None
+    except Exception as exc:
+        at_line, at_column, reason = _diagnose(path, fmt)
+        raise GraphSyntaxError(
+            path, at_line, at_column, reason or f"{type(exc).__name__}: {exc}"
+        ) from None
+
+
+_OX_FORMATS = {"turtle": "TURTLE", "trig": "TRIG", "nt": "N_TRIPLES", "nquads": "N_QUADS"}
+_OX_POSITION = re.compile(r"at line (\d+)")
+
+
+def _diagnose(path: Path, fmt: str) -> tuple[int | None, int | None, str | None]:
+    """Ask Oxigraph's stricter parser where a file rdflib choked on goes wrong."""
+    import pyoxigraph as ox
+
+    name = _OX_FORMATS.get(fmt)
+    if name is None:
+        return None, None, None
+    try:
+        list(ox.parse(path=str(path), format=getattr(ox.RdfFormat, name)))
+    except SyntaxError as exc:
+        message = str(exc)
+        match = _OX_POSITION.search(message)
+        if match:
+            return int(match.group(1)), None, message.rsplit(" (", 1)[0]
+        return None, None, message
+    except (OSError, ValueError) as exc:
+        return None, None, str(exc)
+    return None, None, None
 
 
 def data_files(settings: Settings) -> list[Path]:
     """The graph files in load order: reference data first, then each source's graph."""
-    return sorted(
-        p for p in settings.graph_dir.rglob("*") if p.suffix in FORMATS and p.is_file()
-    )
+    return sorted(p for p in settings.graph_dir.rglob("*") if p.suffix in FORMATS and p.is_file())
 
 
 def ontology_files(settings: Settings) -> list[Path]:

@@ -51,7 +51,7 @@ def _short(ds: Dataset, iri: URIRef) -> str:
 
 
 def compute(ds: Dataset) -> Stats:
-    """Count triples per named graph, instances per kzgraph class (by asserted type) and quotations per source."""
+    """Count triples per graph, instances per class (asserted types) and quotations per source."""
     graphs = {
         _short(ds, g.identifier): len(g)  # type: ignore[arg-type]
         for g in sorted(ds.graphs(), key=lambda g: str(g.identifier))

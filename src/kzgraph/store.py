@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal as TypingLiteral, Protocol
+from typing import Any, Protocol, cast
+from typing import Literal as TypingLiteral
 
 import pyoxigraph as ox
 from rdflib import BNode, Dataset, Graph, Literal, Node, URIRef, Variable
 from rdflib.namespace import XSD
+from rdflib.term import Identifier
 
 from kzgraph.loading import KzgraphError, load
 from kzgraph.namespaces import PREFIXES
@@ -96,7 +98,9 @@ class RdflibStore:
             result = self.dataset.query(
                 sparql,
                 initNs=PREFIXES,
-                initBindings={Variable(k): v for k, v in (bindings or {}).items()},
+                initBindings={
+                    Variable(k): cast(Identifier, v) for k, v in (bindings or {}).items()
+                },
             )
         except ParseException as exc:
             raise QuerySyntaxError(
@@ -170,7 +174,7 @@ class OxigraphStore:
             result = self.store.query(
                 _prefixed(sparql),
                 use_default_graph_as_union=True,
-                substitutions=substitutions or None,
+                substitutions=cast(Any, substitutions) or None,
             )
         except SyntaxError as exc:
             raise QuerySyntaxError(f"SPARQL syntax error: {exc}") from None

@@ -51,7 +51,9 @@ class Report:
         """A report for people: one block per focus node, one line per finding."""
         if self.conforms:
             return "Conforms: the graph satisfies every shape."
-        lines = [f"Does not conform: {len(self.findings)} finding(s) on {len(self.by_focus())} node(s)."]
+        lines = [
+            f"Does not conform: {len(self.findings)} finding(s) on {len(self.by_focus())} node(s)."
+        ]
         for focus, findings in self.by_focus().items():
             lines.append("")
             lines.append(f"{findings[0].focus_label} <{focus}>")
@@ -84,7 +86,9 @@ def _short(node: Node | None, data: Graph) -> str | None:
     if node is None:
         return None
     if isinstance(node, Literal):
-        return repr(str(node)) if node.datatype is None else f"{node!s} ({data.qname(node.datatype)})"
+        return (
+            repr(str(node)) if node.datatype is None else f"{node!s} ({data.qname(node.datatype)})"
+        )
     if isinstance(node, URIRef):
         try:
             return data.qname(node)
@@ -100,8 +104,8 @@ def _label(node: Node, data: Graph) -> str:
             if isinstance(label, Literal) and label.language in (None, "en"):
                 return str(label)
     if isinstance(node, BNode):
-        for parent, predicate in data.subject_predicates(node):
-            return f"{_label(parent, data)} → {_short(predicate, data)}"
+        for parent, link in data.subject_predicates(node):
+            return f"{_label(parent, data)} → {_short(link, data)}"
     return _short(node, data) or str(node)
 
 

@@ -1,0 +1,143 @@
+"""The CLI run as a user runs it: a real subprocess, real files, exit codes checked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rdflib import Dataset, Graph
+
+from kzgraph.namespaces import GRAPH
+from kzgraph.settings import Settings
+
+
+def run(*args: str, root: Path | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "kzgraph", *(["--root", str(root)] if root else []), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_build_prints_counts_per_graph_and_class(dataset):
+    result = run("build")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for stem in ("000_096687169d175def", "004_2b059f08c0a5d038", "iso3166-1", "ontology"):
+        assert f"kzg:{stem}" in out
+    from rdflib.namespace import RDF
+
+    from kzgraph.namespaces import KZ
+
+    printed = {
+        line.split()[0]: int(line.split()[1])
+        for line in out.splitlines()
+        if line.startswith("  kz:") and len(line.split()) == 2
+    }
+    assert printed["kz:Company"] == len(set(dataset.subjects(RDF.type, KZ.Company)))
+    assert printed["kz:TradeFlow"] == len(set(dataset.subjects(RDF.type, KZ.TradeFlow)))
+
+
+def test_build_writes_an_on_disk_store(tmp_path: Path):
+    store = tmp_path / "store"
+    result = run("build", "--store", str(store))
+    assert result.returncode == 0, result.stderr
+    assert store.exists() and any(store.iterdir())
+    assert "quads to the Oxigraph store" in result.stderr
+
+
+def test_validate_conforms_on_main():
+    result = run("validate")
+    assert result.returncode == 0, result.stdout
+    assert "Conforms" in result.stdout
+
+
+@pytest.fixture
+def broken_project(tmp_path: Path, settings: Settings) -> Path:
+    for folder in ("ontology", "graph"):
+        shutil.copytree(settings.root / folder, tmp_path / folder)
+    target = tmp_path / "graph" / "seed" / "003_business_council.trig"
+    text = target.read_text()
+    # The Sinopec plant's capacity loses its unit: a maintainer's typical slip.
+    text = text.replace(
+        'kz:value 1250000.0 ;\n                  kz:unit kzu:tonne-per-year ; kz:statedAs "1.25 million tonnes per year" ] ;\n    kz:amount',
+        'kz:value 1250000.0 ;\n                  kz:statedAs "1.25 million tonnes per year" ] ;\n    kz:amount',
+        1,
+    )
+    target.write_text(text)
+    return tmp_path
+
+
+def test_validate_reports_violations_with_labels_and_exit_1(broken_project: Path):
+    result = run("validate", root=broken_project)
+    assert result.returncode == 1
+    assert "Polyethylene plant in Atyrau Region with Sinopec → kz:quantity" in result.stdout
+    assert "a quantity needs exactly one kz:unit" in result.stdout
+
+
+def test_validate_json_report(broken_project: Path):
+    result = run("validate", "--format", "json", root=broken_project)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["conforms"] is False
+    assert any("kz:unit" in f["message"] for f in report["findings"])
+
+
+def test_validate_turtle_report_is_shacl(broken_project: Path):
+    result = run("validate", "--format", "turtle", root=broken_project)
+    g = Graph().parse(data=result.stdout, format="turtle")
+    assert len(g) > 0
+
+
+def test_syntax_error_is_one_line_without_traceback(tmp_path: Path, settings: Settings):
+    for folder in ("ontology", "graph"):
+        shutil.copytree(settings.root / folder, tmp_path / folder)
+    (tmp_path / "graph" / "typo.ttl").write_text('@prefix ex: <http://e/> .\nex:a ex:b "x .\n')
+    result = run("build", root=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{tmp_path / 'graph' / 'typo.ttl'}:2" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "fmt,parser,named",
+    [
+        ("trig", "trig", True),
+        ("nq", "nquads", True),
+        ("jsonld", "json-ld", True),
+        ("ttl", "turtle", False),
+        ("nt", "nt", False),
+    ],
+)
+def test_export_round_trips(tmp_path: Path, dataset: Dataset, fmt: str, parser: str, named: bool):
+    out = tmp_path / f"dump.{fmt}"
+    result = run("export", "--format", fmt, "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    if named:
+        back = Dataset()
+        back.parse(out, format=parser)
+        seed = GRAPH["002_97890c3330489398"]
+        assert len(back.graph(seed)) == len(dataset.graph(seed))
+    else:
+        back_graph = Graph().parse(out, format=parser)
+        assert len(back_graph) == len(set(dataset.triples((None, None, None))))
+
+
+def test_stats_counts_quotations_per_source():
+    result = run("stats")
+    assert result.returncode == 0
+    assert "source:000_096687169d175def" in result.stdout
+
+
+def test_sparql_command_answers(dataset):
+    result = run("sparql", "SELECT ?l WHERE { company:fufeng-group rdfs:label ?l }")
+    assert result.returncode == 0
+    assert '"Fufeng Group"@en' in result.stdout
+
+
+def test_sparql_syntax_error_is_clean():
+    result = run("sparql", "SELECT ?x WHERE { ?x ?y }")
+    assert result.returncode == 2
+    assert "SPARQL syntax error" in result.stderr
+    assert "Traceback" not in result.stderr
