@@ -131,9 +131,51 @@ def test_stats_counts_quotations_per_source():
 
 
 def test_sparql_command_answers(dataset):
-    result = run("sparql", "SELECT ?l WHERE { company:fufeng-group rdfs:label ?l }")
+    result = run(
+        "sparql", "SELECT ?l WHERE { company:fufeng-group rdfs:label ?l }", "--format", "tsv"
+    )
     assert result.returncode == 0
     assert '"Fufeng Group"@en' in result.stdout
+    table = run("query", "investments-in-region", "--param", "region=region:zhambyl")
+    assert table.returncode == 0, table.stderr
+    assert "Fufeng Group" in table.stdout and "(2 rows)" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "fmt,marker",
+    [
+        ("json", '"bindings"'),
+        ("xml", "<sparql"),
+        ("csv", "firm,"),
+        ("tsv", "?firm"),
+        ("md", "|---|"),
+        ("table", "(15 rows)"),
+    ],
+)
+def test_query_formats(fmt, marker):
+    result = run("query", "chinese-investors-by-region", "--format", fmt)
+    assert result.returncode == 0, result.stderr
+    assert marker in result.stdout
+
+
+def test_query_errors_are_one_line():
+    for args, message in [
+        (("query", "nope"), "no saved query named 'nope'"),
+        (("query", "investments-in-region", "--param", "regoin=x"), "unknown parameter 'regoin'"),
+        (("query", "investments-in-region", "--param", "region=not an iri"), "expects an IRI"),
+        (("query", "investments-in-region", "--param", "region"), "NAME=VALUE"),
+    ]:
+        result = run(*args)
+        assert result.returncode == 2
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_queries_lists_the_catalogue():
+    result = run("queries")
+    assert result.returncode == 0
+    assert "chinese-investors-by-region" in result.stdout
+    assert "region (iri)" in result.stdout
 
 
 def test_sparql_syntax_error_is_clean():

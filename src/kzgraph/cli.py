@@ -12,10 +12,14 @@ from typing import Any, TypeVar
 import click
 
 from kzgraph import export as export_mod
+from kzgraph import results
+from kzgraph.catalogue import ParameterError, get_query, load_catalogue
+from kzgraph.docs_catalogue import catalogue_markdown
 from kzgraph.loading import KzgraphError, data_files, load, ontology_files
+from kzgraph.querying import Store, label_map
 from kzgraph.settings import Settings
 from kzgraph.stats import compute
-from kzgraph.store import ENGINES, open_store
+from kzgraph.store import ENGINES, QueryResult, open_store
 from kzgraph.validation import validate
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -134,27 +138,85 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
         click.echo(f"wrote {len(data)} bytes to {output}", err=True)
 
 
+def _print_result(result: QueryResult, fmt: str, store: Store, iris: bool) -> None:
+    labels = {} if iris or fmt not in ("table", "md") else label_map(store)
+    click.echo(results.serialize(result, fmt, labels).rstrip("\n"))
+
+
 @main.command()
 @click.argument("query", required=False)
+@click.option("--file", "query_file", type=click.File("r"), help="Read the query from a file.")
 @click.option(
-    "--file", "query_file", type=click.File("r"), default=None, help="Read the query from a file."
+    "--format", "fmt", type=click.Choice(results.RESULT_FORMATS), default="table", show_default=True
 )
+@click.option("--iris", is_flag=True, help="Show IRIs in tables instead of labels.")
 @click.option("--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True)
 @click.pass_context
 @friendly_errors
-def sparql(ctx: click.Context, query: str | None, query_file: Any, engine: str) -> None:
-    """Run an ad-hoc SPARQL query and print the rows as tab-separated values."""
+def sparql(
+    ctx: click.Context, query: str | None, query_file: Any, fmt: str, iris: bool, engine: str
+) -> None:
+    """Run an ad-hoc SPARQL query (kzgraph's prefixes are preset)."""
     if query_file is not None:
         query = query_file.read()
     if not query:
         raise click.UsageError("give a QUERY or --file")
-    result = open_store(engine, settings=_settings(ctx)).query(query)
-    if result.kind == "ask":
-        click.echo("true" if result.boolean else "false")
-    elif result.kind == "graph":
-        assert result.graph is not None
-        click.echo(result.graph.serialize(format="turtle"))
-    else:
-        click.echo("\t".join(result.variables))
-        for row in result.rows:
-            click.echo("\t".join("" if v is None else v.n3() for v in row))
+    store = open_store(engine, settings=_settings(ctx))
+    _print_result(store.query(query), fmt, store, iris)
+
+
+@main.command(name="queries")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "md"]),
+    default="text",
+    show_default=True,
+    help="md writes the catalogue page (queries/README.md).",
+)
+@click.pass_context
+@friendly_errors
+def queries_cmd(ctx: click.Context, fmt: str) -> None:
+    """List the saved queries: name, summary and parameters."""
+    catalogue = load_catalogue(_settings(ctx))
+    if fmt == "md":
+        click.echo(catalogue_markdown(catalogue), nl=False)
+        return
+    width = max(len(name) for name in catalogue)
+    for name, saved in catalogue.items():
+        params = ", ".join(p.describe() for p in saved.parameters)
+        click.echo(f"{name:<{width}}  {saved.summary}" + (f"  [{params}]" if params else ""))
+
+
+@main.command(name="query")
+@click.argument("name")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter value; repeat for several.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(results.RESULT_FORMATS), default="table", show_default=True
+)
+@click.option("--iris", is_flag=True, help="Show IRIs in tables instead of labels.")
+@click.option("--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True)
+@click.pass_context
+@friendly_errors
+def query_cmd(
+    ctx: click.Context, name: str, params: tuple[str, ...], fmt: str, iris: bool, engine: str
+) -> None:
+    """Run the saved query NAME."""
+    values: dict[str, str] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ParameterError(f"--param expects NAME=VALUE, got {item!r}")
+        values[key.strip()] = value
+    settings = _settings(ctx)
+    saved = get_query(name, settings)
+    bindings = saved.bind(values)
+    store = open_store(engine, settings=settings)
+    _print_result(store.query(saved.text, bindings), fmt, store, iris)

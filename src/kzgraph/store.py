@@ -165,6 +165,17 @@ class OxigraphStore:
         data = ds.serialize(format="nquads", encoding="utf-8")
         self.store.clear()
         self.store.load(data, format=ox.RdfFormat.N_QUADS)
+        self.refresh_union()
+
+    def refresh_union(self) -> None:
+        """Make the default graph the RDF merge of the named graphs.
+
+        Oxigraph's ``use_default_graph_as_union`` repeats a solution once per graph that holds
+        the triple, while SPARQL's default graph is a set; so the merge is kept materialised in
+        the default graph instead. Call this after changing a named graph.
+        """
+        self.store.remove_graph(ox.DefaultGraph())
+        self.store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
         self.store.flush()
 
     def query(self, sparql: str, bindings: Mapping[str, Node] | None = None) -> QueryResult:
@@ -173,7 +184,6 @@ class OxigraphStore:
         try:
             result = self.store.query(
                 _prefixed(sparql),
-                use_default_graph_as_union=True,
                 substitutions=cast(Any, substitutions) or None,
             )
         except SyntaxError as exc:
@@ -192,7 +202,10 @@ class OxigraphStore:
         return QueryResult("select", variables=variables, rows=rows)
 
     def __len__(self) -> int:
-        return len(self.store)
+        """Quads in the named graphs; the default graph only repeats them."""
+        total = len(self.store)
+        default = sum(1 for _ in self.store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
+        return total - default
 
 
 def open_store(

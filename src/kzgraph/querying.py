@@ -1,0 +1,71 @@
+"""Run saved and ad-hoc queries against a store, and give results to notebooks.
+
+>>> result = run_saved("energy-projects-by-capacity")
+>>> "capacity" in result.variables
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rdflib import Literal, Node, URIRef
+
+from kzgraph.catalogue import get_query
+from kzgraph.settings import Settings
+from kzgraph.store import OxigraphStore, QueryResult, RdflibStore, open_store
+
+Store = RdflibStore | OxigraphStore
+
+_LABELS = """
+SELECT ?x ?label ?lang WHERE {
+  { ?x rdfs:label ?label } UNION { ?x skos:prefLabel ?label }
+  BIND(LANG(?label) AS ?lang)
+  FILTER(?lang IN ("en", ""))
+}"""
+
+
+def label_map(store: Store) -> dict[Node, str]:
+    """IRI → English label (or an untagged one), for showing results to people."""
+    labels: dict[Node, str] = {}
+    for x, label, lang in store.query(_LABELS).rows:
+        if x is None or label is None:
+            continue
+        if x not in labels or str(lang) == "en":
+            labels[x] = str(label)
+    return labels
+
+
+def run_saved(
+    name: str,
+    params: dict[str, str] | None = None,
+    store: Store | None = None,
+    settings: Settings | None = None,
+) -> QueryResult:
+    """Run the saved query ``name`` with ``params`` (strings, turned into typed RDF terms)."""
+    query = get_query(name, settings)
+    bindings = query.bind(params or {})
+    store = store if store is not None else open_store("oxigraph", settings=settings)
+    return store.query(query.text, bindings)
+
+
+def to_dataframe(result: QueryResult, labels: dict[Node, str] | None = None) -> Any:
+    """A pandas DataFrame of a SELECT result: numbers as numbers, IRIs as strings (or labels).
+
+    Needs pandas (``pip install kzgraph[pandas]``).
+    """
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("to_dataframe needs pandas: pip install 'kzgraph[pandas]'") from exc
+
+    def cell(term: Node | None) -> Any:
+        if term is None:
+            return None
+        if isinstance(term, Literal):
+            return term.toPython()
+        if isinstance(term, URIRef) and labels is not None:
+            return labels.get(term, str(term))
+        return str(term)
+
+    return pd.DataFrame([[cell(t) for t in row] for row in result.rows], columns=result.variables)

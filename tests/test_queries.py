@@ -1,0 +1,520 @@
+"""Every saved query, run on the seeded graph, against figures read from the articles.
+
+Expected values are taken from the article text with a pattern (the sentence is named beside
+each), never copied from a query's output.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pycountry
+import pytest
+from rdflib import BNode, Literal, URIRef
+from rdflib.namespace import XSD
+
+from kzgraph.catalogue import ParameterError, QueryNotFoundError, get_query, load_catalogue
+from kzgraph.docs_catalogue import catalogue_markdown
+from kzgraph.figures import parse_stated
+from kzgraph.namespaces import KZ, entity
+from kzgraph.querying import run_saved, to_dataframe
+from kzgraph.store import open_store
+
+S000, S001, S002, S003, S004 = (
+    "000_096687169d175def",
+    "001_eb158449043a4115",
+    "002_97890c3330489398",
+    "003_497b471c4106a90e",
+    "004_2b059f08c0a5d038",
+)
+
+
+@pytest.fixture(scope="module")
+def stores(dataset):
+    return {name: open_store(name, dataset=dataset) for name in ("oxigraph", "rdflib")}
+
+
+@pytest.fixture(scope="module")
+def run(stores):
+    def _run(name, engine="oxigraph", **params):
+        result = run_saved(name, params, store=stores[engine])
+        return [
+            {k: (v.toPython() if isinstance(v, Literal) else v) for k, v in row.items()}
+            for row in result.dicts()
+        ]
+
+    return _run
+
+
+def figure(seed_texts, stem: str, pattern: str) -> Decimal:
+    match = re.search(pattern, seed_texts[stem])
+    assert match, f"{pattern!r} not found in {stem}.txt"
+    return parse_stated(match.group(0))
+
+
+def paragraph_with(settings, stem: str, *needles: str) -> str:
+    """The article paragraph (line) that contains every needle: proof they are stated together."""
+    text = (settings.seeds_dir / f"{stem}.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if all(n in line for n in needles):
+            return line
+    raise AssertionError(f"no paragraph of {stem}.txt contains all of {needles}")
+
+
+# ---- the catalogue itself ---------------------------------------------------------
+
+
+def test_catalogue_has_at_least_25_documented_queries():
+    catalogue = load_catalogue()
+    assert len(catalogue) >= 25
+    for name, saved in catalogue.items():
+        assert saved.summary, f"{name} has no #+ summary"
+        assert saved.tags, f"{name} has no #+ tags"
+
+
+@pytest.mark.parametrize("name", sorted(load_catalogue()))
+def test_query_runs_the_same_on_both_engines(stores, name):
+    saved = get_query(name)
+    bindings = saved.bind({})
+    a = stores["rdflib"].query(saved.text, bindings)
+    b = stores["oxigraph"].query(saved.text, bindings)
+    assert a.variables == b.variables
+
+    def canon(rows):
+        out = []
+        for row in rows:
+            cells = []
+            for v in row:
+                if isinstance(v, BNode):
+                    cells.append("_:b")
+                elif isinstance(v, Literal) and " " in str(v) and v.datatype in (None, XSD.string):
+                    # GROUP_CONCAT's order is free
+                    cells.append(" ".join(sorted(re.split(r" \| | ", str(v)))))
+                elif isinstance(v, Literal):
+                    py = v.toPython()
+                    cells.append(py.normalize() if isinstance(py, Decimal) else py)
+                else:
+                    cells.append(v)
+            out.append(tuple(str(c) for c in cells))
+        return sorted(out)
+
+    assert canon(a.rows) == canon(b.rows)
+
+
+@pytest.mark.parametrize("name", sorted(load_catalogue()))
+def test_parameters_are_projected(name):
+    # Oxigraph binds a variable only if the SELECT projects it (SEP-0007 substitution).
+    saved = get_query(name)
+    select = re.search(r"SELECT(.*?)WHERE", saved.text, re.S)
+    assert select
+    for param in saved.parameters:
+        assert f"?{param.variable}" in select.group(1), f"{name}: ?{param.variable} not projected"
+
+
+def test_catalogue_page_is_up_to_date(settings):
+    page = (settings.queries_dir / "README.md").read_text(encoding="utf-8")
+    assert page == catalogue_markdown(load_catalogue()), (
+        "run: kzgraph queries --format md > queries/README.md"
+    )
+
+
+# ---- parameters ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        'x" } UNION { ?s ?p ?o } #',
+        "} ; DROP ALL ; {",
+        'tbea" ) } SELECT * WHERE { ?a ?b ?c } #',
+        '\\"}}}',
+    ],
+)
+def test_hostile_literal_parameter_changes_nothing(run, hostile):
+    for engine in ("oxigraph", "rdflib"):
+        assert run("entity-by-label", engine=engine, label=hostile) == []
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "region:zhambyl> } UNION { ?s ?p ?o",
+        "http://x/ } UNION {",
+        "<http://x/> . ?a ?b ?c",
+        "not an iri",
+    ],
+)
+def test_hostile_iri_parameter_is_refused(hostile):
+    with pytest.raises(ParameterError, match="expects an IRI"):
+        get_query("investments-in-region").bind({"region": hostile})
+
+
+def test_missing_unknown_and_mistyped_parameters():
+    saved = get_query("entity-neighbourhood")
+    with pytest.raises(ParameterError, match="unknown parameter 'nope'"):
+        saved.bind({"nope": "x"})
+    saved.meta["defaults"] = []
+    with pytest.raises(ParameterError, match="missing required parameter entity"):
+        saved.bind({})
+
+
+def test_typed_parameter_kinds():
+    from kzgraph.catalogue import _parameter
+
+    year = _parameter("__", "year", "_xsd_gYear")
+    assert not year.required and year.datatype is not None
+    with pytest.raises(ParameterError, match="expects xsd:integer"):
+        _parameter("_", "count", "_integer").to_term("many")
+    assert _parameter("_", "name", "_en").to_term("TBEA") == Literal("TBEA", lang="en")
+
+
+def test_unknown_query_suggests_names():
+    with pytest.raises(QueryNotFoundError, match="did you mean investments-in-region"):
+        get_query("investments-in-regoin")
+
+
+# ---- the headline question ---------------------------------------------------------------
+
+#: (source, firm as the article writes it, region words in the same paragraph, region IRI slug)
+HEADLINE = [
+    (S002, "Fufeng Group", None, "zhambyl"),
+    (S002, "Xinjiang Lihua Group Co Ltd", "Turkistan region", "turkistan"),
+    (S002, "Dalian Hesheng Holdings", "Akmola region", "akmola"),
+    (S002, "TBEA Company Limited", "Almaty region", "almaty-region"),
+    (S003, "Sinopec", "Atyrau region", "atyrau"),
+    (S003, "CNPC", "Shymkent", "shymkent"),
+    (S003, "China Huadian Corporation", "Mangystau region", "mangystau"),
+    (S003, "Fujian Hengwang Investment", "Zhambyl region", "zhambyl"),
+    (S003, "Jiaxin International", "Almaty region", "almaty-region"),
+    (S000, "INO Hong Kong International Industrial Company", None, "west-kazakhstan"),
+    (S000, "Shihong Trading Company", None, "west-kazakhstan"),
+    (S000, "Zhejiang Haihe Environmental Technology", None, "west-kazakhstan"),
+]
+
+
+def test_headline_lists_every_chinese_firm_tied_to_a_region(run, settings, union):
+    from rdflib.namespace import RDFS
+
+    rows = run("chinese-investors-by-region")
+    found = {(str(union.value(r["firm"], RDFS.label)), r["region"]) for r in rows}
+    expected = set()
+    for stem, firm, region_words, slug in HEADLINE:
+        if region_words:
+            paragraph_with(settings, stem, firm, region_words)
+        expected.add((firm, entity("region", slug)))
+    # CSCEC's first label is from 002; compare on every label it has.
+    assert expected <= found | {(str(lbl), reg) for f, reg in found for lbl in ()}
+    assert {r["firm"] for r in rows} == {
+        f
+        for f in union.subjects(KZ.headquartersCountry, entity("country", "CN"))
+        if any(union.triples((None, None, f)))
+        and any(
+            (p, KZ.region, None) in union
+            for role in (KZ.investor, KZ.developer, KZ.partner)
+            for p in union.subjects(role, f)
+        )
+    }
+
+
+def test_headline_amounts_as_stated(run, seed_texts):
+    rows = {r["project"]: r for r in run("chinese-investors-by-region")}
+    fufeng = rows[entity("project", "fufeng-corn-processing-plant")]
+    # "China’s Fufeng Group plans to invest $800 million in building a plant ..."
+    assert Decimal(fufeng["amount"]) == figure(seed_texts, S002, r"invest \$\d+ million")
+    assert fufeng["currency"] == "USD" and fufeng["statedAs"] == "$800 million"
+    sinopec = rows[entity("project", "sinopec-atyrau-polyethylene-plant")]
+    # "This facility will have a capacity of 1.25 million tonnes per year, backed by $7.4 billion"
+    assert Decimal(sinopec["amount"]) == figure(
+        seed_texts, S003, r"\$[\d.]+ billion in investments"
+    )
+
+
+def test_investments_in_one_region(run, settings):
+    rows = run("investments-in-region", region="region:zhambyl")
+    firms = {r["firm"] for r in rows}
+    paragraph_with(settings, S003, "Zhambyl region", "Fujian Hengwang Investment")
+    assert firms == {
+        entity("company", "fufeng-group"),
+        entity("company", "fujian-hengwang-investment"),
+    }
+
+
+def test_investments_by_one_firm(run, seed_texts):
+    rows = run("investments-by-firm", firm="company:tbea")
+    projects = {r["project"] for r in rows}
+    assert (
+        len(projects) == 4
+    )  # "A 1000 MW power plant and a transformer plant ..., 1,320 MW coal-fired"
+    total = [r for r in rows if r["amount"] is not None]
+    # "The total investment for the energy infrastructure is projected at $3.7 billion."
+    assert [Decimal(r["amount"]) for r in total] == [
+        figure(seed_texts, S002, r"projected at \$[\d.]+ billion")
+    ]
+
+
+def test_investments_in_sector_includes_narrower_sectors(run):
+    rows = run("investments-in-sector", sector="sector:energy")
+    projects = {r["project"] for r in rows}
+    assert entity("project", "tbea-1320-mw-coal-power-plant") in projects  # electric-power ⊂ energy
+    assert entity("project", "almaty-region-pumped-storage-plant") in projects  # renewable ⊂ power
+    assert entity("project", "fufeng-corn-processing-plant") not in projects
+
+
+def test_investment_totals_never_mix_currencies(run, seed_texts):
+    rows = run("investment-total-by-region")
+    assert all(r["currency"] in ("USD", "KZT") for r in rows)
+    west = [r for r in rows if r["region"] == entity("region", "west-kazakhstan")]
+    assert [r["currency"] for r in west] == ["KZT"]
+    tenge = sum(parse_stated(m) for m in re.findall(r"[\d.]+ billion tenge", seed_texts[S000]))
+    assert Decimal(west[0]["total"]) == tenge
+
+
+def test_investment_total_by_sector(run, seed_texts):
+    rows = {
+        (r["topSector"], r["currency"]): Decimal(r["total"])
+        for r in run("investment-total-by-sector")
+    }
+    energy = URIRef("https://w3id.org/kzgraph/vocab/sector/energy")
+    assert rows[(energy, "USD")] == figure(seed_texts, S002, r"projected at \$[\d.]+ billion")
+    assert rows[(energy, "KZT")] == figure(seed_texts, S000, r"[\d.]+ billion tenge")
+
+
+def test_investment_total_by_firm(run, seed_texts):
+    rows = {
+        (r["firm"], r["currency"]): Decimal(r["total"]) for r in run("investment-total-by-firm")
+    }
+    assert rows[(entity("company", "qingdao-wanlin-food"), "USD")] == figure(
+        seed_texts, S002, r"investing \$\d+ million"
+    )
+
+
+def test_chinese_capital_projects(run, seed_texts):
+    projects = {r["project"] for r in run("chinese-capital-projects")}
+    assert "projects involving Chinese capital" in seed_texts[S000]
+    assert entity("project", "batys-power-gas-turbine-expansion") in projects
+    assert entity("project", "zhaikpetroleum-methanol-complex") in projects
+    assert "with Chinese participation" in seed_texts[S004]
+    assert entity("project", "aktobe-oil-and-gas") in projects
+
+
+def test_energy_projects_ranked_by_capacity(run, seed_texts):
+    rows = run("energy-projects-by-capacity")
+    capacities = [Decimal(r["capacity"]) for r in rows]
+    stated = {
+        parse_stated(m)
+        for stem in (S000, S002, S003)
+        for m in re.findall(r"[\d,]+ MW", seed_texts[stem])
+    }
+    assert capacities == sorted(stated, reverse=True)
+
+
+def test_projects_by_status(run, seed_texts):
+    building = {r["project"] for r in run("projects-by-status", status="status:under-construction")}
+    assert "a polyethylene plant is being built" in seed_texts[S003]
+    assert entity("project", "sinopec-atyrau-polyethylene-plant") in building
+    every = run("projects-by-status")
+    stages = {r["__status_iri"].split("/")[-1] for r in every}
+    assert {"under-discussion", "planned", "under-construction", "completed"} <= stages
+    assert all(r["statusStatedAs"] for r in every)
+
+
+def test_projects_with_jobs(run, seed_texts):
+    jobs = sorted(Decimal(r["jobs"]) for r in run("projects-with-jobs"))
+    stated = sorted(
+        parse_stated(m)
+        for m in re.findall(r"[\d,]+ jobs|employ around \d+ people", seed_texts[S002])
+    )
+    assert jobs == stated
+
+
+def test_agreements_and_events(run, seed_texts):
+    rows = run("agreements-and-events")
+    counts = {Decimal(r["count"]) for r in rows if r["count"] is not None}
+    assert counts == {
+        figure(seed_texts, S002, r"\d+ commercial agreements"),
+        figure(seed_texts, S003, r"more than \d+ agreements"),
+    }
+    totals = run("event-agreement-totals")
+    assert {Decimal(r["totalValue"]) for r in totals} == {
+        figure(seed_texts, S002, r"over \$\d+ billion"),
+        figure(seed_texts, S003, r"over \$\d+ billion"),
+    }
+
+
+def test_corridors_list_countries_traversed(run, seed_texts):
+    rows = {r["corridor"]: r for r in run("corridors")}
+    route = rows[entity("corridor", "chengdu-lodz-container-route")]
+    sentence = re.search(r"passed through the territories of ([^.]+)\.", seed_texts[S004]).group(1)
+    names = re.split(r", | and ", sentence)
+    renamed = {"Turkey": "Türkiye"}  # ISO 3166 renamed it in 2022; the article uses the old name
+    codes = {pycountry.countries.search_fuzzy(renamed.get(n, n))[0].alpha_2 for n in names}
+    assert codes <= set(route["countries"].split())
+    assert route["mode"] == "rail"
+
+
+def test_corridor_figures(run, seed_texts):
+    rows = run("corridor-figures")
+    trans = {
+        (r["measure"].split("/")[-1], Decimal(r["value"]))
+        for r in rows
+        if r["corridor"] == entity("corridor", "trans-caspian-route")
+    }
+    # "In 2024 alone, 4.5 million tonnes of cargo ... a 62 per cent increase ... 10 million tonnes"
+    assert ("cargo-volume", figure(seed_texts, S003, r"[\d.]+ million tonnes of cargo")) in trans
+    assert ("growth", figure(seed_texts, S003, r"\d+ per cent increase")) in trans
+    assert (
+        "cargo-volume",
+        figure(seed_texts, S003, r"\d+ million tonnes in the near future"),
+    ) in trans
+
+
+def test_corridor_links(run):
+    rows = run("corridor-links")
+    links = {(r["corridor"], r["link"], r["linked"]) for r in rows}
+    assert (
+        entity("corridor", "chengdu-lodz-container-route"),
+        "operator",
+        entity("company", "ktz-express"),
+    ) in links
+    assert (
+        entity("corridor", "dostyk-moyynty"),
+        "project on the corridor",
+        entity("project", "dostyk-moyynty-second-track"),
+    ) in links
+
+
+def test_west_kazakhstan_trade(run, seed_texts):
+    rows = {r["direction"].split("/")[-1]: r for r in run("west-kazakhstan-trade")}
+    # "trade turnover ... reached $88.4 million — a 25% increase"; "Exports grew by 50%, totaling
+    # $1.8 million."; "Imports amounted to $86.6 million, up by around 25%."
+    assert Decimal(rows["turnover"]["value"]) == figure(
+        seed_texts, S000, r"reached \$[\d.]+ million"
+    )
+    assert Decimal(rows["export"]["growth"]) == figure(seed_texts, S000, r"grew by \d+%")
+    assert Decimal(rows["import"]["value"]) == figure(
+        seed_texts, S000, r"amounted to \$[\d.]+ million"
+    )
+    assert rows["import"]["growthQualifier"] == "around"
+
+
+def test_trade_by_commodity(run, seed_texts):
+    imports = run("trade-by-commodity", direction="dir:import")
+    listed = [
+        parse_stated(m)
+        for m in re.findall(
+            r"^- [A-Z][^—\n]+— \$[\d.]+ (?:million|thousand)", open_text(seed_texts, S000), re.M
+        )
+    ]
+    values = [Decimal(r["value"]) for r in imports]
+    assert values == sorted(values, reverse=True)
+    assert set(values) <= set(listed)
+    assert len(imports) == 6  # vegetables, hygiene products, sports equipment, fruits, nuts, pipes
+
+
+def open_text(seed_texts, stem):
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[2] / "shared" / "seeds" / f"{stem}.txt").read_text()
+
+
+def test_people_and_offices(run, seed_texts):
+    rows = {(r["person"], r["roleTitle"]) for r in run("people-and-offices")}
+    assert "First Vice Prime Minister Roman Sklyar" in seed_texts[S002]
+    assert (entity("person", "roman-sklyar"), "First Vice Prime Minister") in rows
+    assert "First Vice Premier Ding Xuexiang" in seed_texts[S003]
+    assert (entity("person", "ding-xuexiang"), "First Vice Premier") in rows
+
+
+def test_people_at_events(run):
+    rows = run("people-at-events")
+    visit = [
+        r for r in rows if r["role"] == "visitor" and r["person"] == entity("person", "xi-jinping")
+    ]
+    # "the upcoming state visit of the Chinese leader to Astana, scheduled for June 17-18, 2025"
+    assert any(str(r["date"]) == "2025-06-17" for r in visit)
+
+
+def test_timeline_is_in_date_order(run):
+    dates = [str(r["date"]) for r in run("timeline")]
+    assert dates == sorted(dates)
+    assert dates[0] == "2013"  # "the Chinese Belt and Road initiative, launched in 2013"
+
+
+def test_fact_sources(run, seed_texts):
+    rows = run("fact-sources", entity="company:huawei")
+    assert {r["file"] for r in rows} == {f"{S002}.txt", f"{S003}.txt"}
+    assert all("Huawei" in r["quotation"] for r in rows)
+
+
+def test_facts_from_source(run, dataset):
+    from kzgraph.namespaces import GRAPH
+
+    rows = run("facts-from-source", source=f"source:{S001}")
+    graph = dataset.graph(GRAPH[S001])
+    assert rows
+    assert all(isinstance(r["subject"], BNode) or (r["subject"], None, None) in graph for r in rows)
+
+
+def test_conflicting_figures(run, seed_texts):
+    rows = {r["measure"].split("/")[-1]: r for r in run("conflicting-figures")}
+    assert set(rows) == {"company-count", "investment-stock"}
+    firms = rows["company-count"]
+    assert {Decimal(firms["value1"]), Decimal(firms["value2"])} == {
+        figure(seed_texts, S001, r"over [\d,]+ businesses"),
+        figure(seed_texts, S003, r"Over [\d,]+ Chinese companies"),
+    }
+
+
+def test_stated_figures(run, seed_texts):
+    rows = run("stated-figures")
+    share = [r for r in rows if r["measure"].endswith("/share")]
+    assert "approximately half" in seed_texts[S001]
+    assert [Decimal(r["value"]) for r in share] == [Decimal(50)]
+
+
+def test_entity_neighbourhood(run):
+    rows = run("entity-neighbourhood", entity="region:zhambyl")
+    incoming = {r["other"] for r in rows if r["direction"] == "in"}
+    assert entity("project", "fufeng-corn-processing-plant") in incoming
+    assert entity("project", "fujian-hengwang-steel-plant") in incoming
+
+
+def test_entity_by_label(run):
+    rows = run("entity-by-label", label="TBEA")
+    assert entity("company", "tbea") in {r["entity"] for r in rows}
+
+
+def test_co_investment(run, settings):
+    region_pairs = {(r["region"], r["firm1"], r["firm2"]) for r in run("co-investment-by-region")}
+    assert (
+        entity("region", "zhambyl"),
+        entity("company", "fufeng-group"),
+        entity("company", "fujian-hengwang-investment"),
+    ) in region_pairs
+    sector_pairs = run("co-investment-by-sector")
+    assert all(r["firm1"] != r["firm2"] for r in sector_pairs)
+    event_pairs = {(r["firm1"], r["firm2"]) for r in run("co-investment-by-event")}
+    paragraph_with(settings, S002, "Huawei", "YTO Express")
+    assert (entity("company", "huawei"), entity("company", "yto-express")) in event_pairs
+
+
+def test_quality_views(run, settings):
+    no_amount = {r["project"] for r in run("projects-without-amount")}
+    assert entity("project", "jiaxin-tungsten-processing-plant") in no_amount
+    assert entity("project", "tbea-1000-mw-power-plant") not in no_amount  # its parent has one
+    no_region = {r["project"] for r in run("projects-without-region")}
+    wanlin = paragraph_with(settings, S002, "Qingdao Wanlin")
+    assert "region" not in wanlin
+    assert entity("project", "qingdao-wanlin-onion-dehydration-plant") in no_region
+    no_status = {r["project"] for r in run("projects-without-status")}
+    assert entity("project", "almaty-region-pumped-storage-plant") in no_status
+
+
+def test_dataframe(stores):
+    pandas = pytest.importorskip("pandas")
+    result = run_saved("energy-projects-by-capacity", store=stores["oxigraph"])
+    frame = to_dataframe(result)
+    assert isinstance(frame, pandas.DataFrame)
+    assert list(frame.columns) == result.variables
+    assert frame["capacity"].max() == max(float(r[1]) for r in result.rows)
