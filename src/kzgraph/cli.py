@@ -220,3 +220,40 @@ def query_cmd(
     bindings = saved.bind(values)
     store = open_store(engine, settings=settings)
     _print_result(store.query(saved.text, bindings), fmt, store, iris)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=7878, show_default=True, type=int)
+@click.option("--store", "store_path", type=click.Path(path_type=Path), default=None,
+              help="On-disk Oxigraph store (default: in memory).")
+@click.option("--timeout", default=30.0, show_default=True, type=float,
+              help="Longest a query may run, in seconds; requests may ask for less.")
+@click.option("--workers", default=2, show_default=True, type=int, help="Query worker processes.")
+@click.option("--max-rows", default=100_000, show_default=True, type=int,
+              help="Most result rows sent for one query.")
+@click.option("--max-request-bytes", default=1_000_000, show_default=True, type=int)
+@click.option("--allow-updates", is_flag=True, help="Accept SPARQL Update and Graph Store writes.")
+@click.option("--token", envvar="KZGRAPH_TOKEN", default=None,
+              help="Bearer token that writes must carry (or $KZGRAPH_TOKEN).")
+@click.option("--no-validate", is_flag=True, help="Serve even if the graph fails validation.")
+@click.pass_context
+@friendly_errors
+def serve(
+    ctx: click.Context, host: str, port: int, store_path: Path | None, timeout: float,
+    workers: int, max_rows: int, max_request_bytes: int, allow_updates: bool,
+    token: str | None, no_validate: bool,
+) -> None:  # fmt: skip
+    """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
+    from kzgraph.endpoint.config import ServerSettings
+    from kzgraph.endpoint.server import serve as run_server
+
+    try:
+        settings = ServerSettings(
+            project=_settings(ctx), store_path=store_path, timeout=timeout, workers=workers,
+            max_rows=max_rows, max_request_bytes=max_request_bytes, allow_updates=allow_updates,
+            token=token, validate=not no_validate,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise KzgraphError(str(exc)) from None
+    run_server(settings, host, port)

@@ -1,0 +1,149 @@
+"""Saved queries as a REST API (like grlc), with an OpenAPI description built from the headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from kzgraph.catalogue import ParameterError, SavedQuery
+from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick
+from kzgraph.endpoint.pages import render
+from kzgraph.endpoint.responses import answer_response, error, not_acceptable
+from kzgraph.endpoint.state import ServerState
+from kzgraph.endpoint.workers import Job, QueryTimeoutError
+
+RESERVED = {"format", "timeout"}
+
+
+def _term_spec(term: Any) -> tuple[str, str, str | None, str | None]:
+    from rdflib import BNode, Literal, URIRef
+
+    if isinstance(term, URIRef):
+        return ("iri", str(term), None, None)
+    if isinstance(term, BNode):
+        return ("bnode", str(term), None, None)
+    assert isinstance(term, Literal)
+    return ("literal", str(term), term.language, str(term.datatype) if term.datatype else None)
+
+
+async def list_queries(request: Request) -> Response:
+    """The catalogue: name, summary, description, tags and parameters of every saved query."""
+    state: ServerState = request.app.state.kz
+    return JSONResponse([describe(q, str(request.base_url)) for q in state.catalogue.values()])
+
+
+def describe(q: SavedQuery, base: str) -> dict[str, Any]:
+    """One catalogue entry as JSON."""
+    return {
+        "name": q.name,
+        "summary": q.summary,
+        "description": q.description,
+        "tags": q.tags,
+        "url": f"{base}api/queries/{q.name}",
+        "parameters": [
+            {"name": p.name, "type": p.describe().split(" ", 1)[1][1:-1], "required": p.required,
+             "default": q.defaults.get(p.name)}
+            for p in q.parameters
+        ],  # fmt: skip
+        "query": q.text,
+    }
+
+
+async def run_saved(request: Request) -> Response:
+    """Run one saved query with parameters from the query string, in any result format."""
+    state: ServerState = request.app.state.kz
+    name = request.path_params["name"]
+    saved = state.catalogue.get(name)
+    if saved is None:
+        return error(404, f"no saved query named {name!r}; GET /api/queries lists them")
+    params = {k: v for k, v in request.query_params.items() if k not in RESERVED}
+    try:
+        bindings = saved.bind(params)
+    except ParameterError as exc:
+        return error(400, str(exc))
+    accept = request.headers.get("accept")
+    override = request.query_params.get("format")
+    select_fmt = pick(SELECT_FORMATS, accept, override)
+    graph_fmt = pick(GRAPH_FORMATS, accept, override)
+    if select_fmt is None and graph_fmt is None:
+        return not_acceptable(SELECT_FORMATS)
+    job = Job(
+        saved.text,
+        select_format=(select_fmt or SELECT_FORMATS[-1]).name,
+        graph_format=(graph_fmt or GRAPH_FORMATS[-1]).name,
+        substitutions={k: _term_spec(v) for k, v in bindings.items()},
+    )
+    try:
+        answer = await state.pool.run(job, state.settings.timeout)
+    except QueryTimeoutError as exc:
+        state.metrics.timeouts.inc()
+        return error(503, str(exc))
+    if answer.kind == "select" and select_fmt is None:
+        return not_acceptable(SELECT_FORMATS)
+    return answer_response(answer, select_fmt or SELECT_FORMATS[-1], graph_fmt or GRAPH_FORMATS[-1])
+
+
+def openapi(catalogue: dict[str, SavedQuery]) -> dict[str, Any]:
+    """OpenAPI 3.1 for the saved-query API, generated from the ``.rq`` headers."""
+    paths: dict[str, Any] = {
+        "/api/queries": {"get": {"summary": "List the saved queries", "operationId": "listQueries",
+                                 "responses": {"200": {"description": "The catalogue"}}}},
+    }  # fmt: skip
+    formats = [f.name for f in SELECT_FORMATS] + [f.name for f in GRAPH_FORMATS if f.name != "xml"]
+    for name, q in catalogue.items():
+        parameters: list[dict[str, Any]] = [
+            {
+                "name": p.name, "in": "query", "required": p.required and p.name not in q.defaults,
+                "description": p.describe(),
+                "schema": {"type": "string", **({"default": q.defaults[p.name]} if p.name in q.defaults else {})},
+            }
+            for p in q.parameters
+        ]  # fmt: skip
+        parameters.append({"name": "format", "in": "query", "required": False,
+                           "schema": {"type": "string", "enum": formats}})  # fmt: skip
+        paths[f"/api/queries/{name}"] = {
+            "get": {
+                "operationId": name.replace("-", "_"),
+                "summary": q.summary,
+                "description": q.description or q.summary,
+                "tags": q.tags,
+                "parameters": parameters,
+                "responses": {
+                    "200": {"description": "Results", "content": {
+                        f.media_type: {} for f in (*SELECT_FORMATS, *GRAPH_FORMATS)}},
+                    "400": {"description": "A missing, unknown or mistyped parameter"},
+                    "406": {"description": "No acceptable result format"},
+                    "503": {"description": "The query ran past the time limit"},
+                },
+            }
+        }  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "kzgraph saved queries", "version": "0.1.0",
+                 "description": "Saved SPARQL queries over the kzgraph knowledge graph."},
+        "paths": paths,
+    }  # fmt: skip
+
+
+async def openapi_json(request: Request) -> Response:
+    """The OpenAPI document."""
+    state: ServerState = request.app.state.kz
+    return JSONResponse(openapi(state.catalogue))
+
+
+async def docs_page(request: Request) -> Response:
+    """Swagger UI over /openapi.json, served from the project's own files."""
+    return HTMLResponse(render("swagger.html"))
+
+
+def routes() -> list[Route]:
+    """The API's routes."""
+    return [
+        Route("/api/queries", list_queries, methods=["GET"]),
+        Route("/api/queries/{name}", run_saved, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/api/docs", docs_page, methods=["GET"]),
+    ]

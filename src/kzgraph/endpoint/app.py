@@ -1,0 +1,264 @@
+"""The ASGI application: thin routes over the protocol, store, pages and API modules."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import anyio
+from rdflib import URIRef
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from kzgraph.endpoint import api, dumps, gsp, linked_data
+from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick, wants_html
+from kzgraph.endpoint.describe import service_description
+from kzgraph.endpoint.pages import render
+from kzgraph.endpoint.protocol import ProtocolError, SparqlRequest, read_sparql_request
+from kzgraph.endpoint.responses import answer_response, error, not_acceptable, rdf_response
+from kzgraph.endpoint.safety import check_query, check_update
+from kzgraph.endpoint.sparql_text import scan
+from kzgraph.endpoint.state import ServerState
+from kzgraph.endpoint.workers import Job, QueryTimeoutError
+from kzgraph.namespaces import PREFIXES
+
+log = logging.getLogger("kzgraph.endpoint")
+WEB = Path(__file__).resolve().parents[3] / "web" / "node_modules"
+
+
+def base_url(request: Request) -> str:
+    """This server's own base URL, as the client reached it."""
+    return str(request.base_url)
+
+
+def authorised(request: Request, state: ServerState) -> bool:
+    """True when updates are on and the request carries the server's bearer token."""
+    if not state.settings.allow_updates or not state.settings.token:
+        return False
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(token, state.settings.token)
+
+
+def refuse_write(request: Request, state: ServerState) -> Response | None:
+    """403 (or 401 with a challenge) unless this request may change the data."""
+    if not state.settings.allow_updates:
+        return error(403, "this endpoint is read-only: updates are refused")
+    if not authorised(request, state):
+        response = error(401, "updates need 'Authorization: Bearer <token>'")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kzgraph"'
+        return response
+    return None
+
+
+async def run_query(state: ServerState, req: SparqlRequest, accept: str | None) -> Response:
+    """Check, negotiate, and run one query in the worker pool."""
+    assert req.query is not None
+    check_query(req.query, state.graphs())
+    form = scan(req.query).form
+    select_fmt = pick(SELECT_FORMATS, accept, req.format)
+    graph_fmt = pick(GRAPH_FORMATS, accept, req.format)
+    if form in ("CONSTRUCT", "DESCRIBE") and graph_fmt is None:
+        return not_acceptable(GRAPH_FORMATS)
+    if form in ("SELECT", "ASK") and select_fmt is None:
+        return not_acceptable(SELECT_FORMATS)
+    limit = state.settings.timeout
+    timeout = min(req.timeout, limit) if req.timeout else limit
+    job = Job(
+        req.query,
+        select_format=(select_fmt or SELECT_FORMATS[-1]).name,
+        graph_format=(graph_fmt or GRAPH_FORMATS[-1]).name,
+        default_graphs=req.default_graphs,
+        named_graphs=req.named_graphs,
+    )
+    try:
+        answer = await state.pool.run(job, timeout)
+    except QueryTimeoutError as exc:
+        state.metrics.timeouts.inc()
+        return error(503, f"{exc}; narrow the query or pass a LIMIT")
+    return answer_response(answer, select_fmt or SELECT_FORMATS[-1], graph_fmt or GRAPH_FORMATS[-1])
+
+
+async def run_update(request: Request, state: ServerState, req: SparqlRequest) -> Response:
+    """Apply a SPARQL Update when allowed; the change persists and reaches the workers."""
+    refused = refuse_write(request, state)
+    if refused is not None:
+        return refused
+    assert req.update is not None
+    check_update(req.update)
+
+    def apply() -> None:
+        state.store.store.update(req.update)  # type: ignore[arg-type]
+        state.changed()
+
+    try:
+        await anyio.to_thread.run_sync(apply)
+    except SyntaxError as exc:
+        return error(400, f"SPARQL Update syntax error: {exc}")
+    except (RuntimeError, OSError, ValueError) as exc:
+        return error(400, f"update failed: {exc}")
+    return Response(status_code=204)
+
+
+async def sparql(request: Request) -> Response:
+    """The SPARQL 1.1 Protocol endpoint."""
+    state: ServerState = request.app.state.kz
+    try:
+        req = await read_sparql_request(request, state.settings.max_request_bytes)
+        if req.query is not None and req.update is not None:
+            raise ProtocolError(400, "give query= or update=, not both")
+        if req.update is not None:
+            return await run_update(request, state, req)
+        if req.query is not None:
+            return await run_query(state, req, request.headers.get("accept"))
+    except ProtocolError as exc:
+        return error(exc.status, exc.message)
+    if request.method == "POST":
+        return error(400, "no query: pass query= (or update=), or POST the query as the body")
+    accept = request.headers.get("accept")
+    if wants_html(accept):
+        return HTMLResponse(ui_page(request, state))
+    description = service_description(
+        base_url(request) + "sparql", state.graphs(), state.settings.allow_updates
+    )
+    return rdf_response(description, accept, request.query_params.get("format"))
+
+
+def ui_page(request: Request, state: ServerState) -> str:
+    """The YASGUI page with the saved queries as examples and the prefixes preset."""
+    saved = {name: q.text for name, q in state.catalogue.items()}
+    return render(
+        "yasgui.html",
+        queries=list(state.catalogue.values()),
+        saved_json=json.dumps(saved).replace("</", "<\\/"),
+        prefixes_json=json.dumps(PREFIXES),
+        assets=(WEB / "@zazuko" / "yasgui" / "build" / "yasgui.min.js").exists(),
+        base=base_url(request),
+    )
+
+
+async def landing(request: Request) -> Response:
+    """The landing page."""
+    state: ServerState = request.app.state.kz
+    counts = state.store.query(
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
+    ).rows
+    labels = state.labels()
+    examples = [
+        "https://w3id.org/kzgraph/id/company/fufeng-group",
+        "https://w3id.org/kzgraph/id/region/zhambyl",
+        "https://w3id.org/kzgraph/id/project/sinopec-atyrau-polyethylene-plant",
+        "https://w3id.org/kzgraph/id/corridor/chengdu-lodz-container-route",
+        "https://w3id.org/kzgraph/id/event/kazakhstan-china-business-council-8",
+    ]
+    return HTMLResponse(render(
+        "index.html",
+        base=base_url(request),
+        queries=state.catalogue,
+        examples=[(iri, labels.get(iri, iri)) for iri in examples],
+        graphs=[(str(g), str(n)) for g, n in counts],
+    ))  # fmt: skip
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness and a little detail: quads, graphs, generation."""
+    state: ServerState = request.app.state.kz
+    return JSONResponse({
+        "status": "ok", "quads": len(state.store), "graphs": len(state.graphs()),
+        "generation": state.generation, "updates": state.settings.allow_updates,
+    })  # fmt: skip
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    state: ServerState = request.app.state.kz
+    return Response(state.metrics.render(), media_type=state.metrics.content_type)
+
+
+def _route_name(request: Request) -> str:
+    path = request.url.path
+    for prefix in ("/id/", "/api/queries/", "/dumps/", "/static/", "/vocab/", "/graph/"):
+        if path.startswith(prefix):
+            return prefix + "*"
+    return path
+
+
+class AccessLog:
+    """One log line per request (method, path, status, time) and the Prometheus figures."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:  # type: ignore[type-arg]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: dict) -> None:  # type: ignore[type-arg]
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            request = Request(scope)
+            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
+            state = scope["app"].state.kz if "app" in scope else None
+            if state is not None:
+                state.metrics.observe(scope["method"], _route_name(request), status, elapsed)
+
+
+def _lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.close()
+
+    return lifespan
+
+
+def create_app(state: ServerState) -> Starlette:
+    """The application for one server state; every route reads it from ``app.state.kz``."""
+    routes = [
+        Route("/", landing, methods=["GET"]),
+        Route("/sparql", sparql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *api.routes(),
+        *gsp.routes(),
+        *linked_data.routes(),
+        *dumps.routes(),
+    ]
+    for name, folder in (("yasgui", WEB / "@zazuko" / "yasgui" / "build"),
+                         ("swagger", WEB / "swagger-ui-dist")):  # fmt: skip
+        if folder.exists():
+            routes.append(Mount(f"/static/{name}", StaticFiles(directory=folder), name=name))
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "PUT", "DELETE", "HEAD"],
+                       allow_headers=["*"], expose_headers=["X-Kzgraph-Truncated"]),  # fmt: skip
+        ],
+        lifespan=_lifespan(state),
+    )
+    app.state.kz = state
+    return app
+
+
+__all__ = ["PlainTextResponse", "URIRef", "create_app"]

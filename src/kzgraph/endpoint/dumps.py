@@ -1,0 +1,81 @@
+"""Full dumps of the dataset under /dumps/, plain and gzipped, rebuilt when the data changes."""
+
+from __future__ import annotations
+
+import gzip
+
+import anyio
+import pyoxigraph as ox
+from rdflib import Dataset
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from kzgraph.endpoint.responses import error
+from kzgraph.endpoint.state import ServerState, named_quads
+from kzgraph.export import serialize
+from kzgraph.loading import new_dataset
+
+#: file name -> (media type, what it holds)
+DUMPS = {
+    "kzgraph.nq": ("application/n-quads", "all named graphs, N-Quads"),
+    "kzgraph.trig": ("application/trig", "all named graphs, TriG"),
+    "kzgraph.jsonld": ("application/ld+json", "all named graphs, JSON-LD"),
+    "kzgraph.ttl": ("text/turtle", "the merged graph, Turtle"),
+    "kzgraph.nt": ("application/n-triples", "the merged graph, N-Triples"),
+}
+_cache: dict[tuple[int, int, str], bytes] = {}
+
+
+def _dataset(state: ServerState) -> Dataset:
+    data = ox.serialize(named_quads(state.store.store), format=ox.RdfFormat.N_QUADS) or b""
+    ds = new_dataset()
+    ds.parse(data=data, format="nquads")
+    return ds
+
+
+def build_dump(state: ServerState, name: str) -> bytes:
+    """The dump ``name`` (``kzgraph.trig`` or ``kzgraph.trig.gz``), cached per data generation."""
+    key = (id(state), state.generation, name)
+    if key not in _cache:
+        if name.endswith(".gz"):
+            _cache[key] = gzip.compress(build_dump(state, name[:-3]), mtime=0)
+        else:
+            _cache[key] = serialize(_dataset(state), name.rsplit(".", 1)[1])
+    return _cache[key]
+
+
+async def index(request: Request) -> Response:
+    """A list of the dumps."""
+    rows = "".join(
+        f'<tr><td><a href="{n}">{n}</a> (<a href="{n}.gz">.gz</a>)</td><td>{media}</td><td>{what}</td></tr>'
+        for n, (media, what) in DUMPS.items()
+    )
+    return HTMLResponse(
+        "<!doctype html><title>kzgraph dumps</title><h1>Dumps</h1>"
+        f"<table><tr><th>file</th><th>type</th><th>holds</th></tr>{rows}</table>"
+    )
+
+
+async def dump(request: Request) -> Response:
+    """One dump file."""
+    state: ServerState = request.app.state.kz
+    name = request.path_params["name"]
+    plain = name.removesuffix(".gz")
+    if plain not in DUMPS:
+        return error(404, f"no dump {name!r}; see /dumps/")
+    body = await anyio.to_thread.run_sync(build_dump, state, name)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    media = "application/gzip" if name.endswith(".gz") else f"{DUMPS[plain][0]}; charset=utf-8"
+    return Response(body, media_type=media, headers=headers)
+
+
+def routes() -> list[Route]:
+    """The dump routes."""
+    from kzgraph.endpoint import void
+
+    return [
+        Route("/dumps/", index, methods=["GET"]),
+        Route("/dumps/{name}", dump, methods=["GET"]),
+        *void.routes(),
+    ]

@@ -1,0 +1,128 @@
+"""Dereferenceable IRIs: an HTML page for people and RDF for machines, by content negotiation.
+
+The data's IRIs live under https://w3id.org/kzgraph/; on this server the same paths resolve
+(``/id/company/tbea``), and ``/resolve?iri=`` resolves any IRI the dataset mentions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pyoxigraph as ox
+from rdflib import BNode, Graph, URIRef
+from rdflib.namespace import PROV, RDF
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from kzgraph.endpoint.conneg import wants_html
+from kzgraph.endpoint.describe import entity_graph, statements_with_sources
+from kzgraph.endpoint.pages import local_href, render, term_view
+from kzgraph.endpoint.responses import error, rdf_response
+from kzgraph.endpoint.state import ServerState
+from kzgraph.namespaces import BASE, KZ, ONTOLOGY_GRAPH, ONTOLOGY_IRI, PREFIXES
+
+
+def _page(state: ServerState, iri: str, graph: Graph) -> str:
+    labels = state.labels()
+    node = URIRef(iri)
+    statements = []
+    for row in statements_with_sources(state.store, iri):
+        p, o = row["p"], row["o"]
+        if p == RDF.type:
+            continue
+        details = []
+        if isinstance(o, BNode):
+            details = [{"p": term_view(p2, labels), "o": term_view(o2, labels)}
+                       for p2, o2 in sorted(graph.predicate_objects(o)) if p2 != RDF.type]  # fmt: skip
+        statements.append({"p": term_view(p, labels), "o": term_view(o, labels),
+                           "graphs": row["graphs"], "details": details})  # fmt: skip
+    quotations = []
+    for derivation in graph.objects(node, PROV.qualifiedDerivation):
+        source = graph.value(derivation, PROV.entity)
+        text = graph.value(derivation, KZ.quotation)
+        if source is not None and text is not None:
+            quotations.append({"source": labels.get(str(source), str(source)),
+                               "source_href": local_href(str(source)) or str(source), "text": str(text)})  # fmt: skip
+    incoming = [{"s": term_view(s, labels), "p": term_view(p, labels)}
+                for s, p in sorted(graph.subject_predicates(node)) if not isinstance(s, BNode)]  # fmt: skip
+    return render(
+        "entity.html",
+        iri=iri,
+        label=labels.get(iri, iri),
+        types=[term_view(t, labels) for t in sorted(graph.objects(node, RDF.type))],
+        statements=statements,
+        quotations=sorted(quotations, key=lambda q: (q["source"], q["text"])),
+        incoming=incoming,
+    )
+
+
+async def describe_iri(request: Request, iri: str) -> Response:
+    """Answer for one IRI: 404 if the dataset does not mention it, else HTML or RDF."""
+    state: ServerState = request.app.state.kz
+
+    def build() -> Graph:
+        return entity_graph(state.store, iri)
+
+    graph = await anyio.to_thread.run_sync(build)
+    if len(graph) == 0:
+        return error(404, f"the dataset says nothing about <{iri}>")
+    override = request.query_params.get("format")
+    if override is None and wants_html(request.headers.get("accept")):
+        html = await anyio.to_thread.run_sync(_page, state, iri, graph)
+        return HTMLResponse(html, headers={"Vary": "Accept"})
+    return rdf_response(graph, request.headers.get("accept"), override)
+
+
+async def by_path(request: Request) -> Response:
+    """/id/..., /vocab/..., /graph/...: the path names the IRI under the project's base."""
+    return await describe_iri(request, BASE + request.url.path.lstrip("/"))
+
+
+async def resolve(request: Request) -> Response:
+    """/resolve?iri=...: any IRI; local ones redirect to their path."""
+    iri = request.query_params.get("iri")
+    if not iri:
+        return error(400, "give ?iri=")
+    href = local_href(iri)
+    if href and "#" not in iri:
+        return RedirectResponse(href, status_code=303)
+    return await describe_iri(request, iri)
+
+
+async def ontology(request: Request) -> Response:
+    """The ontology IRI: the ontology itself, as HTML for people or RDF by negotiation."""
+    state: ServerState = request.app.state.kz
+    override = request.query_params.get("format")
+    if override is None and wants_html(request.headers.get("accept")):
+        docs = state.settings.project.root / "site" / "ontology" / "index.html"
+        if docs.exists():
+            return HTMLResponse(docs.read_text(encoding="utf-8"))
+        return await describe_iri(request, str(ONTOLOGY_IRI))
+    dump = state.store.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(str(ONTOLOGY_GRAPH)))
+    graph = Graph().parse(data=dump or b"", format="nt")
+    for prefix, ns in PREFIXES.items():
+        graph.bind(prefix, ns)
+    return rdf_response(graph, request.headers.get("accept"), override)
+
+
+async def ontology_term(request: Request) -> Response:
+    """Hash IRIs cannot reach a server; /ontology/Term shows the term kz:Term."""
+    name = request.path_params["term"]
+    return RedirectResponse(f"/resolve?iri={BASE}ontology%23{name}", status_code=303)
+
+
+def routes() -> list[Route]:
+    """The linked-data routes."""
+    return [
+        Route("/id/{path:path}", by_path, methods=["GET"]),
+        Route("/vocab/{path:path}", by_path, methods=["GET"]),
+        Route("/graph/{path:path}", by_path, methods=["GET"]),
+        Route("/resolve", resolve, methods=["GET"]),
+        Route("/ontology", ontology, methods=["GET"]),
+        Route("/ontology/{term}", ontology_term, methods=["GET"]),
+    ]
+
+
+__all__: list[Any] = ["routes"]

@@ -1,0 +1,43 @@
+"""Prometheus metrics, in a registry of the app's own (no process-wide state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    """Requests, errors, latency and query timeouts."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "kzgraph_http_requests", "HTTP requests answered", ["method", "route", "status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.errors = Counter(
+            "kzgraph_http_errors", "HTTP answers with status 400 or more", ["route", "status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "kzgraph_http_request_seconds", "Time to answer a request", ["route"],
+            buckets=BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.timeouts = Counter(
+            "kzgraph_query_timeouts", "Queries stopped at their time limit", registry=self.registry
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one answered request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+        if status >= 400:
+            self.errors.labels(route, str(status)).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry)

@@ -1,0 +1,49 @@
+"""HTML for people: the landing page, the query UI, entity pages and the API docs page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from rdflib import BNode, Literal, URIRef
+
+from kzgraph.namespaces import BASE, PREFIXES
+
+TEMPLATES = Path(__file__).parent / "templates"
+_ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
+def local_href(iri: str) -> str | None:
+    """The path on this server that resolves ``iri``, for IRIs under the project's base."""
+    if iri.startswith(BASE):
+        return "/" + iri[len(BASE) :].replace("#", "%23")
+    return None
+
+
+def curie(iri: str) -> str:
+    """The shortest prefixed form of ``iri``, or the IRI itself."""
+    best = None
+    for prefix, ns in PREFIXES.items():
+        if iri.startswith(ns) and (best is None or len(ns) > len(PREFIXES[best])):
+            best = prefix
+    return f"{best}:{iri[len(PREFIXES[best]):]}" if best else iri
+
+
+def term_view(term: Any, labels: dict[str, str]) -> dict[str, Any]:
+    """How a term is shown: text, link, and a note (datatype or language)."""
+    if isinstance(term, URIRef):
+        iri = str(term)
+        href = local_href(iri) or iri
+        return {"text": labels.get(iri, curie(iri)), "href": href, "note": curie(iri)}
+    if isinstance(term, BNode):
+        return {"text": "(details below)", "href": None, "note": ""}
+    if isinstance(term, Literal):
+        note = f"@{term.language}" if term.language else (curie(str(term.datatype)) if term.datatype else "")
+        return {"text": str(term), "href": None, "note": note}
+    return {"text": str(term), "href": None, "note": ""}
+
+
+def render(template: str, **context: Any) -> str:
+    """Render one of the templates in ``templates/``."""
+    return _ENV.get_template(template).render(curie=curie, local_href=local_href, **context)

@@ -1,0 +1,50 @@
+"""Start the endpoint: load, validate, fill the store, start the workers, serve with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from kzgraph.endpoint.config import ServerSettings
+from kzgraph.endpoint.state import ServerState, nquads_of
+from kzgraph.loading import KzgraphError, load, new_dataset
+from kzgraph.store import OxigraphStore, open_store
+from kzgraph.validation import validate
+
+log = logging.getLogger("kzgraph.endpoint")
+
+
+def prepare(settings: ServerSettings) -> ServerState:
+    """The state a server answers from; refuses a graph that fails validation unless told."""
+    store = open_store("oxigraph", settings.store_path, settings.project)
+    assert isinstance(store, OxigraphStore)
+    log.info("store: %s, %d quads", settings.store_path or "in memory", len(store))
+    if settings.validate:
+        ds = new_dataset()
+        ds.parse(data=nquads_of(store.store), format="nquads")
+        report = validate(settings.project, dataset=ds)
+        if not report.conforms:
+            raise KzgraphError(
+                f"the graph does not conform to the shapes ({len(report.findings)} findings); "
+                "run 'kzgraph validate', or start with --no-validate\n" + report.to_text()
+            )
+        log.info("validation: the graph conforms to the shapes")
+    state = ServerState.start(settings, store)
+    log.info("workers: %d processes, timeout %g s", settings.workers, settings.timeout)
+    return state
+
+
+def serve(settings: ServerSettings, host: str, port: int) -> None:
+    """Run the server until interrupted."""
+    from kzgraph.endpoint.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    state = prepare(settings)
+    app = create_app(state)
+    log.info("serving on http://%s:%d/ (SPARQL at /sparql)", host, port)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+
+
+__all__ = ["load", "prepare", "serve"]

@@ -1,0 +1,80 @@
+"""What a running server holds: the authoritative store, the worker pool, and caches."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from kzgraph.catalogue import SavedQuery, load_catalogue
+from kzgraph.endpoint.config import ServerSettings
+from kzgraph.endpoint.metrics import Metrics
+from kzgraph.endpoint.workers import QueryPool
+from kzgraph.store import OxigraphStore
+
+
+def named_quads(store: ox.Store) -> list[ox.Quad]:
+    """Every quad of the named graphs; the default graph only repeats them."""
+    return [q for q in store if not isinstance(q.graph_name, ox.DefaultGraph)]
+
+
+@dataclass
+class ServerState:
+    """The store the server answers from; ``pool`` holds read-only copies in worker processes."""
+
+    settings: ServerSettings
+    store: OxigraphStore
+    pool: QueryPool
+    catalogue: dict[str, SavedQuery] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    generation: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _labels: dict[str, str] | None = None
+
+    @classmethod
+    def start(cls, settings: ServerSettings, store: OxigraphStore) -> ServerState:
+        """Start the worker pool on a copy of ``store``'s data."""
+        pool = QueryPool(
+            nquads_of(store.store),
+            size=settings.workers,
+            max_rows=settings.max_rows,
+            memory_mb=settings.worker_memory_mb,
+        )
+        return cls(settings, store, pool, load_catalogue(settings.project))
+
+    def graphs(self) -> list[str]:
+        """The named graphs, sorted."""
+        return sorted(g.value for g in self.store.store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def labels(self) -> dict[str, str]:
+        """IRI → English label, cached until the data changes."""
+        if self._labels is None:
+            labels: dict[str, str] = {}
+            query = """SELECT ?x ?l WHERE { { ?x rdfs:label ?l } UNION { ?x skos:prefLabel ?l }
+                       FILTER(LANG(?l) IN ("en", "")) }"""
+            for x, label in self.store.query(query).rows:
+                if x is not None and label is not None:
+                    key = str(x)
+                    if key not in labels or getattr(label, "language", None) == "en":
+                        labels[key] = str(label)
+            self._labels = labels
+        return self._labels
+
+    def changed(self) -> None:
+        """Call after any write: refresh the merge, persist, and hand workers the new data."""
+        with self._lock:
+            self.store.refresh_union()
+            self.generation += 1
+            self._labels = None
+            self.pool.reload(nquads_of(self.store.store))
+
+    def close(self) -> None:
+        """Stop the workers and flush the store."""
+        self.pool.close()
+        self.store.store.flush()
+
+
+def nquads_of(store: ox.Store) -> bytes:
+    """The named graphs as N-Quads, for the workers and the dumps."""
+    return ox.serialize(named_quads(store), format=ox.RdfFormat.N_QUADS) or b""
