@@ -225,17 +225,36 @@ def query_cmd(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=7878, show_default=True, type=int)
-@click.option("--store", "store_path", type=click.Path(path_type=Path), default=None,
-              help="On-disk Oxigraph store (default: in memory).")
-@click.option("--timeout", default=30.0, show_default=True, type=float,
-              help="Longest a query may run, in seconds; requests may ask for less.")
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="On-disk Oxigraph store (default: in memory).",
+)
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="Longest a query may run, in seconds; requests may ask for less.",
+)
 @click.option("--workers", default=2, show_default=True, type=int, help="Query worker processes.")
-@click.option("--max-rows", default=100_000, show_default=True, type=int,
-              help="Most result rows sent for one query.")
+@click.option(
+    "--max-rows",
+    default=100_000,
+    show_default=True,
+    type=int,
+    help="Most result rows sent for one query.",
+)
 @click.option("--max-request-bytes", default=1_000_000, show_default=True, type=int)
 @click.option("--allow-updates", is_flag=True, help="Accept SPARQL Update and Graph Store writes.")
-@click.option("--token", envvar="KZGRAPH_TOKEN", default=None,
-              help="Bearer token that writes must carry (or $KZGRAPH_TOKEN).")
+@click.option(
+    "--token",
+    envvar="KZGRAPH_TOKEN",
+    default=None,
+    help="Bearer token that writes must carry (or $KZGRAPH_TOKEN).",
+)
 @click.option("--no-validate", is_flag=True, help="Serve even if the graph fails validation.")
 @click.pass_context
 @friendly_errors

@@ -44,8 +44,12 @@ def describe(q: SavedQuery, base: str) -> dict[str, Any]:
         "tags": q.tags,
         "url": f"{base}api/queries/{q.name}",
         "parameters": [
-            {"name": p.name, "type": p.describe().split(" ", 1)[1][1:-1], "required": p.required,
-             "default": q.defaults.get(p.name)}
+            {
+                "name": p.name,
+                "type": p.describe().split(" ", 1)[1][1:-1],
+                "required": p.required,
+                "default": q.defaults.get(p.name),
+            }
             for p in q.parameters
         ],  # fmt: skip
         "query": q.text,

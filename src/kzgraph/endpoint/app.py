@@ -252,8 +252,13 @@ def create_app(state: ServerState) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(AccessLog),
-            Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "PUT", "DELETE", "HEAD"],
-                       allow_headers=["*"], expose_headers=["X-Kzgraph-Truncated"]),  # fmt: skip
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "POST", "PUT", "DELETE", "HEAD"],
+                allow_headers=["*"],
+                expose_headers=["X-Kzgraph-Truncated"],
+            ),  # fmt: skip
         ],
         lifespan=_lifespan(state),
     )

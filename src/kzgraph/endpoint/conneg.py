@@ -83,7 +83,5 @@ def wants_html(accept: str | None) -> bool:
     if not accept:
         return False
     html = mimeparse.quality("text/html", accept)
-    others = max(
-        mimeparse.quality(f.media_type, accept) for f in (*SELECT_FORMATS, *GRAPH_FORMATS)
-    )
+    others = max(mimeparse.quality(f.media_type, accept) for f in (*SELECT_FORMATS, *GRAPH_FORMATS))
     return html > 0 and (html > others or (html == others and accept.find("text/html") < 5))

@@ -90,9 +90,9 @@ def void_description(
         g.add((subset, VOID.triples, Literal(int(str(n)), datatype=XSD.integer)))
         if str(subset).startswith(str(GRAPH)):
             for source in store.query(
-                "SELECT ?src WHERE { GRAPH ?g { ?g prov:wasDerivedFrom ?src } }", {"g": subset}
+                "SELECT ?g ?src WHERE { GRAPH ?g { ?g prov:wasDerivedFrom ?src } }", {"g": subset}
             ).rows:
-                g.add((subset, DCTERMS.source, source[0]))  # type: ignore[arg-type]
+                g.add((subset, DCTERMS.source, source[1]))  # type: ignore[arg-type]
     classes = store.query(
         "SELECT ?c (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?c } GROUP BY ?c ORDER BY ?c"
     ).rows
@@ -125,12 +125,12 @@ def entity_graph(store: OxigraphStore, iri: str) -> Graph:
 def statements_with_sources(store: OxigraphStore, iri: str) -> list[dict[str, object]]:
     """Each outgoing statement with the named graphs that hold it, for the HTML page."""
     result = store.query(
-        """SELECT ?p ?o ?g WHERE { GRAPH ?g { ?x ?p ?o } FILTER(?p != prov:qualifiedDerivation) }
+        """SELECT ?x ?p ?o ?g WHERE { GRAPH ?g { ?x ?p ?o } FILTER(?p != prov:qualifiedDerivation) }
            ORDER BY ?p ?o""",
         {"x": URIRef(iri)},
     )
     grouped: dict[tuple[object, object], list[str]] = {}
-    for p, o, graph_name in result.rows:
+    for _x, p, o, graph_name in result.rows:
         grouped.setdefault((p, o), []).append(str(graph_name))
     return [{"p": p, "o": o, "graphs": sorted(gs)} for (p, o), gs in grouped.items()]
 

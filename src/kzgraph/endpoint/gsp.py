@@ -67,8 +67,14 @@ async def write_graph(request: Request) -> Response:
     try:
         graph = _target(request)
         if isinstance(graph, ox.DefaultGraph):
-            raise ProtocolError(400, "the default graph is the merge of the named graphs; write to ?graph=IRI")
-        body = b"" if request.method == "DELETE" else await read_body(request, state.settings.max_request_bytes)
+            raise ProtocolError(
+                400, "the default graph is the merge of the named graphs; write to ?graph=IRI"
+            )
+        body = (
+            b""
+            if request.method == "DELETE"
+            else await read_body(request, state.settings.max_request_bytes)
+        )
     except ProtocolError as exc:
         return error(exc.status, exc.message)
     store = state.store.store
@@ -81,10 +87,15 @@ async def write_graph(request: Request) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip()
     fmt = ox.RdfFormat.from_media_type(media) if media else None
     if fmt is None or fmt.supports_datasets:
-        return error(415, f"send a graph as Turtle, N-Triples, RDF/XML or JSON-LD, not {media or '(none)'!r}")
+        return error(
+            415, f"send a graph as Turtle, N-Triples, RDF/XML or JSON-LD, not {media or '(none)'!r}"
+        )
 
     def apply() -> None:
-        quads = list(ox.parse(body, format=fmt, to_graph=graph))
+        quads = [
+            ox.Quad(q.subject, q.predicate, q.object, graph)
+            for q in ox.parse(body, format=fmt, rename_blank_nodes=True)
+        ]
         if request.method == "PUT" and existed:
             store.remove_graph(graph)
         if not store.contains_named_graph(graph):

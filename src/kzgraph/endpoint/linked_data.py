@@ -100,7 +100,9 @@ async def ontology(request: Request) -> Response:
         if docs.exists():
             return HTMLResponse(docs.read_text(encoding="utf-8"))
         return await describe_iri(request, str(ONTOLOGY_IRI))
-    dump = state.store.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(str(ONTOLOGY_GRAPH)))
+    dump = state.store.store.dump(
+        format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(str(ONTOLOGY_GRAPH))
+    )
     graph = Graph().parse(data=dump or b"", format="nt")
     for prefix, ns in PREFIXES.items():
         graph.bind(prefix, ns)

@@ -27,7 +27,7 @@ def curie(iri: str) -> str:
     for prefix, ns in PREFIXES.items():
         if iri.startswith(ns) and (best is None or len(ns) > len(PREFIXES[best])):
             best = prefix
-    return f"{best}:{iri[len(PREFIXES[best]):]}" if best else iri
+    return f"{best}:{iri[len(PREFIXES[best]) :]}" if best else iri
 
 
 def term_view(term: Any, labels: dict[str, str]) -> dict[str, Any]:
@@ -39,7 +39,11 @@ def term_view(term: Any, labels: dict[str, str]) -> dict[str, Any]:
     if isinstance(term, BNode):
         return {"text": "(details below)", "href": None, "note": ""}
     if isinstance(term, Literal):
-        note = f"@{term.language}" if term.language else (curie(str(term.datatype)) if term.datatype else "")
+        note = (
+            f"@{term.language}"
+            if term.language
+            else (curie(str(term.datatype)) if term.datatype else "")
+        )
         return {"text": str(term), "href": None, "note": note}
     return {"text": str(term), "href": None, "note": ""}
 

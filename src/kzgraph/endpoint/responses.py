@@ -21,7 +21,9 @@ def error(status: int, message: str) -> Response:
 def not_acceptable(offers: tuple[Format, ...]) -> Response:
     """406, listing what the client could ask for instead."""
     types = ", ".join(f.media_type for f in offers)
-    return error(406, f"none of the requested media types is available; this resource offers {types}")
+    return error(
+        406, f"none of the requested media types is available; this resource offers {types}"
+    )
 
 
 def rdf_response(graph: Graph, accept: str | None, override: str | None) -> Response:

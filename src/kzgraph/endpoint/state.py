@@ -45,7 +45,9 @@ class ServerState:
 
     def graphs(self) -> list[str]:
         """The named graphs, sorted."""
-        return sorted(g.value for g in self.store.store.named_graphs() if isinstance(g, ox.NamedNode))
+        return sorted(
+            g.value for g in self.store.store.named_graphs() if isinstance(g, ox.NamedNode)
+        )
 
     def labels(self) -> dict[str, str]:
         """IRI → English label, cached until the data changes."""

@@ -17,7 +17,9 @@ async def void(request: Request) -> Response:
     from kzgraph.endpoint.dumps import DUMPS
 
     state: ServerState = request.app.state.kz
-    dumps = [(n, m) for n, (m, _) in DUMPS.items()] + [(n + ".gz", "application/gzip") for n in DUMPS]
+    dumps = [(n, m) for n, (m, _) in DUMPS.items()] + [
+        (n + ".gz", "application/gzip") for n in DUMPS
+    ]
     graph = await anyio.to_thread.run_sync(
         void_description, str(request.base_url), state.store, state.graphs(), dumps
     )
