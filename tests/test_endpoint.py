@@ -70,16 +70,26 @@ def test_dataset_parameters(client):
     )
     everything = client.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
     assert int(only.text.split()[1]) < int(everything.text.split()[1])
-    named = client.get("/sparql", params={
-        "query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", "named-graph-uri": one,
-    }, headers={"Accept": "text/csv"})  # fmt: skip
+    named = client.get(
+        "/sparql",
+        params={
+            "query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }",
+            "named-graph-uri": one,
+        },
+        headers={"Accept": "text/csv"},
+    )
     assert named.text.split()[1:] == [one]
 
 
-@pytest.mark.parametrize("media,fmt", [
-    ("application/sparql-results+json", "json"), ("application/sparql-results+xml", "xml"),
-    ("text/csv", "csv"), ("text/tab-separated-values", "tsv"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "media,fmt",
+    [
+        ("application/sparql-results+json", "json"),
+        ("application/sparql-results+xml", "xml"),
+        ("text/csv", "csv"),
+        ("text/tab-separated-values", "tsv"),
+    ],
+)
 def test_select_formats(client, media, fmt):
     response = client.get("/sparql", params={"query": COMPANIES}, headers={"Accept": media})
     assert response.status_code == 200
@@ -88,10 +98,17 @@ def test_select_formats(client, media, fmt):
     assert len(list(result)) > 20
 
 
-@pytest.mark.parametrize("media,parser", [
-    ("text/turtle", "turtle"), ("application/n-triples", "nt"), ("application/rdf+xml", "xml"),
-    ("application/ld+json", "json-ld"), ("application/n-quads", "nquads"), ("application/trig", "trig"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "media,parser",
+    [
+        ("text/turtle", "turtle"),
+        ("application/n-triples", "nt"),
+        ("application/rdf+xml", "xml"),
+        ("application/ld+json", "json-ld"),
+        ("application/n-quads", "nquads"),
+        ("application/trig", "trig"),
+    ],
+)
 def test_construct_formats(client, media, parser):
     query = "CONSTRUCT { ?c ?p ?o } WHERE { ?c a kz:Company ; ?p ?o }"
     response = client.get("/sparql", params={"query": query}, headers={"Accept": media})
@@ -106,14 +123,20 @@ def test_construct_formats(client, media, parser):
 
 
 def test_ask(client):
-    response = client.get("/sparql", params={"query": "ASK { company:tbea a kz:Company }"},
-                          headers={"Accept": "application/sparql-results+json"})  # fmt: skip
+    response = client.get(
+        "/sparql",
+        params={"query": "ASK { company:tbea a kz:Company }"},
+        headers={"Accept": "application/sparql-results+json"},
+    )
     assert response.json()["boolean"] is True
 
 
 def test_conneg_q_values_and_override(client):
-    r = client.get("/sparql", params={"query": COMPANIES},
-                   headers={"Accept": "text/csv;q=0.5, application/sparql-results+xml"})  # fmt: skip
+    r = client.get(
+        "/sparql",
+        params={"query": COMPANIES},
+        headers={"Accept": "text/csv;q=0.5, application/sparql-results+xml"},
+    )
     assert r.headers["content-type"].startswith("application/sparql-results+xml")
     r = client.get(
         "/sparql", params={"query": COMPANIES, "format": "tsv"}, headers={"Accept": "text/csv"}
@@ -136,8 +159,9 @@ def test_service_description(client, dataset):
 def test_cors(client):
     r = client.get("/sparql", params={"query": "ASK {}"}, headers={"Origin": "http://example.org"})
     assert r.headers["access-control-allow-origin"] == "*"
-    pre = client.options("/sparql", headers={"Origin": "http://example.org",
-                                             "Access-Control-Request-Method": "POST"})  # fmt: skip
+    pre = client.options(
+        "/sparql", headers={"Origin": "http://example.org", "Access-Control-Request-Method": "POST"}
+    )
     assert pre.status_code == 200
 
 
@@ -179,8 +203,14 @@ def test_updates_are_refused(client):
     as_query = client.get("/sparql", params={"query": update})
     assert as_query.status_code == 400 and "SPARQL Update" in as_query.text
     assert client.post("/sparql", data={"update": "LOAD <file:///etc/passwd>"}).status_code == 403
-    assert client.put("/store?graph=urn:x", content="<urn:a> <urn:b> <urn:c> .",
-                      headers={"Content-Type": "application/n-triples"}).status_code == 403  # fmt: skip
+    assert (
+        client.put(
+            "/store?graph=urn:x",
+            content="<urn:a> <urn:b> <urn:c> .",
+            headers={"Content-Type": "application/n-triples"},
+        ).status_code
+        == 403
+    )
 
 
 def test_no_other_hosts_or_files(client):
@@ -194,9 +224,13 @@ def test_no_other_hosts_or_files(client):
         params={"query": "SELECT * FROM <http://example.org/data.ttl> WHERE { ?s ?p ?o }"},
     )
     assert remote.status_code == 400 and "never fetched" in remote.text
-    local = client.get("/sparql", params={
-        "query": f"SELECT (COUNT(*) AS ?n) FROM <{GRAPH['001_eb158449043a4115']}> WHERE {{ ?s ?p ?o }}",
-    }, headers={"Accept": "text/csv"})  # fmt: skip
+    local = client.get(
+        "/sparql",
+        params={
+            "query": f"SELECT (COUNT(*) AS ?n) FROM <{GRAPH['001_eb158449043a4115']}> WHERE {{ ?s ?p ?o }}",
+        },
+        headers={"Accept": "text/csv"},
+    )
     assert local.status_code == 200 and int(local.text.split()[1]) > 100
 
 
@@ -240,8 +274,11 @@ def test_api_lists_and_runs_saved_queries(client):
     listing = client.get("/api/queries").json()
     names = {q["name"] for q in listing}
     assert "chinese-investors-by-region" in names
-    r = client.get("/api/queries/investments-in-region", params={"region": "region:zhambyl"},
-                   headers={"Accept": "application/sparql-results+json"})  # fmt: skip
+    r = client.get(
+        "/api/queries/investments-in-region",
+        params={"region": "region:zhambyl"},
+        headers={"Accept": "application/sparql-results+json"},
+    )
     firms = {b["firm"]["value"] for b in r.json()["results"]["bindings"]}
     assert str(entity("company", "fufeng-group")) in firms
     csv = client.get(
@@ -259,8 +296,11 @@ def test_api_errors_and_hostile_values(client):
         client.get("/api/queries/investments-in-region", params={"region": "a b"}).status_code
         == 400
     )
-    r = client.get("/api/queries/entity-by-label", params={"label": 'x" } UNION { ?s ?p ?o } #'},
-                   headers={"Accept": "application/sparql-results+json"})  # fmt: skip
+    r = client.get(
+        "/api/queries/entity-by-label",
+        params={"label": 'x" } UNION { ?s ?p ?o } #'},
+        headers={"Accept": "application/sparql-results+json"},
+    )
     assert r.status_code == 200 and r.json()["results"]["bindings"] == []
 
 
@@ -284,8 +324,14 @@ def test_entity_page_for_people(client):
     assert "/id/project/fufeng-corn-processing-plant" in r.text  # incoming link
 
 
-@pytest.mark.parametrize("media,parser", [("text/turtle", "turtle"), ("application/ld+json", "json-ld"),
-                                          ("application/n-triples", "nt")])  # fmt: skip
+@pytest.mark.parametrize(
+    "media,parser",
+    [
+        ("text/turtle", "turtle"),
+        ("application/ld+json", "json-ld"),
+        ("application/n-triples", "nt"),
+    ],
+)
 def test_entity_rdf_for_machines(client, media, parser):
     r = client.get("/id/company/fufeng-group", headers={"Accept": media})
     g = Graph().parse(data=r.content, format=parser)
@@ -391,25 +437,40 @@ def test_updates_need_the_token_and_persist(writable):
         )
         ok = c.post("/sparql", data={"update": update}, headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 204, ok.text
-        r = c.get("/sparql", params={"query": "ASK { <urn:test:a> <urn:test:b> \"c\" }"},
-                  headers={"Accept": "application/sparql-results+json"})  # fmt: skip
+        r = c.get(
+            "/sparql",
+            params={"query": 'ASK { <urn:test:a> <urn:test:b> "c" }'},
+            headers={"Accept": "application/sparql-results+json"},
+        )
         assert r.json()["boolean"] is True
-        load = c.post("/sparql", data={"update": "LOAD <http://example.org/x.ttl>"},
-                      headers={"Authorization": "Bearer s3cret"})  # fmt: skip
+        load = c.post(
+            "/sparql",
+            data={"update": "LOAD <http://example.org/x.ttl>"},
+            headers={"Authorization": "Bearer s3cret"},
+        )
         assert load.status_code == 400 and "LOAD is refused" in load.text
     server.stop()
     again = Server("--store", str(store), "--workers", "1", "--no-validate")
     try:
-        r = httpx.get(again.url + "sparql", params={"query": "ASK { <urn:test:a> <urn:test:b> \"c\" }"},
-                      headers={"Accept": "application/sparql-results+json"})  # fmt: skip
+        r = httpx.get(
+            again.url + "sparql",
+            params={"query": 'ASK { <urn:test:a> <urn:test:b> "c" }'},
+            headers={"Accept": "application/sparql-results+json"},
+        )
         assert r.json()["boolean"] is True
     finally:
         again.stop()
 
 
 def test_graph_store_protocol(tmp_path: Path):
-    server = Server("--store", str(tmp_path / "db"), "--allow-updates", "--workers", "1",
-                    env={"KZGRAPH_TOKEN": "t"})  # fmt: skip
+    server = Server(
+        "--store",
+        str(tmp_path / "db"),
+        "--allow-updates",
+        "--workers",
+        "1",
+        env={"KZGRAPH_TOKEN": "t"},
+    )
     auth = {"Authorization": "Bearer t"}
     try:
         with httpx.Client(base_url=server.url, timeout=30) as c:
@@ -472,9 +533,16 @@ def test_serve_refuses_an_invalid_graph(tmp_path: Path, settings):
     for folder in ("ontology", "graph", "queries"):
         shutil.copytree(settings.root / folder, tmp_path / folder)
     seed = tmp_path / "graph" / "seed" / "002_astana_forum.trig"
-    seed.write_text(seed.read_text().replace('kz:currency currency:USD ; kz:statedAs "$800 million"',
-                                             'kz:statedAs "$800 million"'))  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "kzgraph", "--root", str(tmp_path), "serve", "--port", "0"],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    seed.write_text(
+        seed.read_text().replace(
+            'kz:currency currency:USD ; kz:statedAs "$800 million"', 'kz:statedAs "$800 million"'
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "kzgraph", "--root", str(tmp_path), "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "does not conform" in result.stderr and "kz:currency" in result.stderr

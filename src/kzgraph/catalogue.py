@@ -36,9 +36,18 @@ from kzgraph.settings import Settings
 _PARAM = re.compile(r"\?(__?)([A-Za-z][A-Za-z0-9]*)((?:_[A-Za-z0-9]+){0,2})\b")
 _LANG = re.compile(r"^[a-z]{2,3}$")
 _XSD_TYPES = {
-    "integer", "decimal", "double", "float", "boolean", "date", "dateTime", "gYear",
-    "gYearMonth", "string", "anyURI",
-}  # fmt: skip
+    "integer",
+    "decimal",
+    "double",
+    "float",
+    "boolean",
+    "date",
+    "dateTime",
+    "gYear",
+    "gYearMonth",
+    "string",
+    "anyURI",
+}
 _IRI_FORBIDDEN = re.compile(r'[\s<>"{}|\\^`]')
 
 

@@ -19,8 +19,15 @@ from kzgraph.loading import KzgraphError
 from kzgraph.store import QueryResult
 
 RESULT_FORMATS = ("table", "csv", "tsv", "json", "xml", "md")
-GRAPH_FORMATS = {"table": "turtle", "md": "turtle", "ttl": "turtle", "nt": "nt", "xml": "xml",
-                 "json": "json-ld", "jsonld": "json-ld"}  # fmt: skip
+GRAPH_FORMATS = {
+    "table": "turtle",
+    "md": "turtle",
+    "ttl": "turtle",
+    "nt": "nt",
+    "xml": "xml",
+    "json": "json-ld",
+    "jsonld": "json-ld",
+}
 
 
 def to_rdflib_result(result: QueryResult) -> Result:

@@ -51,7 +51,7 @@ def describe(q: SavedQuery, base: str) -> dict[str, Any]:
                 "default": q.defaults.get(p.name),
             }
             for p in q.parameters
-        ],  # fmt: skip
+        ],
         "query": q.text,
     }
 
@@ -93,21 +93,37 @@ async def run_saved(request: Request) -> Response:
 def openapi(catalogue: dict[str, SavedQuery]) -> dict[str, Any]:
     """OpenAPI 3.1 for the saved-query API, generated from the ``.rq`` headers."""
     paths: dict[str, Any] = {
-        "/api/queries": {"get": {"summary": "List the saved queries", "operationId": "listQueries",
-                                 "responses": {"200": {"description": "The catalogue"}}}},
-    }  # fmt: skip
+        "/api/queries": {
+            "get": {
+                "summary": "List the saved queries",
+                "operationId": "listQueries",
+                "responses": {"200": {"description": "The catalogue"}},
+            }
+        },
+    }
     formats = [f.name for f in SELECT_FORMATS] + [f.name for f in GRAPH_FORMATS if f.name != "xml"]
     for name, q in catalogue.items():
         parameters: list[dict[str, Any]] = [
             {
-                "name": p.name, "in": "query", "required": p.required and p.name not in q.defaults,
+                "name": p.name,
+                "in": "query",
+                "required": p.required and p.name not in q.defaults,
                 "description": p.describe(),
-                "schema": {"type": "string", **({"default": q.defaults[p.name]} if p.name in q.defaults else {})},
+                "schema": {
+                    "type": "string",
+                    **({"default": q.defaults[p.name]} if p.name in q.defaults else {}),
+                },
             }
             for p in q.parameters
-        ]  # fmt: skip
-        parameters.append({"name": "format", "in": "query", "required": False,
-                           "schema": {"type": "string", "enum": formats}})  # fmt: skip
+        ]
+        parameters.append(
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": formats},
+            }
+        )
         paths[f"/api/queries/{name}"] = {
             "get": {
                 "operationId": name.replace("-", "_"),
@@ -116,20 +132,25 @@ def openapi(catalogue: dict[str, SavedQuery]) -> dict[str, Any]:
                 "tags": q.tags,
                 "parameters": parameters,
                 "responses": {
-                    "200": {"description": "Results", "content": {
-                        f.media_type: {} for f in (*SELECT_FORMATS, *GRAPH_FORMATS)}},
+                    "200": {
+                        "description": "Results",
+                        "content": {f.media_type: {} for f in (*SELECT_FORMATS, *GRAPH_FORMATS)},
+                    },
                     "400": {"description": "A missing, unknown or mistyped parameter"},
                     "406": {"description": "No acceptable result format"},
                     "503": {"description": "The query ran past the time limit"},
                 },
             }
-        }  # fmt: skip
+        }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "kzgraph saved queries", "version": "0.1.0",
-                 "description": "Saved SPARQL queries over the kzgraph knowledge graph."},
+        "info": {
+            "title": "kzgraph saved queries",
+            "version": "0.1.0",
+            "description": "Saved SPARQL queries over the kzgraph knowledge graph.",
+        },
         "paths": paths,
-    }  # fmt: skip
+    }
 
 
 async def openapi_json(request: Request) -> Response:

@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kzgraph.endpoint import api, dumps, gsp, linked_data
@@ -37,7 +37,7 @@ WEB = Path(__file__).resolve().parents[3] / "web" / "node_modules"
 
 
 def base_url(request: Request) -> str:
-    """This server's own base URL, as the client reached it."""
+    """The base URL of this server, as the client reached it."""
     return str(request.base_url)
 
 
@@ -161,22 +161,29 @@ async def landing(request: Request) -> Response:
         "https://w3id.org/kzgraph/id/corridor/chengdu-lodz-container-route",
         "https://w3id.org/kzgraph/id/event/kazakhstan-china-business-council-8",
     ]
-    return HTMLResponse(render(
-        "index.html",
-        base=base_url(request),
-        queries=state.catalogue,
-        examples=[(iri, labels.get(iri, iri)) for iri in examples],
-        graphs=[(str(g), str(n)) for g, n in counts],
-    ))  # fmt: skip
+    return HTMLResponse(
+        render(
+            "index.html",
+            base=base_url(request),
+            queries=state.catalogue,
+            examples=[(iri, labels.get(iri, iri)) for iri in examples],
+            graphs=[(str(g), str(n)) for g, n in counts],
+        )
+    )
 
 
 async def healthz(request: Request) -> Response:
     """Liveness and a little detail: quads, graphs, generation."""
     state: ServerState = request.app.state.kz
-    return JSONResponse({
-        "status": "ok", "quads": len(state.store), "graphs": len(state.graphs()),
-        "generation": state.generation, "updates": state.settings.allow_updates,
-    })  # fmt: skip
+    return JSONResponse(
+        {
+            "status": "ok",
+            "quads": len(state.store),
+            "graphs": len(state.graphs()),
+            "generation": state.generation,
+            "updates": state.settings.allow_updates,
+        }
+    )
 
 
 async def metrics(request: Request) -> Response:
@@ -234,7 +241,7 @@ def _lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextM
 
 def create_app(state: ServerState) -> Starlette:
     """The application for one server state; every route reads it from ``app.state.kz``."""
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", landing, methods=["GET"]),
         Route("/sparql", sparql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -244,8 +251,10 @@ def create_app(state: ServerState) -> Starlette:
         *linked_data.routes(),
         *dumps.routes(),
     ]
-    for name, folder in (("yasgui", WEB / "@zazuko" / "yasgui" / "build"),
-                         ("swagger", WEB / "swagger-ui-dist")):  # fmt: skip
+    for name, folder in (
+        ("yasgui", WEB / "@zazuko" / "yasgui" / "build"),
+        ("swagger", WEB / "swagger-ui-dist"),
+    ):
         if folder.exists():
             routes.append(Mount(f"/static/{name}", StaticFiles(directory=folder), name=name))
     app = Starlette(
@@ -258,7 +267,7 @@ def create_app(state: ServerState) -> Starlette:
                 allow_methods=["GET", "POST", "PUT", "DELETE", "HEAD"],
                 allow_headers=["*"],
                 expose_headers=["X-Kzgraph-Truncated"],
-            ),  # fmt: skip
+            ),
         ],
         lifespan=_lifespan(state),
     )

@@ -52,9 +52,22 @@ GRAPH_FORMATS = (
 #: Formats that keep named graphs (for dumps and the Graph Store).
 QUAD_FORMATS = tuple(f for f in GRAPH_FORMATS if f.name in ("nq", "trig", "jsonld"))
 
-ALIASES = {"json": "json", "xml": "xml", "csv": "csv", "tsv": "tsv", "turtle": "ttl",
-           "ttl": "ttl", "nt": "nt", "ntriples": "nt", "nq": "nq", "nquads": "nq",
-           "trig": "trig", "jsonld": "jsonld", "json-ld": "jsonld", "rdfxml": "xml"}  # fmt: skip
+ALIASES = {
+    "json": "json",
+    "xml": "xml",
+    "csv": "csv",
+    "tsv": "tsv",
+    "turtle": "ttl",
+    "ttl": "ttl",
+    "nt": "nt",
+    "ntriples": "nt",
+    "nq": "nq",
+    "nquads": "nq",
+    "trig": "trig",
+    "jsonld": "jsonld",
+    "json-ld": "jsonld",
+    "rdfxml": "xml",
+}
 
 
 def pick(offers: tuple[Format, ...], accept: str | None, override: str | None) -> Format | None:

@@ -34,9 +34,18 @@ def service_description(endpoint_url: str, graphs: list[str], allow_updates: boo
     if allow_updates:
         g.add((service, SD.supportedLanguage, SD.SPARQL11Update))
     g.add((service, SD.feature, SD.UnionDefaultGraph))
-    for fmt in ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV",
-                "SPARQL_Results_TSV", "Turtle", "N-Triples", "RDF_XML", "JSON-LD", "N-Quads",
-                "TriG"):  # fmt: skip
+    for fmt in (
+        "SPARQL_Results_JSON",
+        "SPARQL_Results_XML",
+        "SPARQL_Results_CSV",
+        "SPARQL_Results_TSV",
+        "Turtle",
+        "N-Triples",
+        "RDF_XML",
+        "JSON-LD",
+        "N-Quads",
+        "TriG",
+    ):
         g.add((service, SD.resultFormat, FORMATS[fmt]))
     dataset = BNode()
     default = BNode()
@@ -62,9 +71,17 @@ def void_description(
     g.add((DATASET, RDF.type, VOID.Dataset))
     g.add((DATASET, RDF.type, DCAT.Dataset))
     g.add((DATASET, DCTERMS.title, Literal("kzgraph: Kazakhstan–China economic ties", lang="en")))
-    g.add((DATASET, DCTERMS.description, Literal(
-        "Companies, projects, regions, corridors, agreements, events, investments and trade flows "
-        "from five news articles, each fact with the sentence it comes from.", lang="en")))  # fmt: skip
+    g.add(
+        (
+            DATASET,
+            DCTERMS.description,
+            Literal(
+                "Companies, projects, regions, corridors, agreements, events, investments and "
+                "trade flows from five news articles, each fact with the sentence it comes from.",
+                lang="en",
+            ),
+        )
+    )
     g.add((DATASET, DCTERMS.license, URIRef("https://creativecommons.org/licenses/by/4.0/")))
     g.add((DATASET, VOID.sparqlEndpoint, URIRef(base_url + "sparql")))
     g.add((DATASET, VOID.uriSpace, Literal(BASE + "id/")))
@@ -135,5 +152,10 @@ def statements_with_sources(store: OxigraphStore, iri: str) -> list[dict[str, ob
     return [{"p": p, "o": o, "graphs": sorted(gs)} for (p, o), gs in grouped.items()]
 
 
-__all__ = ["entity_graph", "service_description", "statements_with_sources", "to_rdflib",
-           "void_description"]  # fmt: skip
+__all__ = [
+    "entity_graph",
+    "service_description",
+    "statements_with_sources",
+    "to_rdflib",
+    "void_description",
+]

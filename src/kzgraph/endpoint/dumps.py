@@ -48,7 +48,8 @@ def build_dump(state: ServerState, name: str) -> bytes:
 async def index(request: Request) -> Response:
     """A list of the dumps."""
     rows = "".join(
-        f'<tr><td><a href="{n}">{n}</a> (<a href="{n}.gz">.gz</a>)</td><td>{media}</td><td>{what}</td></tr>'
+        f'<tr><td><a href="{n}">{n}</a> (<a href="{n}.gz">.gz</a>)</td>'
+        f"<td>{media}</td><td>{what}</td></tr>"
         for n, (media, what) in DUMPS.items()
     )
     return HTMLResponse(

@@ -51,8 +51,9 @@ async def read_graph(request: Request) -> Response:
         return not_acceptable(TRIPLE_FORMATS)
     body = store.dump(format=RDF_FORMATS[fmt.name], from_graph=graph) or b""
     if request.method == "HEAD":
-        return Response(status_code=200, media_type=fmt.content_type,
-                        headers={"Content-Length": str(len(body))})  # fmt: skip
+        return Response(
+            status_code=200, media_type=fmt.content_type, headers={"Content-Length": str(len(body))}
+        )
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
@@ -82,7 +83,11 @@ async def write_graph(request: Request) -> Response:
     if request.method == "DELETE":
         if not existed:
             return error(404, f"no graph {graph}")
-        await anyio.to_thread.run_sync(lambda: (store.remove_graph(graph), state.changed()))
+        def drop() -> None:
+            store.remove_graph(graph)
+            state.changed()
+
+        await anyio.to_thread.run_sync(drop)
         return Response(status_code=204)
     media = request.headers.get("content-type", "").split(";")[0].strip()
     fmt = ox.RdfFormat.from_media_type(media) if media else None

@@ -34,24 +34,41 @@ def _page(state: ServerState, iri: str, graph: Graph) -> str:
             continue
         details = []
         if isinstance(o, BNode):
-            details = [{"p": term_view(p2, labels), "o": term_view(o2, labels)}
-                       for p2, o2 in sorted(graph.predicate_objects(o)) if p2 != RDF.type]  # fmt: skip
-        statements.append({"p": term_view(p, labels), "o": term_view(o, labels),
-                           "graphs": row["graphs"], "details": details})  # fmt: skip
+            details = [
+                {"p": term_view(p2, labels), "o": term_view(o2, labels)}
+                for p2, o2 in sorted(graph.predicate_objects(o))
+                if p2 != RDF.type
+            ]
+        statements.append(
+            {
+                "p": term_view(p, labels),
+                "o": term_view(o, labels),
+                "graphs": row["graphs"],
+                "details": details,
+            }
+        )
     quotations = []
     for derivation in graph.objects(node, PROV.qualifiedDerivation):
         source = graph.value(derivation, PROV.entity)
         text = graph.value(derivation, KZ.quotation)
         if source is not None and text is not None:
-            quotations.append({"source": labels.get(str(source), str(source)),
-                               "source_href": local_href(str(source)) or str(source), "text": str(text)})  # fmt: skip
-    incoming = [{"s": term_view(s, labels), "p": term_view(p, labels)}
-                for s, p in sorted(graph.subject_predicates(node)) if not isinstance(s, BNode)]  # fmt: skip
+            quotations.append(
+                {
+                    "source": labels.get(str(source), str(source)),
+                    "source_href": local_href(str(source)) or str(source),
+                    "text": str(text),
+                }
+            )
+    incoming = [
+        {"s": term_view(s, labels), "p": term_view(p, labels)}
+        for s, p in sorted(graph.subject_predicates(node))
+        if not isinstance(s, BNode)
+    ]
     return render(
         "entity.html",
         iri=iri,
         label=labels.get(iri, iri),
-        types=[term_view(t, labels) for t in sorted(graph.objects(node, RDF.type))],
+        types=[term_view(t, labels) for t in sorted(graph.objects(node, RDF.type), key=str)],
         statements=statements,
         quotations=sorted(quotations, key=lambda q: (q["source"], q["text"])),
         incoming=incoming,

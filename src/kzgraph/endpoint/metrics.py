@@ -16,17 +16,24 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "kzgraph_http_requests", "HTTP requests answered", ["method", "route", "status"],
+            "kzgraph_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.errors = Counter(
-            "kzgraph_http_errors", "HTTP answers with status 400 or more", ["route", "status"],
+            "kzgraph_http_errors",
+            "HTTP answers with status 400 or more",
+            ["route", "status"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.latency = Histogram(
-            "kzgraph_http_request_seconds", "Time to answer a request", ["route"],
-            buckets=BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            "kzgraph_http_request_seconds",
+            "Time to answer a request",
+            ["route"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
         self.timeouts = Counter(
             "kzgraph_query_timeouts", "Queries stopped at their time limit", registry=self.registry
         )

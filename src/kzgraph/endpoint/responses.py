@@ -9,8 +9,14 @@ from kzgraph.endpoint.conneg import GRAPH_FORMATS, Format, pick
 from kzgraph.endpoint.workers import Answer
 
 #: rdflib serializer names for the RDF formats the server writes from rdflib graphs.
-RDFLIB_NAMES = {"ttl": "turtle", "nt": "nt", "xml": "xml", "jsonld": "json-ld",
-                "nq": "nquads", "trig": "trig"}  # fmt: skip
+RDFLIB_NAMES = {
+    "ttl": "turtle",
+    "nt": "nt",
+    "xml": "xml",
+    "jsonld": "json-ld",
+    "nq": "nquads",
+    "trig": "trig",
+}
 
 
 def error(status: int, message: str) -> Response:

@@ -13,9 +13,10 @@ def check_query(text: str, known_graphs: Collection[str]) -> None:
     found = scan(text)
     if found.is_update:
         raise ProtocolError(
-            400, "this is a SPARQL Update; send it as update=, not query= (updates are refused "
-            "unless the server was started with --allow-updates)"
-        )  # fmt: skip
+            400,
+            "this is a SPARQL Update; send it as update=, not query= (updates are refused "
+            "unless the server was started with --allow-updates)",
+        )
     if found.form is not None and found.form not in QUERY_FORMS:
         return  # Oxigraph will report the syntax error with its position
     if "SERVICE" in found.keywords:

@@ -1,4 +1,4 @@
-"""Read just enough of a SPARQL string to apply the server's safety rules before running it.
+r"""Read just enough of a SPARQL string to apply the server's safety rules before running it.
 
 Comments, strings and IRIs are skipped, so ``<http://x/SERVICE>`` or ``"LOAD"`` do not count;
 what is left are the keywords. This is not a parser (Oxigraph parses and reports syntax errors);

@@ -118,7 +118,7 @@ def _select_body(result: Any, fmt: str, cap: int) -> tuple[bytes, bool]:
     if fmt == "tsv":
         return data, truncated
     reparsed = ox.parse_query_results(data, format=ox.QueryResultsFormat.TSV)
-    return reparsed.serialize(format=RESULT_FORMATS[fmt]), truncated
+    return reparsed.serialize(format=RESULT_FORMATS[fmt]) or b"", truncated
 
 
 def run_job(store: ox.Store, job: Job, max_rows: int) -> Answer:
@@ -207,8 +207,9 @@ class _Worker:
 class QueryPool:
     """A fixed number of worker processes; ``run`` awaits an answer or raises on timeout."""
 
-    def __init__(self, nquads: bytes, size: int = 2, max_rows: int = 100_000,
-                 memory_mb: int = 2048) -> None:  # fmt: skip
+    def __init__(
+        self, nquads: bytes, size: int = 2, max_rows: int = 100_000, memory_mb: int = 2048
+    ) -> None:
         self._ctx = mp.get_context("spawn")
         self._nquads = nquads
         self._generation = 0
