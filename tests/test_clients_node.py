@@ -22,10 +22,14 @@ def server():
 
 def comunica(server: Server, query: str, media: str) -> str:
     if not COMUNICA.exists():
-        pytest.fail("Comunica is missing: scripts/test.sh installs it (npm ci --prefix tests/clients)")
+        pytest.fail(
+            "Comunica is missing: scripts/test.sh installs it (npm ci --prefix tests/clients)"
+        )
     result = subprocess.run(
         [str(COMUNICA), f"sparql@{server.url}sparql", query, "-t", media],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -178,7 +178,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(
         {
             "status": "ok",
-            "quads": len(state.store),
+            "quads": state.size(),
             "graphs": len(state.graphs()),
             "generation": state.generation,
             "updates": state.settings.allow_updates,

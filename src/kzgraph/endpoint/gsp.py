@@ -83,6 +83,7 @@ async def write_graph(request: Request) -> Response:
     if request.method == "DELETE":
         if not existed:
             return error(404, f"no graph {graph}")
+
         def drop() -> None:
             store.remove_graph(graph)
             state.changed()

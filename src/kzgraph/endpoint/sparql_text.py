@@ -8,7 +8,7 @@ graphs does it name in FROM clauses.
 >>> s = scan('PREFIX ex: <http://ex/> SELECT * FROM <urn:g> WHERE { ?s ex:SERVICE "LOAD" }')
 >>> s.form, s.from_iris, "SERVICE" in s.keywords
 ('SELECT', ['urn:g'], False)
->>> scan("# SELECT\\nINSERT DATA { <a:b> <a:c> <a:d> }").form
+>>> scan("# SELECT\nINSERT DATA { <a:b> <a:c> <a:d> }").form
 'INSERT'
 """
 

@@ -31,6 +31,8 @@ class ServerState:
     generation: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _labels: dict[str, str] | None = None
+    _graphs: list[str] | None = None
+    _size: int | None = None
 
     @classmethod
     def start(cls, settings: ServerSettings, store: OxigraphStore) -> ServerState:
@@ -44,10 +46,18 @@ class ServerState:
         return cls(settings, store, pool, load_catalogue(settings.project))
 
     def graphs(self) -> list[str]:
-        """The named graphs, sorted."""
-        return sorted(
-            g.value for g in self.store.store.named_graphs() if isinstance(g, ox.NamedNode)
-        )
+        """The named graphs, sorted; cached until the data changes."""
+        if self._graphs is None:
+            self._graphs = sorted(
+                g.value for g in self.store.store.named_graphs() if isinstance(g, ox.NamedNode)
+            )
+        return self._graphs
+
+    def size(self) -> int:
+        """Quads in the named graphs; cached until the data changes."""
+        if self._size is None:
+            self._size = len(self.store)
+        return self._size
 
     def labels(self) -> dict[str, str]:
         """IRI → English label, cached until the data changes."""
@@ -69,6 +79,8 @@ class ServerState:
             self.store.refresh_union()
             self.generation += 1
             self._labels = None
+            self._graphs = None
+            self._size = None
             self.pool.reload(nquads_of(self.store.store))
 
     def close(self) -> None:

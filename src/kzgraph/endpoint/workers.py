@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing as mp
+import os
 import resource
 import time
 from dataclasses import dataclass, field
@@ -238,25 +239,46 @@ class QueryPool:
         self._nquads = nquads
         self._generation += 1
 
-    def _exchange(self, worker: _Worker, job: Job, timeout: float) -> Answer | None:
+    def _prepare(self, worker: _Worker) -> None:
+        """Wait for a fresh worker to load, and hand it new data after an update."""
         worker.wait_ready(60)
         if worker.generation != self._generation:
             worker.conn.send(self._nquads)
             worker.ready = False
             worker.wait_ready(60)
             worker.generation = self._generation
+
+    async def _answer(self, worker: _Worker, job: Job, timeout: float) -> Answer | None:
+        """Send the job and await the reply on the event loop, without a thread per request."""
+        if not worker.ready or worker.generation != self._generation:
+            await anyio.to_thread.run_sync(self._prepare, worker)
         worker.conn.send(job)
-        if worker.conn.poll(timeout):
-            answer: Answer = worker.conn.recv()
-            return answer
-        return None
+        loop = asyncio.get_running_loop()
+        readable: asyncio.Future[None] = loop.create_future()
+        fd = worker.conn.fileno()
+
+        def wake() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        loop.add_reader(fd, wake)
+        try:
+            await asyncio.wait_for(readable, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            loop.remove_reader(fd)
+        # uvloop leaves the descriptor non-blocking; the reply may still be arriving in parts.
+        os.set_blocking(fd, True)
+        answer: Answer = worker.conn.recv()
+        return answer
 
     async def run(self, job: Job, timeout: float) -> Answer:
         """Answer ``job`` within ``timeout`` seconds, or stop its worker and raise."""
         queue = self._queue()
         worker = await queue.get()
         try:
-            answer = await anyio.to_thread.run_sync(self._exchange, worker, job, timeout)
+            answer = await self._answer(worker, job, timeout)
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             answer = Answer(False, "error", message="the query worker stopped unexpectedly")
             worker = self._replace(worker)
