@@ -105,7 +105,7 @@ def rps_wrk(
                 "wrk",
                 "-t1",
                 f"-c{clients}",
-                f"-d{seconds}s",
+                f"-d{max(1, round(seconds))}s",
                 "--timeout",
                 "30s",
                 "-s",
@@ -116,7 +116,10 @@ def rps_wrk(
             text=True,
             env={**os.environ, "KZ_BODIES": str(bodies)},
         ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("KZ "))
+    lines = [x for x in out.splitlines() if x.startswith("KZ ")]
+    if not lines:
+        raise RuntimeError(f"wrk printed no summary:\n{out}")
+    line = lines[0]
     _, n, duration, p50, p99 = line.split()
     return int(n) / float(duration), float(p50), float(p99)
 
