@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from kzgraph import export as export_mod
 from kzgraph import results
 from kzgraph.catalogue import ParameterError, get_query, load_catalogue
+from kzgraph.cli_support import friendly_errors
 from kzgraph.docs_catalogue import catalogue_markdown
 from kzgraph.loading import KzgraphError, data_files, load, ontology_files
 from kzgraph.querying import Store, label_map
@@ -21,22 +20,6 @@ from kzgraph.settings import Settings
 from kzgraph.stats import compute
 from kzgraph.store import ENGINES, QueryResult, open_store
 from kzgraph.validation import validate
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(func: F) -> F:
-    """Report kzgraph's own errors as one line and exit 2, never as a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except KzgraphError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -276,3 +259,12 @@ def serve(
     except ValueError as exc:
         raise KzgraphError(str(exc)) from None
     run_server(settings, host, port)
+
+
+def _register_network() -> None:
+    from kzgraph.cli_network import network
+
+    main.add_command(network)
+
+
+_register_network()
