@@ -37,6 +37,11 @@ VIS = (
 )
 
 
+def group(node_type: str) -> str:
+    """The legend entry of a node type: every kind of project is a Project."""
+    return "Project" if node_type.endswith("Project") else node_type
+
+
 def colour(node_type: str) -> str:
     """The colour of a node type; all project kinds share one."""
     if node_type.endswith("Project"):
@@ -59,7 +64,7 @@ def draw_static(g: nx.Graph, output: Path, measure: str = "pagerank", title: str
     from matplotlib.patches import Patch
 
     sizes = _sizes(g, measure)
-    pos = nx.spring_layout(nx.Graph(g), seed=7, k=1.2 / max(1, len(g)) ** 0.5)
+    pos = nx.spring_layout(nx.Graph(g), seed=7, k=2.5 / max(1, len(g)) ** 0.5, iterations=300)
     fig, ax = plt.subplots(figsize=(16, 11), dpi=110)
     nx.draw_networkx_edges(nx.Graph(g), pos, ax=ax, alpha=0.3, width=0.8)
     nx.draw_networkx_nodes(
