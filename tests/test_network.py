@@ -212,7 +212,7 @@ def test_pictures(company_project, tmp_path):
     page = html.read_text()
     assert "vis.Network" in page and "TBEA Company Limited" in page
     assert "<script src=" not in page  # self-contained: no CDN
-    with pytest.raises(KzgraphError, match=".png, .svg or .html"):
+    with pytest.raises(KzgraphError, match=r"\.png, \.svg or \.html"):
         draw(company_project, tmp_path / "cp.jpg")
 
 

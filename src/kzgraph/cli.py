@@ -21,6 +21,23 @@ from kzgraph.stats import compute
 from kzgraph.store import ENGINES, QueryResult, open_store
 from kzgraph.validation import validate
 
+inference_option = click.option(
+    "--inference",
+    type=click.Choice(["none", "rdfs", "owlrl"]),
+    default="none",
+    show_default=True,
+    help="Query or validate over the RDFS or OWL 2 RL closure (named graph kzg:inferred).",
+)
+
+
+def _store(ctx: click.Context, engine: str, inference: str) -> Store:
+    """A store of the seeded data, with the chosen closure added."""
+    from kzgraph.inference import expand
+
+    settings = _settings(ctx)
+    dataset = expand(load(settings), inference) if inference != "none" else None
+    return open_store(engine, settings=settings, dataset=dataset)
+
 
 def _settings(ctx: click.Context) -> Settings:
     settings: Settings = ctx.obj
@@ -75,13 +92,16 @@ def build(ctx: click.Context, store_path: Path | None) -> None:
     show_default=True,
     help="Report format.",
 )
+@inference_option
 @click.pass_context
 @friendly_errors
-def validate_cmd(ctx: click.Context, fmt: str) -> None:
+def validate_cmd(ctx: click.Context, fmt: str, inference: str) -> None:
     """Validate the graph against the SHACL shapes; exit 1 when it does not conform."""
+    from kzgraph.inference import expand
+
     settings = _settings(ctx)
     click.echo("validating against ontology/shapes.ttl ...", err=True)
-    report = validate(settings)
+    report = validate(settings, dataset=expand(load(settings), inference))
     if fmt == "json":
         click.echo(report.to_json())
     elif fmt == "turtle":
@@ -134,17 +154,24 @@ def _print_result(result: QueryResult, fmt: str, store: Store, iris: bool) -> No
 )
 @click.option("--iris", is_flag=True, help="Show IRIs in tables instead of labels.")
 @click.option("--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True)
+@inference_option
 @click.pass_context
 @friendly_errors
 def sparql(
-    ctx: click.Context, query: str | None, query_file: Any, fmt: str, iris: bool, engine: str
+    ctx: click.Context,
+    query: str | None,
+    query_file: Any,
+    fmt: str,
+    iris: bool,
+    engine: str,
+    inference: str,
 ) -> None:
     """Run an ad-hoc SPARQL query (kzgraph's prefixes are preset)."""
     if query_file is not None:
         query = query_file.read()
     if not query:
         raise click.UsageError("give a QUERY or --file")
-    store = open_store(engine, settings=_settings(ctx))
+    store = _store(ctx, engine, inference)
     _print_result(store.query(query), fmt, store, iris)
 
 
@@ -186,10 +213,17 @@ def queries_cmd(ctx: click.Context, fmt: str) -> None:
 )
 @click.option("--iris", is_flag=True, help="Show IRIs in tables instead of labels.")
 @click.option("--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True)
+@inference_option
 @click.pass_context
 @friendly_errors
 def query_cmd(
-    ctx: click.Context, name: str, params: tuple[str, ...], fmt: str, iris: bool, engine: str
+    ctx: click.Context,
+    name: str,
+    params: tuple[str, ...],
+    fmt: str,
+    iris: bool,
+    engine: str,
+    inference: str,
 ) -> None:
     """Run the saved query NAME."""
     values: dict[str, str] = {}
@@ -201,7 +235,7 @@ def query_cmd(
     settings = _settings(ctx)
     saved = get_query(name, settings)
     bindings = saved.bind(values)
-    store = open_store(engine, settings=settings)
+    store = _store(ctx, engine, inference)
     _print_result(store.query(saved.text, bindings), fmt, store, iris)
 
 
@@ -239,12 +273,13 @@ def query_cmd(
     help="Bearer token that writes must carry (or $KZGRAPH_TOKEN).",
 )
 @click.option("--no-validate", is_flag=True, help="Serve even if the graph fails validation.")
+@inference_option
 @click.pass_context
 @friendly_errors
 def serve(
     ctx: click.Context, host: str, port: int, store_path: Path | None, timeout: float,
     workers: int, max_rows: int, max_request_bytes: int, allow_updates: bool,
-    token: str | None, no_validate: bool,
+    token: str | None, no_validate: bool, inference: str,
 ) -> None:  # fmt: skip
     """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
     from kzgraph.endpoint.config import ServerSettings
@@ -254,11 +289,35 @@ def serve(
         settings = ServerSettings(
             project=_settings(ctx), store_path=store_path, timeout=timeout, workers=workers,
             max_rows=max_rows, max_request_bytes=max_request_bytes, allow_updates=allow_updates,
-            token=token, validate=not no_validate,
+            token=token, validate=not no_validate, inference=inference,
         )  # fmt: skip
     except ValueError as exc:
         raise KzgraphError(str(exc)) from None
     run_server(settings, host, port)
+
+
+@main.command(name="lint")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--min-severity",
+    type=click.Choice(["INFO", "WARNING", "ERROR"]),
+    default="INFO",
+    show_default=True,
+    help="Hide findings below this severity.",
+)
+@click.pass_context
+@friendly_errors
+def lint_cmd(ctx: click.Context, fmt: str, min_severity: str) -> None:
+    """Hygiene checks on ontology, shapes, data and queries; exit 1 on any ERROR."""
+    from kzgraph import lint as lint_mod
+
+    order = {"ERROR": 0, "WARNING": 1, "INFO": 2}
+    findings = lint_mod.lint(_settings(ctx))
+    shown = [f for f in findings if order[f.severity] <= order[min_severity]]
+    click.echo(lint_mod.to_json(shown) if fmt == "json" else lint_mod.to_text(shown))
+    sys.exit(1 if any(f.severity == "ERROR" for f in findings) else 0)
 
 
 def _register_network() -> None:

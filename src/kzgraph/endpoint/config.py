@@ -22,6 +22,7 @@ class ServerSettings:
     token: str | None = None
     validate: bool = True
     worker_memory_mb: int = 2048
+    inference: str = "none"
 
     def __post_init__(self) -> None:
         if self.allow_updates and not self.token:

@@ -20,6 +20,14 @@ def prepare(settings: ServerSettings) -> ServerState:
     """The state a server answers from; refuses a graph that fails validation unless told."""
     store = open_store("oxigraph", settings.store_path, settings.project)
     assert isinstance(store, OxigraphStore)
+    if settings.inference != "none":
+        from kzgraph.inference import INFERRED, expand
+
+        ds = new_dataset()
+        ds.parse(data=nquads_of(store.store), format="nquads")
+        ds.remove_graph(ds.graph(INFERRED))
+        store.load_dataset(expand(ds, settings.inference))
+        log.info("inference: %s closure added as %s", settings.inference, INFERRED)
     log.info("store: %s, %d quads", settings.store_path or "in memory", len(store))
     if settings.validate:
         ds = new_dataset()
