@@ -320,6 +320,40 @@ def lint_cmd(ctx: click.Context, fmt: str, min_severity: str) -> None:
     sys.exit(1 if any(f.severity == "ERROR" for f in findings) else 0)
 
 
+@main.command(name="diff")
+@click.argument("old")
+@click.argument("new", default=".")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "trig"]), default="text", show_default=True
+)
+@click.pass_context
+@friendly_errors
+def diff_cmd(ctx: click.Context, old: str, new: str, fmt: str) -> None:
+    """Terms and facts added, removed or changed between OLD and NEW (folders or git revisions)."""
+    from kzgraph.diff import diff
+
+    result = diff(old, new, _settings(ctx).root)
+    click.echo(result.to_text() if fmt == "text" else result.to_rdf().serialize(format="trig"))
+
+
+@main.command(name="docs")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("site"),
+    show_default=True,
+)
+@click.pass_context
+@friendly_errors
+def docs_cmd(ctx: click.Context, output: Path) -> None:
+    """Generate the HTML documentation of the ontology, shapes, schemes and queries."""
+    from kzgraph.docs import build_site
+
+    for path in build_site(_settings(ctx), output):
+        click.echo(f"wrote {path}", err=True)
+
+
 def _register_network() -> None:
     from kzgraph.cli_network import network
 

@@ -13,7 +13,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import PROV, RDF
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from kzgraph.endpoint.conneg import wants_html
@@ -21,7 +21,7 @@ from kzgraph.endpoint.describe import entity_graph, statements_with_sources
 from kzgraph.endpoint.pages import local_href, render, term_view
 from kzgraph.endpoint.responses import error, rdf_response
 from kzgraph.endpoint.state import ServerState
-from kzgraph.namespaces import BASE, KZ, ONTOLOGY_GRAPH, ONTOLOGY_IRI, PREFIXES
+from kzgraph.namespaces import BASE, KZ, ONTOLOGY_GRAPH, PREFIXES
 
 
 def _page(state: ServerState, iri: str, graph: Graph) -> str:
@@ -109,14 +109,11 @@ async def resolve(request: Request) -> Response:
 
 
 async def ontology(request: Request) -> Response:
-    """The ontology IRI: the ontology itself, as HTML for people or RDF by negotiation."""
+    """The ontology IRI: the documentation site for people, the ontology as RDF for machines."""
     state: ServerState = request.app.state.kz
     override = request.query_params.get("format")
     if override is None and wants_html(request.headers.get("accept")):
-        docs = state.settings.project.root / "site" / "ontology" / "index.html"
-        if docs.exists():
-            return HTMLResponse(docs.read_text(encoding="utf-8"))
-        return await describe_iri(request, str(ONTOLOGY_IRI))
+        return RedirectResponse("/ontology/", status_code=303)
     dump = state.store.store.dump(
         format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(str(ONTOLOGY_GRAPH))
     )
@@ -126,10 +123,21 @@ async def ontology(request: Request) -> Response:
     return rdf_response(graph, request.headers.get("accept"), override)
 
 
-async def ontology_term(request: Request) -> Response:
-    """Hash IRIs cannot reach a server; /ontology/Term shows the term kz:Term."""
-    name = request.path_params["term"]
-    return RedirectResponse(f"/resolve?iri={BASE}ontology%23{name}", status_code=303)
+async def docs(request: Request) -> Response:
+    """The documentation site (``kzgraph docs``), built when the server starts."""
+    state: ServerState = request.app.state.kz
+    name = request.path_params.get("path", "") or "index.html"
+    site = state.docs_dir
+    if site is not None:
+        target = (site / name).resolve()
+        if target.is_file() and site.resolve() in target.parents:
+            return FileResponse(target)
+    if "/" not in name and "." not in name:
+        # /ontology/Company: the term kz:Company (hash IRIs never reach a server)
+        return RedirectResponse(f"/resolve?iri={BASE}ontology%23{name}", status_code=303)
+    if site is None:
+        return error(404, "the documentation was not built (see the server log)")
+    return error(404, f"no page {name!r} in the documentation")
 
 
 def routes() -> list[Route]:
@@ -140,7 +148,8 @@ def routes() -> list[Route]:
         Route("/graph/{path:path}", by_path, methods=["GET"]),
         Route("/resolve", resolve, methods=["GET"]),
         Route("/ontology", ontology, methods=["GET"]),
-        Route("/ontology/{term}", ontology_term, methods=["GET"]),
+        Route("/ontology/", docs, methods=["GET"]),
+        Route("/ontology/{path:path}", docs, methods=["GET"]),
     ]
 
 

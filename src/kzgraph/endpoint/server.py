@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
+from pathlib import Path
 
 import uvicorn
 
@@ -40,8 +42,23 @@ def prepare(settings: ServerSettings) -> ServerState:
             )
         log.info("validation: the graph conforms to the shapes")
     state = ServerState.start(settings, store)
+    state.docs_dir = build_docs(settings)
     log.info("workers: %d processes, timeout %g s", settings.workers, settings.timeout)
     return state
+
+
+def build_docs(settings: ServerSettings) -> Path | None:
+    """The documentation site in a temporary folder; a failure is logged, not fatal."""
+    from kzgraph.docs import build_site
+
+    target = Path(tempfile.mkdtemp(prefix="kzgraph-docs-"))
+    try:
+        build_site(settings.project, target)
+    except Exception as exc:
+        log.warning("documentation not built: %s", exc)
+        return None
+    log.info("documentation: built in %s, served at /ontology/", target)
+    return target
 
 
 def serve(settings: ServerSettings, host: str, port: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyoxigraph as ox
 
@@ -33,6 +34,7 @@ class ServerState:
     _labels: dict[str, str] | None = None
     _graphs: list[str] | None = None
     _size: int | None = None
+    docs_dir: Path | None = None
 
     @classmethod
     def start(cls, settings: ServerSettings, store: OxigraphStore) -> ServerState:
