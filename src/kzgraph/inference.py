@@ -45,7 +45,9 @@ def expand(ds: Dataset, mode: str) -> Dataset:
         if triple in before:
             continue
         s, p, o = triple
-        if isinstance(s, Literal) or (p == RDF.type and o in _TRIVIAL):
+        # owlrl re-states literals with explicit datatypes ("x" and "x"^^xsd:string); such
+        # copies add nothing and break cardinalities, so inferred literal values are left out.
+        if isinstance(s, Literal) or isinstance(o, Literal) or (p == RDF.type and o in _TRIVIAL):
             continue
         if isinstance(o, URIRef) and p == RDFS.subClassOf and s == o:
             continue
