@@ -355,6 +355,16 @@ def test_ontology_iri(client):
     assert (URIRef("https://w3id.org/kzgraph/ontology"), RDF.type, OWL.Ontology) in g
 
 
+def test_ontology_docs_for_browsers(client):
+    r = client.get("/ontology", headers={"Accept": "text/html"}, follow_redirects=True)
+    assert r.status_code == 200 and "Class model" in r.text
+    assert "Instances in the graph" in client.get("/ontology/classes.html").text
+    assert client.get("/ontology/ontology/index.html").status_code == 200  # pyLODE's page
+    term = client.get("/ontology/Company", follow_redirects=False)
+    assert term.status_code == 303 and "ontology%23Company" in term.headers["location"]
+    assert client.get("/ontology/../../etc/passwd").status_code == 404
+
+
 def test_void(client, dataset):
     r = client.get("/.well-known/void", headers={"Accept": "text/turtle"})
     g = Graph().parse(data=r.text, format="turtle")
