@@ -12,7 +12,7 @@ import click
 from kzgraph import export as export_mod
 from kzgraph import results
 from kzgraph.catalogue import ParameterError, get_query, load_catalogue
-from kzgraph.cli_support import friendly_errors
+from kzgraph.cli_support import F, friendly_errors
 from kzgraph.docs_catalogue import catalogue_markdown
 from kzgraph.loading import KzgraphError, data_files, load, ontology_files
 from kzgraph.querying import Store, label_map
@@ -141,6 +141,28 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
         click.echo(f"wrote {len(data)} bytes to {output}", err=True)
 
 
+def result_options(func: F) -> F:
+    """The options every query command shares: format, labels or IRIs, engine, inference."""
+    for option in reversed(
+        [
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(results.RESULT_FORMATS),
+                default="table",
+                show_default=True,
+            ),
+            click.option("--iris", is_flag=True, help="Show IRIs in tables instead of labels."),
+            click.option(
+                "--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True
+            ),
+            inference_option,
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 def _print_result(result: QueryResult, fmt: str, store: Store, iris: bool) -> None:
     labels = {} if iris or fmt not in ("table", "md") else label_map(store)
     click.echo(results.serialize(result, fmt, labels).rstrip("\n"))
@@ -149,12 +171,7 @@ def _print_result(result: QueryResult, fmt: str, store: Store, iris: bool) -> No
 @main.command()
 @click.argument("query", required=False)
 @click.option("--file", "query_file", type=click.File("r"), help="Read the query from a file.")
-@click.option(
-    "--format", "fmt", type=click.Choice(results.RESULT_FORMATS), default="table", show_default=True
-)
-@click.option("--iris", is_flag=True, help="Show IRIs in tables instead of labels.")
-@click.option("--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True)
-@inference_option
+@result_options
 @click.pass_context
 @friendly_errors
 def sparql(
@@ -208,12 +225,7 @@ def queries_cmd(ctx: click.Context, fmt: str) -> None:
     metavar="NAME=VALUE",
     help="A parameter value; repeat for several.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(results.RESULT_FORMATS), default="table", show_default=True
-)
-@click.option("--iris", is_flag=True, help="Show IRIs in tables instead of labels.")
-@click.option("--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True)
-@inference_option
+@result_options
 @click.pass_context
 @friendly_errors
 def query_cmd(

@@ -215,6 +215,19 @@ def _check_usage(
 _NUMERIC = {XSD.decimal, XSD.integer, XSD.double, XSD.float}
 
 
+def _range_problem(o: object, expected: object, datatype_prop: bool, object_prop: bool) -> str:
+    """What is wrong with value ``o`` for a property of range ``expected``, or ''."""
+    if object_prop and isinstance(o, Literal):
+        return f"object property with literal value {o!r}"
+    if datatype_prop and not isinstance(o, Literal):
+        return f"datatype property with non-literal value {o}"
+    if datatype_prop and isinstance(o, Literal) and str(expected).startswith(str(XSD)):
+        actual = o.datatype or (RDF.langString if o.language else XSD.string)
+        if actual != expected and not (expected in _NUMERIC and actual in _NUMERIC):
+            return f"value typed {actual}, range is {expected}"
+    return ""
+
+
 def _check_ranges(
     ontology: Graph, data: Graph, file_of_subject: dict[object, str]
 ) -> list[Finding]:
@@ -224,39 +237,10 @@ def _check_ranges(
         datatype_prop = (p, RDF.type, OWL.DatatypeProperty) in ontology
         object_prop = (p, RDF.type, OWL.ObjectProperty) in ontology
         for s, o in data.subject_objects(p):
-            where = file_of_subject.get(s, "graph/")
-            if object_prop and isinstance(o, Literal):
-                found.append(
-                    Finding(
-                        ERROR,
-                        "range-mismatch",
-                        where,
-                        f"{s} {p}",
-                        f"object property with literal value {o!r}",
-                    )
-                )
-            elif datatype_prop and not isinstance(o, Literal):
-                found.append(
-                    Finding(
-                        ERROR,
-                        "range-mismatch",
-                        where,
-                        f"{s} {p}",
-                        f"datatype property with non-literal value {o}",
-                    )
-                )
-            elif datatype_prop and isinstance(o, Literal) and str(expected).startswith(str(XSD)):
-                actual = o.datatype or (RDF.langString if o.language else XSD.string)
-                if actual != expected and not (expected in _NUMERIC and actual in _NUMERIC):
-                    found.append(
-                        Finding(
-                            ERROR,
-                            "range-mismatch",
-                            where,
-                            f"{s} {p}",
-                            f"value typed {actual}, range is {expected}",
-                        )
-                    )
+            problem = _range_problem(o, expected, datatype_prop, object_prop)
+            if problem:
+                where = file_of_subject.get(s, "graph/")
+                found.append(Finding(ERROR, "range-mismatch", where, f"{s} {p}", problem))
     return found
 
 
