@@ -65,3 +65,20 @@ def test_api_docs_page_renders(server, page):
     page.goto(server.url + "api/docs", wait_until="networkidle")
     page.wait_for_selector(".opblock", timeout=30_000)
     assert "chinese-investors-by-region" in page.inner_text("#swagger-ui")
+
+
+def test_network_view_draws_a_neighbourhood(server, page):
+    page.goto(server.url + "network?focus=region:zhambyl&depth=1", wait_until="networkidle")
+    page.wait_for_function(
+        "document.getElementById('status').textContent.includes('nodes')", timeout=30_000
+    )
+    status = page.inner_text("#status")
+    assert status.startswith("5 nodes")  # Zhambyl, its two projects, a facility, Kazakhstan
+    assert page.locator("#net canvas").count() == 1
+
+
+def test_docs_site_through_the_ontology_iri(server, page):
+    page.goto(server.url + "ontology", wait_until="networkidle")
+    assert "Class model" in page.inner_text("main")
+    page.click("text=Classes")
+    assert "Instances in the graph" in page.inner_text("main")

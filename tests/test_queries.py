@@ -484,9 +484,22 @@ def test_co_investment(run, settings):
     sector_pairs = run("co-investment-by-sector")
     assert all(r["firm1"] != r["firm2"] for r in sector_pairs)
     # "renewable energy projects in collaboration with China Power International Holding and China Energy"
-    paragraph_with(settings, S003, "renewable energy projects", "China Power International Holding", "China Energy")
-    renewable = {(r["firm1"], r["firm2"]) for r in sector_pairs if str(r["sector"]).endswith("/renewable-energy")}
-    assert (entity("company", "china-energy"), entity("company", "china-power-international-holding")) in renewable
+    paragraph_with(
+        settings,
+        S003,
+        "renewable energy projects",
+        "China Power International Holding",
+        "China Energy",
+    )
+    renewable = {
+        (r["firm1"], r["firm2"])
+        for r in sector_pairs
+        if str(r["sector"]).endswith("/renewable-energy")
+    }
+    assert (
+        entity("company", "china-energy"),
+        entity("company", "china-power-international-holding"),
+    ) in renewable
     event_pairs = {(r["firm1"], r["firm2"]) for r in run("co-investment-by-event")}
     paragraph_with(settings, S002, "Huawei", "YTO Express")
     assert (entity("company", "huawei"), entity("company", "yto-express")) in event_pairs
