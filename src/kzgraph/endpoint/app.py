@@ -27,7 +27,6 @@ from kzgraph.endpoint.pages import render
 from kzgraph.endpoint.protocol import ProtocolError, SparqlRequest, read_sparql_request
 from kzgraph.endpoint.responses import answer_response, error, not_acceptable, rdf_response
 from kzgraph.endpoint.safety import check_query, check_update
-from kzgraph.endpoint.sparql_text import scan
 from kzgraph.endpoint.state import ServerState
 from kzgraph.endpoint.workers import Job, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
@@ -64,8 +63,7 @@ def refuse_write(request: Request, state: ServerState) -> Response | None:
 async def run_query(state: ServerState, req: SparqlRequest, accept: str | None) -> Response:
     """Check, negotiate, and run one query in the worker pool."""
     assert req.query is not None
-    check_query(req.query, state.graphs())
-    form = scan(req.query).form
+    form = check_query(req.query, state.graphs()).form
     select_fmt = pick(SELECT_FORMATS, accept, req.format)
     graph_fmt = pick(GRAPH_FORMATS, accept, req.format)
     if form in ("CONSTRUCT", "DESCRIBE") and graph_fmt is None:

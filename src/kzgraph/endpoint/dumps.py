@@ -24,7 +24,6 @@ DUMPS = {
     "kzgraph.ttl": ("text/turtle", "the merged graph, Turtle"),
     "kzgraph.nt": ("application/n-triples", "the merged graph, N-Triples"),
 }
-_cache: dict[tuple[int, int, str], bytes] = {}
 
 
 def _dataset(state: ServerState) -> Dataset:
@@ -36,13 +35,14 @@ def _dataset(state: ServerState) -> Dataset:
 
 def build_dump(state: ServerState, name: str) -> bytes:
     """The dump ``name`` (``kzgraph.trig`` or ``kzgraph.trig.gz``), cached per data generation."""
-    key = (id(state), state.generation, name)
-    if key not in _cache:
+    key = f"dump:{name}"
+    if key not in state.cache:
         if name.endswith(".gz"):
-            _cache[key] = gzip.compress(build_dump(state, name[:-3]), mtime=0)
+            state.cache[key] = gzip.compress(build_dump(state, name[:-3]), mtime=0)
         else:
-            _cache[key] = serialize(_dataset(state), name.rsplit(".", 1)[1])
-    return _cache[key]
+            state.cache[key] = serialize(_dataset(state), name.rsplit(".", 1)[1])
+    data: bytes = state.cache[key]
+    return data
 
 
 async def index(request: Request) -> Response:

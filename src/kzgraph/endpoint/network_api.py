@@ -19,18 +19,15 @@ from kzgraph.network import measures, paths
 from kzgraph.network.draw import vis_data
 from kzgraph.network.projections import load_projections, project
 
-_cache: dict[tuple[int, int], nx.MultiDiGraph] = {}
-
 
 def full(state: ServerState) -> nx.MultiDiGraph:
     """The full graph of the data the server holds now, built once per data generation."""
-    key = (id(state), state.generation)
-    if key not in _cache:
+    if "network" not in state.cache:
         ds = new_dataset()
         ds.parse(data=nquads_of(state.store.store), format="nquads")
-        _cache.clear()
-        _cache[key] = netgraph.full_graph(ds)
-    return _cache[key]
+        state.cache["network"] = netgraph.full_graph(ds)
+    graph: nx.MultiDiGraph = state.cache["network"]
+    return graph
 
 
 def _graph(state: ServerState, projection: str) -> nx.Graph:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from kzgraph.endpoint.protocol import ProtocolError
-from kzgraph.endpoint.sparql_text import QUERY_FORMS, scan
+from kzgraph.endpoint.sparql_text import QUERY_FORMS, Scan, scan
 
 
-def check_query(text: str, known_graphs: Collection[str]) -> None:
+def check_query(text: str, known_graphs: Collection[str]) -> Scan:
     """Refuse updates sent as queries, SERVICE, and FROM of graphs this dataset lacks."""
     found = scan(text)
     if found.is_update:
@@ -18,7 +18,7 @@ def check_query(text: str, known_graphs: Collection[str]) -> None:
             "unless the server was started with --allow-updates)",
         )
     if found.form is not None and found.form not in QUERY_FORMS:
-        return  # Oxigraph will report the syntax error with its position
+        return found  # Oxigraph will report the syntax error with its position
     if "SERVICE" in found.keywords:
         raise ProtocolError(400, "SERVICE is refused: this endpoint never queries other endpoints")
     for iri in found.from_iris:
@@ -28,6 +28,7 @@ def check_query(text: str, known_graphs: Collection[str]) -> None:
                 f"FROM <{iri}> names no graph of this dataset; remote documents are never "
                 "fetched (GET /sparql lists the named graphs)",
             )
+    return found
 
 
 def check_update(text: str) -> None:

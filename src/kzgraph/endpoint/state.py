@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -35,6 +36,8 @@ class ServerState:
     _graphs: list[str] | None = None
     _size: int | None = None
     docs_dir: Path | None = None
+    #: Things derived from the data (dumps, network graphs), dropped whenever the data changes.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def start(cls, settings: ServerSettings, store: OxigraphStore) -> ServerState:
@@ -83,6 +86,7 @@ class ServerState:
             self._labels = None
             self._graphs = None
             self._size = None
+            self.cache.clear()
             self.pool.reload(nquads_of(self.store.store))
 
     def close(self) -> None:
