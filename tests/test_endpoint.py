@@ -440,6 +440,7 @@ def test_updates_need_the_token_and_persist(writable):
     server, store = writable
     update = 'INSERT DATA { GRAPH <urn:test:g> { <urn:test:a> <urn:test:b> "c" } }'
     with httpx.Client(base_url=server.url, timeout=30) as c:
+        assert "urn:test:a" not in c.get("/dumps/kzgraph.nq").text  # fills the dump cache
         assert c.post("/sparql", data={"update": update}).status_code == 401
         assert (
             c.post(
@@ -455,6 +456,7 @@ def test_updates_need_the_token_and_persist(writable):
             headers={"Accept": "application/sparql-results+json"},
         )
         assert r.json()["boolean"] is True
+        assert "<urn:test:a>" in c.get("/dumps/kzgraph.nq").text  # the cache was dropped
         load = c.post(
             "/sparql",
             data={"update": "LOAD <http://example.org/x.ttl>"},
