@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,9 +91,11 @@ class ServerState:
             self.pool.reload(nquads_of(self.store.store))
 
     def close(self) -> None:
-        """Stop the workers and flush the store."""
+        """Stop the workers, flush the store, remove the built documentation."""
         self.pool.close()
         self.store.store.flush()
+        if self.docs_dir is not None:
+            shutil.rmtree(self.docs_dir, ignore_errors=True)
 
 
 def nquads_of(store: ox.Store) -> bytes:
