@@ -51,6 +51,17 @@ def test_every_entity_cites_a_sentence_of_its_own_article(dataset: Dataset, stem
 
 
 @pytest.mark.parametrize("stem", SEED_GRAPHS)
+def test_every_quotation_backs_some_entity(dataset: Dataset, stem):
+    graph = dataset.graph(GRAPH[stem])
+    unused = [
+        str(d)
+        for d in graph.subjects(RDF.type, PROV.Derivation)
+        if not any(graph.subjects(PROV.qualifiedDerivation, d))
+    ]
+    assert not unused, f"quotations in {stem} that back no entity: {unused}"
+
+
+@pytest.mark.parametrize("stem", SEED_GRAPHS)
 def test_each_seed_graph_describes_its_source(dataset: Dataset, seed_texts, stem):
     graph = dataset.graph(GRAPH[stem])
     source = entity("source", stem)
