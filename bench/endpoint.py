@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import subprocess
 import sys
@@ -145,13 +146,21 @@ def rps_httpx(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="serve N renamed copies of the seeded data (heavier queries)",
+    )
     args = parser.parse_args()
 
     catalogue = load_catalogue()
     queries = {
         name: q.text for name, q in catalogue.items() if not any(p.required for p in q.parameters)
     }
-    ds = load()
+    from bench.run import scaled
+
+    ds = scaled(load(), args.scale)
     nquads = ds.serialize(format="nquads", encoding="utf-8")
     store = load_store(nquads)
     in_process = {}
@@ -166,10 +175,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         dump = Path(tmp) / "kzgraph.nq"
         dump.write_bytes(nquads)
+        # kzgraph serves a project folder: the ontology, the queries and the (scaled) data.
+        project = Path(tmp) / "project"
+        for folder in ("ontology", "queries"):
+            shutil.copytree(ROOT / folder, project / folder)
+        (project / "graph").mkdir()
+        (project / "graph" / "data.nq").write_bytes(nquads)
         kz_port, rl_port = free_port(), free_port()
         kz_url, rl_url = f"http://127.0.0.1:{kz_port}/sparql", f"http://127.0.0.1:{rl_port}/"
         kz = start(
-            [sys.executable, "-m", "kzgraph", "serve", "--port", str(kz_port), "--no-validate"],
+            [
+                sys.executable,
+                "-m",
+                "kzgraph",
+                "--root",
+                str(project),
+                "serve",
+                "--port",
+                str(kz_port),
+                "--no-validate",
+            ],
             kz_url,
         )
         rl = start(
@@ -205,6 +230,9 @@ def main() -> None:
                     else f"HTTP {r.status_code}"
                 )  # noqa: E731
                 rows[name] = (count(a), count(b))
+            print(
+                f"Data: {sum(1 for _ in ds.quads((None, None, None, None)))} quads (scale {args.scale})."
+            )
             print(
                 f"Per saved query, 4 concurrent clients, {args.seconds:g} s each "
                 f"(in-process = pyoxigraph query + JSON, no HTTP; limit = 2 cores):"

@@ -1,0 +1,1 @@
+"""Benchmarks: bench/run.py (engines) and bench/endpoint.py (endpoints)."""
