@@ -125,7 +125,23 @@ def rps_wrk(
     return int(n) / float(duration), float(p50), float(p99)
 
 
+def wait_idle(url: str, limit: float = 600) -> None:
+    """Wait until the server answers a trivial query quickly: a single-threaded baseline may still
+    be working through requests a previous measurement left behind, which would skew the next.
+    """
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        try:
+            httpx.post(url, data={"query": "ASK {}"}, timeout=limit)
+        except httpx.HTTPError:
+            pass
+        if time.perf_counter() - started < 0.5:
+            return
+
+
 def rps(url: str, queries: list[str], clients: int, seconds: float) -> tuple[float, float, float]:
+    wait_idle(url)
     import shutil
 
     if shutil.which("wrk"):
@@ -264,7 +280,7 @@ def main() -> None:
                 k = rps(kz_url, mix, clients, args.seconds)
                 r = rps(rl_url, mix, clients, args.seconds)
                 print(
-                    f"{clients:>8}{k[0]:>13.0f}{k[1]:>9.1f}{k[2]:>9.1f}{r[0]:>15.1f}{r[1]:>9.1f}{r[2]:>9.1f}{k[0] / r[0]:>7.0f}x"
+                    f"{clients:>8}{k[0]:>13.0f}{k[1]:>9.1f}{k[2]:>9.1f}{r[0]:>15.1f}{r[1]:>9.1f}{r[2]:>9.1f}{k[0] / r[0] if r[0] else float('inf'):>7.0f}x"
                 )
         finally:
             kz.terminate()
