@@ -126,8 +126,10 @@ def rps_wrk(
 
 
 def wait_idle(url: str, limit: float = 600) -> None:
-    """Wait until the server answers a trivial query quickly: a single-threaded baseline may still
-    be working through requests a previous measurement left behind, which would skew the next.
+    """Wait until the server answers a trivial query quickly.
+
+    A single-threaded baseline may still be working through requests a previous measurement left
+    behind, which would skew the next one.
     """
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
