@@ -12,28 +12,35 @@ import uvicorn
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.state import ServerState, nquads_of
 from kzgraph.loading import KzgraphError, load, new_dataset
-from kzgraph.store import OxigraphStore, open_store
+from kzgraph.store import OxigraphStore
 from kzgraph.validation import validate
 
 log = logging.getLogger("kzgraph.endpoint")
 
 
 def prepare(settings: ServerSettings) -> ServerState:
-    """The state a server answers from; refuses a graph that fails validation unless told."""
-    store = open_store("oxigraph", settings.store_path, settings.project)
-    assert isinstance(store, OxigraphStore)
-    if settings.inference != "none":
-        from kzgraph.inference import INFERRED, expand
+    """The state a server answers from; refuses a graph that fails validation unless told.
 
+    The dataset is built once: from the files for a new store, from the store when an on-disk
+    store already holds data (which may carry updates); inference and validation both use it.
+    """
+    from kzgraph.inference import INFERRED, expand
+
+    store = OxigraphStore(settings.store_path)
+    fresh = len(store) == 0
+    if fresh:
+        ds = load(settings.project)
+    else:
         ds = new_dataset()
         ds.parse(data=nquads_of(store.store), format="nquads")
         ds.remove_graph(ds.graph(INFERRED))
-        store.load_dataset(expand(ds, settings.inference))
+    if settings.inference != "none":
+        expand(ds, settings.inference)
         log.info("inference: %s closure added as %s", settings.inference, INFERRED)
+    if fresh or settings.inference != "none":
+        store.load_dataset(ds)
     log.info("store: %s, %d quads", settings.store_path or "in memory", len(store))
     if settings.validate:
-        ds = new_dataset()
-        ds.parse(data=nquads_of(store.store), format="nquads")
         report = validate(settings.project, dataset=ds)
         if not report.conforms:
             raise KzgraphError(
