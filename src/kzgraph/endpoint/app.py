@@ -190,8 +190,7 @@ async def metrics(request: Request) -> Response:
     return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
 
-def _route_name(request: Request) -> str:
-    path = request.url.path
+def _route_name(path: str) -> str:
     for prefix in ("/id/", "/api/queries/", "/dumps/", "/static/", "/vocab/", "/graph/"):
         if path.startswith(prefix):
             return prefix + "*"
@@ -221,11 +220,10 @@ class AccessLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            request = Request(scope)
             log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
             state = scope["app"].state.kz if "app" in scope else None
             if state is not None:
-                state.metrics.observe(scope["method"], _route_name(request), status, elapsed)
+                state.metrics.observe(scope["method"], _route_name(scope["path"]), status, elapsed)
 
 
 def _lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:

@@ -14,6 +14,7 @@ from kzgraph.catalogue import SavedQuery, load_catalogue
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.metrics import Metrics
 from kzgraph.endpoint.workers import QueryPool
+from kzgraph.querying import label_map
 from kzgraph.store import OxigraphStore
 
 
@@ -68,15 +69,7 @@ class ServerState:
     def labels(self) -> dict[str, str]:
         """IRI → English label, cached until the data changes."""
         if self._labels is None:
-            labels: dict[str, str] = {}
-            query = """SELECT ?x ?l WHERE { { ?x rdfs:label ?l } UNION { ?x skos:prefLabel ?l }
-                       FILTER(LANG(?l) IN ("en", "")) }"""
-            for x, label in self.store.query(query).rows:
-                if x is not None and label is not None:
-                    key = str(x)
-                    if key not in labels or getattr(label, "language", None) == "en":
-                        labels[key] = str(label)
-            self._labels = labels
+            self._labels = {str(iri): label for iri, label in label_map(self.store).items()}
         return self._labels
 
     def changed(self) -> None:
