@@ -19,7 +19,7 @@ from rdflib import BNode, Dataset, Graph, URIRef
 from rdflib.compare import to_canonical_graph
 
 from kzgraph.loading import KzgraphError, load
-from kzgraph.namespaces import BASE, GRAPH, ONTOLOGY_GRAPH, PREFIXES
+from kzgraph.namespaces import BASE, GRAPH, ONTOLOGY_GRAPH, bind_prefixes, curie
 from kzgraph.settings import Settings
 
 OWN = (BASE + "ontology#", BASE + "vocab/")
@@ -47,7 +47,7 @@ class Diff:
             ("-", self.removed_terms),
             ("~", self.changed_terms),
         ):
-            out += [f"  {sign} {_curie(t)}" for t in terms]
+            out += [f"  {sign} {curie(t)}" for t in terms]
         graphs = sorted(set(self.added) | set(self.removed))
         out.append(
             f"facts: {sum(len(g) for g in self.added.values())} added, "
@@ -55,7 +55,7 @@ class Diff:
         )
         for name in graphs:
             plus, minus = self.added.get(name, Graph()), self.removed.get(name, Graph())
-            out.append(f"  {_curie(name)}: +{len(plus)} -{len(minus)}")
+            out.append(f"  {curie(name)}: +{len(plus)} -{len(minus)}")
             for sign, g in (("+", plus), ("-", minus)):
                 for s, p, o in sorted(g, key=str)[:limit]:
                     out.append(f"    {sign} {_term(s)} {_term(p)} {_term(o)}")
@@ -65,9 +65,7 @@ class Diff:
 
     def to_rdf(self) -> Dataset:
         """The changes as RDF: one named graph of added and one of removed triples per graph."""
-        ds = Dataset()
-        for prefix, ns in PREFIXES.items():
-            ds.bind(prefix, ns)
+        ds = bind_prefixes(Dataset())
         for kind, graphs in (("added", self.added), ("removed", self.removed)):
             for name, g in graphs.items():
                 target = ds.graph(URIRef(f"{DIFF}{kind}/{name.removeprefix(str(GRAPH))}"))
@@ -76,16 +74,9 @@ class Diff:
         return ds
 
 
-def _curie(iri: str) -> str:
-    for prefix, ns in PREFIXES.items():
-        if iri.startswith(ns):
-            return f"{prefix}:{iri[len(ns) :]}"
-    return iri
-
-
 def _term(term: object) -> str:
     if isinstance(term, URIRef):
-        return _curie(str(term))
+        return curie(str(term))
     if isinstance(term, BNode):
         return "[]"
     return repr(str(term))

@@ -20,19 +20,10 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 
 from kzgraph.catalogue import load_catalogue
 from kzgraph.loading import load, load_shapes
-from kzgraph.namespaces import KZ, ONTOLOGY_GRAPH, ONTOLOGY_IRI, PREFIXES
+from kzgraph.namespaces import KZ, ONTOLOGY_GRAPH, ONTOLOGY_IRI, curie
 from kzgraph.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates_docs"
-
-
-def curie(term: Any) -> str:
-    """Prefixed form for display."""
-    iri = str(term)
-    for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
-        if iri.startswith(ns):
-            return f"{prefix}:{iri[len(ns) :]}"
-    return iri
 
 
 def _text(g: Graph, term: Any, predicate: URIRef) -> str:

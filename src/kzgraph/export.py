@@ -9,7 +9,7 @@ from __future__ import annotations
 from rdflib import Dataset, Graph
 
 from kzgraph.loading import KzgraphError
-from kzgraph.namespaces import PREFIXES
+from kzgraph.namespaces import bind_prefixes
 
 #: Format name -> (rdflib serializer, keeps named graphs, media type)
 FORMATS: dict[str, tuple[str, bool, str]] = {
@@ -32,16 +32,12 @@ def serialize(ds: Dataset, fmt: str) -> bytes:
         raise KzgraphError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     serializer, keeps_graphs, _media = FORMATS[fmt]
     if keeps_graphs:
-        out = Dataset()
-        for prefix, iri in PREFIXES.items():
-            out.bind(prefix, iri)
+        out = bind_prefixes(Dataset())
         for quad in ds.quads((None, None, None, None)):
             out.add(quad)  # type: ignore[arg-type]
         data = out.serialize(format=serializer, encoding="utf-8")
     else:
-        g = Graph()
-        for prefix, iri in PREFIXES.items():
-            g.bind(prefix, iri)
+        g = bind_prefixes(Graph())
         for triple in ds.triples((None, None, None)):
             g.add(triple)
         data = g.serialize(format=serializer, encoding="utf-8")

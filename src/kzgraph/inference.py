@@ -17,11 +17,12 @@ True
 from __future__ import annotations
 
 import owlrl
-from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib import Dataset, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
 from kzgraph.loading import KzgraphError
 from kzgraph.namespaces import GRAPH
+from kzgraph.validation import union_graph
 
 INFERRED = GRAPH["inferred"]
 MODES = ("none", "rdfs", "owlrl")
@@ -34,9 +35,7 @@ def expand(ds: Dataset, mode: str) -> Dataset:
         raise KzgraphError(f"unknown inference {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "none":
         return ds
-    union = Graph()
-    for s, p, o, _g in ds.quads((None, None, None, None)):
-        union.add((s, p, o))
+    union = union_graph(ds)
     before = set(union)
     semantics = owlrl.RDFS_Semantics if mode == "rdfs" else owlrl.OWLRL_Semantics
     owlrl.DeductiveClosure(semantics, axiomatic_triples=False, datatype_axioms=False).expand(union)

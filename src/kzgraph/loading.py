@@ -14,7 +14,7 @@ from pathlib import Path
 from rdflib import Dataset, Graph, URIRef
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
-from kzgraph.namespaces import ONTOLOGY_GRAPH, PREFIXES
+from kzgraph.namespaces import ONTOLOGY_GRAPH, bind_prefixes
 from kzgraph.settings import Settings
 
 #: File endings we parse, and the rdflib parser for each.
@@ -118,9 +118,7 @@ def ontology_files(settings: Settings) -> list[Path]:
 
 def new_dataset() -> Dataset:
     """An empty Dataset with kzgraph's prefixes bound, whose default graph is the union."""
-    ds = Dataset(default_union=True)
-    for prefix, iri in PREFIXES.items():
-        ds.bind(prefix, iri, replace=True)
+    ds = bind_prefixes(Dataset(default_union=True))
     return ds
 
 

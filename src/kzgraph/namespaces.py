@@ -11,7 +11,9 @@ so a server can resolve it by path; every named graph lives under ``/graph/``.
 
 from __future__ import annotations
 
-from rdflib import Namespace, URIRef
+from typing import TypeVar
+
+from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SH, SKOS, XSD
 
 BASE = "https://w3id.org/kzgraph/"
@@ -28,6 +30,7 @@ MEASURE = Namespace(BASE + "vocab/measure/")
 DIRECTION = Namespace(BASE + "vocab/direction/")
 UNIT = Namespace(BASE + "vocab/unit/")
 ORG = Namespace("http://www.w3.org/ns/org#")
+G = TypeVar("G", bound=Graph)
 SCHEMA = Namespace("https://schema.org/")
 QUDT = Namespace("http://qudt.org/schema/qudt/")
 QUDT_UNIT = Namespace("http://qudt.org/vocab/unit/")
@@ -79,6 +82,29 @@ PREFIXES: dict[str, str] = {
     "prov": str(PROV),
     "sh": str(SH),
 }
+
+
+_BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: -len(kv[1]))
+
+
+def curie(iri: object) -> str:
+    """The prefixed form of ``iri`` with the longest matching namespace, or the IRI itself.
+
+    >>> curie("https://w3id.org/kzgraph/id/company/tbea")
+    'company:tbea'
+    """
+    text = str(iri)
+    for prefix, ns in _BY_LENGTH:
+        if text.startswith(ns):
+            return f"{prefix}:{text[len(ns) :]}"
+    return text
+
+
+def bind_prefixes(graph: G) -> G:
+    """Bind kzgraph's prefixes on ``graph`` (a Graph or Dataset), so what it writes is readable."""
+    for prefix, iri in PREFIXES.items():
+        graph.bind(prefix, iri, replace=True)
+    return graph
 
 
 def entity(kind: str, slug: str) -> URIRef:

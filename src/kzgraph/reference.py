@@ -16,7 +16,7 @@ from pathlib import Path
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS
 
-from kzgraph.namespaces import GRAPH, KZ, PREFIXES, entity
+from kzgraph.namespaces import GRAPH, KZ, bind_prefixes, entity
 
 #: The English name of each first-level division, as English-language sources write it, keyed by
 #: ISO 3166-2 code, with the IRI slug. ISO's own transliteration is kept as an alternative label.
@@ -96,9 +96,7 @@ def build_reference() -> Dataset:
     import pycountry
 
     version = _pycountry_version()
-    ds = Dataset()
-    for prefix, iri in PREFIXES.items():
-        ds.bind(prefix, iri)
+    ds = bind_prefixes(Dataset())
 
     countries = _new_graph(ds, "iso3166-1", version)
     for c in sorted(pycountry.countries, key=lambda c: c.alpha_2):
@@ -161,9 +159,7 @@ def write_reference(out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for key in STANDARDS:
-        single = Dataset()
-        for prefix, iri in PREFIXES.items():
-            single.bind(prefix, iri)
+        single = bind_prefixes(Dataset())
         target = single.graph(GRAPH[key])
         for triple in ds.graph(GRAPH[key]):
             target.add(triple)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from rdflib import Dataset, URIRef
+from rdflib import Dataset
 from rdflib.namespace import PROV, RDF
 
-from kzgraph.namespaces import GRAPH, KZ, ONTOLOGY_GRAPH
+from kzgraph.namespaces import KZ, ONTOLOGY_GRAPH, curie
 
 
 @dataclass
@@ -41,34 +41,25 @@ class Stats:
         return "\n".join(lines)
 
 
-def _short(ds: Dataset, iri: URIRef) -> str:
-    if str(iri).startswith(str(GRAPH)):
-        return "kzg:" + str(iri)[len(str(GRAPH)) :]
-    try:
-        return ds.namespace_manager.qname(iri)
-    except (ValueError, KeyError):
-        return str(iri)
-
-
 def compute(ds: Dataset) -> Stats:
     """Count triples per graph, instances per class (asserted types) and quotations per source."""
     graphs = {
-        _short(ds, g.identifier): len(g)  # type: ignore[arg-type]
+        curie(g.identifier): len(g)
         for g in sorted(ds.graphs(), key=lambda g: str(g.identifier))
         if len(g) > 0
     }
     ontology = ds.graph(ONTOLOGY_GRAPH)
     kz_classes = {c for c in ontology.subjects(RDF.type, None) if str(c).startswith(str(KZ))}
     counts: Counter[str] = Counter()
-    seen: set[tuple[URIRef, URIRef]] = set()
+    seen: set[tuple[object, object]] = set()
     for s, _p, o, _g in ds.quads((None, RDF.type, None, None)):
         if o in kz_classes and (s, o) not in seen:
-            seen.add((s, o))  # type: ignore[arg-type]
-            counts[_short(ds, o)] += 1  # type: ignore[arg-type]
+            seen.add((s, o))
+            counts[curie(o)] += 1
     quotations: Counter[str] = Counter()
     for derivation, _p, source, _g in ds.quads((None, PROV.entity, None, None)):
         if (derivation, KZ.quotation, None) in ds:
-            quotations[_short(ds, source)] += 1  # type: ignore[arg-type]
+            quotations[curie(source)] += 1
     return Stats(
         triples=len(set(ds.triples((None, None, None)))),
         graphs=graphs,

@@ -24,7 +24,7 @@ from rdflib.namespace import XSD
 from rdflib.term import Identifier
 
 from kzgraph.loading import KzgraphError, load
-from kzgraph.namespaces import PREFIXES
+from kzgraph.namespaces import PREFIXES, bind_prefixes
 from kzgraph.settings import Settings
 
 Row = tuple[Node | None, ...]
@@ -191,9 +191,7 @@ class OxigraphStore:
         if isinstance(result, ox.QueryBoolean):
             return QueryResult("ask", boolean=bool(result))
         if isinstance(result, ox.QueryTriples):
-            g = Graph()
-            for prefix, iri in PREFIXES.items():
-                g.bind(prefix, iri)
+            g = bind_prefixes(Graph())
             for t in result:
                 g.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))  # type: ignore[arg-type]
             return QueryResult("graph", graph=g)

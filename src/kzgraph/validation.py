@@ -15,7 +15,7 @@ from rdflib import BNode, Dataset, Graph, Literal, Node, URIRef
 from rdflib.namespace import RDF, RDFS, SH, SKOS
 
 from kzgraph.loading import load, load_shapes
-from kzgraph.namespaces import PREFIXES
+from kzgraph.namespaces import bind_prefixes
 from kzgraph.settings import Settings
 
 
@@ -77,8 +77,7 @@ class Report:
     def to_turtle(self) -> str:
         """The raw SHACL validation report."""
         assert self.graph is not None
-        for prefix, iri in PREFIXES.items():
-            self.graph.bind(prefix, iri)
+        bind_prefixes(self.graph)
         return self.graph.serialize(format="turtle")
 
 
@@ -144,9 +143,7 @@ def validate_graph(data: Graph, shapes: Graph) -> Report:
 
 def union_graph(ds: Dataset) -> Graph:
     """All named graphs in one Graph, since SHACL validates a single data graph."""
-    g = Graph()
-    for prefix, iri in PREFIXES.items():
-        g.bind(prefix, iri)
+    g = bind_prefixes(Graph())
     for quad in ds.quads((None, None, None, None)):
         g.add(quad[:3])
     return g

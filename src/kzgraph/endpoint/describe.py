@@ -5,7 +5,7 @@ from __future__ import annotations
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, XSD
 
-from kzgraph.namespaces import BASE, GRAPH, ONTOLOGY_IRI, PREFIXES
+from kzgraph.namespaces import BASE, GRAPH, ONTOLOGY_IRI, bind_prefixes
 from kzgraph.store import OxigraphStore, to_rdflib
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
@@ -15,9 +15,7 @@ DATASET = URIRef(BASE + "dataset")
 
 
 def _graph() -> Graph:
-    g = Graph()
-    for prefix, iri in PREFIXES.items():
-        g.bind(prefix, iri)
+    g = bind_prefixes(Graph())
     g.bind("sd", SD)
     g.bind("void", VOID)
     g.bind("dcat", DCAT)

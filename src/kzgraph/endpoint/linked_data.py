@@ -21,7 +21,7 @@ from kzgraph.endpoint.describe import entity_graph, statements_with_sources
 from kzgraph.endpoint.pages import local_href, render, term_view
 from kzgraph.endpoint.responses import error, rdf_response
 from kzgraph.endpoint.state import ServerState
-from kzgraph.namespaces import BASE, KZ, ONTOLOGY_GRAPH, PREFIXES
+from kzgraph.namespaces import BASE, KZ, ONTOLOGY_GRAPH, bind_prefixes
 
 
 def _page(state: ServerState, iri: str, graph: Graph) -> str:
@@ -117,9 +117,7 @@ async def ontology(request: Request) -> Response:
     dump = state.store.store.dump(
         format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(str(ONTOLOGY_GRAPH))
     )
-    graph = Graph().parse(data=dump or b"", format="nt")
-    for prefix, ns in PREFIXES.items():
-        graph.bind(prefix, ns)
+    graph = bind_prefixes(Graph().parse(data=dump or b"", format="nt"))
     return rdf_response(graph, request.headers.get("accept"), override)
 
 

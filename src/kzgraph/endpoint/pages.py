@@ -8,7 +8,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rdflib import BNode, Literal, URIRef
 
-from kzgraph.namespaces import BASE, PREFIXES
+from kzgraph.namespaces import BASE, curie
 
 TEMPLATES = Path(__file__).parent / "templates"
 _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
@@ -19,15 +19,6 @@ def local_href(iri: str) -> str | None:
     if iri.startswith(BASE):
         return "/" + iri[len(BASE) :].replace("#", "%23")
     return None
-
-
-def curie(iri: str) -> str:
-    """The shortest prefixed form of ``iri``, or the IRI itself."""
-    best = None
-    for prefix, ns in PREFIXES.items():
-        if iri.startswith(ns) and (best is None or len(ns) > len(PREFIXES[best])):
-            best = prefix
-    return f"{best}:{iri[len(PREFIXES[best]) :]}" if best else iri
 
 
 def term_view(term: Any, labels: dict[str, str]) -> dict[str, Any]:

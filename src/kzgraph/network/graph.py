@@ -18,8 +18,9 @@ import networkx as nx
 from rdflib import BNode, Dataset, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, SKOS
 
+from kzgraph.catalogue import ParameterError, expand_iri
 from kzgraph.loading import KzgraphError
-from kzgraph.namespaces import GRAPH, ID, KZ, ONTOLOGY_GRAPH, PREFIXES
+from kzgraph.namespaces import GRAPH, ID, KZ, ONTOLOGY_GRAPH, curie
 
 SKIP_PREDICATES = {PROV.qualifiedDerivation, PROV.wasDerivedFrom, RDF.type, KZ.unit, KZ.currency}
 NODE_SPACE = str(ID)
@@ -33,13 +34,6 @@ def _is_node(term: object) -> bool:
         and str(term).startswith(NODE_SPACE)
         and not str(term).startswith(NOT_NODES)
     )
-
-
-def _curie(iri: str) -> str:
-    for prefix, ns in PREFIXES.items():
-        if iri.startswith(ns):
-            return f"{prefix}:{iri[len(ns) :]}"
-    return iri
 
 
 def _labels(ds: Dataset) -> dict[str, str]:
@@ -90,16 +84,16 @@ def full_graph(ds: Dataset) -> nx.MultiDiGraph:
     for node in nodes:
         ref = URIRef(node)
         g.add_node(
-            node, label=labels.get(node, _curie(node)), type=_type(ds, ref, ontology), iri=node
+            node, label=labels.get(node, curie(node)), type=_type(ds, ref, ontology), iri=node
         )
         _literal_attributes(ds, ref, g.nodes[node], labels)
     for (subject, predicate, obj), sources in edge_sources.items():
         g.add_edge(
             subject,
             obj,
-            key=_curie(predicate),
-            predicate=_curie(predicate),
-            label=labels.get(predicate, _curie(predicate)),
+            key=curie(predicate),
+            predicate=curie(predicate),
+            label=labels.get(predicate, curie(predicate)),
             sources=" ".join(sorted(sources)),
         )
     return g
@@ -136,9 +130,12 @@ def resolve(g: nx.Graph, text: str) -> str:
     """The node a user means by IRI, CURIE or label; ambiguity is an error listing candidates."""
     if text in g:
         return text
-    for prefix, ns in PREFIXES.items():
-        if text.startswith(prefix + ":") and ns + text[len(prefix) + 1 :] in g:
-            return ns + text[len(prefix) + 1 :]
+    try:
+        iri = str(expand_iri(text))
+    except ParameterError:  # not an IRI or CURIE: look for it among the labels
+        iri = ""
+    if iri in g:
+        return iri
     wanted = text.casefold().strip()
     exact = [str(n) for n, d in g.nodes(data=True) if str(d.get("label", "")).casefold() == wanted]
     if len(exact) == 1:
@@ -150,5 +147,5 @@ def resolve(g: nx.Graph, text: str) -> str:
         return partial[0]
     if not partial:
         raise KzgraphError(f"no entity matches {text!r}; give an IRI, a CURIE or part of a label")
-    listing = "; ".join(f"{g.nodes[n]['label']} ({_curie(n)})" for n in sorted(partial)[:12])
+    listing = "; ".join(f"{g.nodes[n]['label']} ({curie(n)})" for n in sorted(partial)[:12])
     raise KzgraphError(f"{text!r} matches {len(partial)} entities: {listing}")

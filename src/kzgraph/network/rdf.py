@@ -8,7 +8,7 @@ import networkx as nx
 from rdflib import BNode, Dataset, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
-from kzgraph.namespaces import GRAPH, KZ, PREFIXES
+from kzgraph.namespaces import GRAPH, KZ, bind_prefixes
 from kzgraph.network.measures import compute
 
 DERIVED = GRAPH["derived/network-measures"]
@@ -16,9 +16,7 @@ DERIVED = GRAPH["derived/network-measures"]
 
 def measures_graph(g: nx.Graph, measures: list[str], projection: str) -> Dataset:
     """``kz:networkScore`` nodes for each entity and measure, in the graph ``kzg:derived/…``."""
-    ds = Dataset()
-    for prefix, ns in PREFIXES.items():
-        ds.bind(prefix, ns)
+    ds = bind_prefixes(Dataset())
     out = ds.graph(DERIVED)
     activity = URIRef(str(DERIVED) + "#computation")
     out.add((DERIVED, RDF.type, PROV.Entity))
