@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,23 @@ def union(dataset: Dataset) -> Graph:
 @pytest.fixture(scope="session")
 def shapes(settings: Settings) -> Graph:
     return load_shapes(settings)
+
+
+@pytest.fixture(scope="session")
+def stores(dataset: Dataset) -> dict[str, object]:
+    """Both engines holding the seeded dataset, shared by every test that queries."""
+    from kzgraph.store import open_store
+
+    return {name: open_store(name, dataset=dataset) for name in ("oxigraph", "rdflib")}
+
+
+def article_figure(seed_texts: dict[str, str], stem: str, pattern: str) -> Decimal:
+    """The number in the first passage of article ``stem`` that matches ``pattern``."""
+    from kzgraph.figures import parse_stated
+
+    match = re.search(pattern, seed_texts[stem])
+    assert match, f"{pattern!r} not found in {stem}.txt"
+    return parse_stated(match.group(0))
 
 
 def normalise(text: str) -> str:

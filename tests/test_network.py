@@ -20,7 +20,6 @@ from kzgraph.network.exports import export
 from kzgraph.network.measures import communities, compute, summary
 from kzgraph.network.paths import ego, explain_path, shortest_paths
 from kzgraph.network.rdf import DERIVED, measures_graph
-from kzgraph.store import open_store
 
 from .server_process import Server
 
@@ -33,8 +32,8 @@ def full(dataset):
 
 
 @pytest.fixture(scope="module")
-def store(dataset):
-    return open_store("oxigraph", dataset=dataset)
+def store(stores):
+    return stores["oxigraph"]
 
 
 # ---- the full graph and projections ------------------------------------------------------

@@ -13,7 +13,7 @@ from rdflib.namespace import PROV, RDF, RDFS, SKOS
 from kzgraph.figures import currency_of, parse_stated
 from kzgraph.namespaces import GRAPH, KZ, entity
 
-from .conftest import normalise
+from .conftest import article_figure, normalise
 
 SEED_GRAPHS = [
     "000_096687169d175def",
@@ -126,12 +126,6 @@ def test_every_figure_in_the_article_is_in_the_graph(dataset: Dataset, seed_text
     assert not missing, f"figures in {stem}.txt with no value in its graph: {missing}"
 
 
-def _article_figure(seed_texts, stem: str, pattern: str) -> Decimal:
-    match = re.search(pattern, seed_texts[stem])
-    assert match, f"{pattern!r} not in {stem}"
-    return parse_stated(match.group(0))
-
-
 def _stated_figures(dataset, measure: str):
     query = """
         SELECT ?g ?value WHERE {
@@ -151,10 +145,10 @@ def _stated_figures(dataset, measure: str):
 def test_conflicting_firm_counts_are_both_kept_with_their_sources(dataset, seed_texts):
     # 001: "over 5,000 businesses capitalized by China"; 003: "Over 6,000 Chinese companies".
     expected = {
-        "001_eb158449043a4115": _article_figure(
+        "001_eb158449043a4115": article_figure(
             seed_texts, "001_eb158449043a4115", r"over [\d,]+ businesses capitalized by China"
         ),
-        "003_497b471c4106a90e": _article_figure(
+        "003_497b471c4106a90e": article_figure(
             seed_texts, "003_497b471c4106a90e", r"Over [\d,]+ Chinese companies"
         ),
     }
@@ -165,10 +159,10 @@ def test_conflicting_firm_counts_are_both_kept_with_their_sources(dataset, seed_
 def test_conflicting_investment_totals_are_both_kept(dataset, seed_texts):
     # 001: "total Chinese investments soaring above $26 billion"; 003: "invested $27 billion".
     expected = {
-        "001_eb158449043a4115": _article_figure(
+        "001_eb158449043a4115": article_figure(
             seed_texts, "001_eb158449043a4115", r"\$[\d.]+ billion"
         ),
-        "003_497b471c4106a90e": _article_figure(
+        "003_497b471c4106a90e": article_figure(
             seed_texts, "003_497b471c4106a90e", r"invested \$[\d.]+ billion"
         ),
     }
@@ -288,7 +282,7 @@ def test_west_kazakhstan_commodity_flows_fit_inside_their_totals(union, seed_tex
         ("imports", r"Imports amounted to \$[\d.]+ million"),
     ]:
         whole = entity("flow", f"west-kazakhstan-china-2024-{direction}")
-        total = _article_figure(seed_texts, "000_096687169d175def", total_pattern)
+        total = article_figure(seed_texts, "000_096687169d175def", total_pattern)
         stored = Decimal(str(union.value(union.value(whole, KZ.amount), KZ.value)))
         assert stored == total
         parts = [

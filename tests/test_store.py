@@ -1,4 +1,4 @@
-"""Both engines hold the same data and give the same answers; bindings are RDF terms."""
+"""Both stores hold the same data and give the same answers; bindings are RDF terms."""
 
 from __future__ import annotations
 
@@ -18,19 +18,14 @@ QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def engines(dataset):
-    return {name: open_store(name, dataset=dataset) for name in ("rdflib", "oxigraph")}
-
-
-def test_same_size(engines):
-    assert len(engines["rdflib"]) == len(engines["oxigraph"])
+def test_same_size(stores):
+    assert len(stores["rdflib"]) == len(stores["oxigraph"])
 
 
 @pytest.mark.parametrize("query", QUERIES)
-def test_same_answers(engines, query):
-    a = engines["rdflib"].query(query)
-    b = engines["oxigraph"].query(query)
+def test_same_answers(stores, query):
+    a = stores["rdflib"].query(query)
+    b = stores["oxigraph"].query(query)
     assert a.variables == b.variables
 
     # Oxigraph writes decimals in canonical form (95000000000, not 95000000000.0): compare values.
@@ -41,8 +36,8 @@ def test_same_answers(engines, query):
     assert a.rows
 
 
-def test_ask_and_construct(engines):
-    for store in engines.values():
+def test_ask_and_construct(stores):
+    for store in stores.values():
         assert store.query("ASK { company:tbea a kz:Company }").boolean is True
         graph = store.query("CONSTRUCT { company:tbea ?p ?o } WHERE { company:tbea ?p ?o }").graph
         assert graph is not None and len(graph) >= 3
@@ -57,25 +52,25 @@ def test_ask_and_construct(engines):
         "}}}}",
     ],
 )
-def test_bindings_are_terms_not_text(engines, hostile):
+def test_bindings_are_terms_not_text(stores, hostile):
     query = "SELECT ?thing ?label WHERE { ?thing rdfs:label ?label }"
-    for store in engines.values():
+    for store in stores.values():
         rows = store.query(query, {"label": Literal(hostile, lang="en")}).rows
         assert rows == []
         genuine = store.query(query, {"label": Literal("Fufeng Group", lang="en")}).rows
         assert [r[0] for r in genuine] == [entity("company", "fufeng-group")]
 
 
-def test_iri_binding(engines):
-    for store in engines.values():
+def test_iri_binding(stores):
+    for store in stores.values():
         rows = store.query(
             "SELECT ?x ?l WHERE { ?x rdfs:label ?l }", {"x": URIRef(entity("company", "tbea"))}
         ).rows
         assert [str(r[1]) for r in rows] == ["TBEA Company Limited"]
 
 
-def test_syntax_errors_are_reported(engines):
-    for store in engines.values():
+def test_syntax_errors_are_reported(stores):
+    for store in stores.values():
         with pytest.raises(QuerySyntaxError, match="SPARQL syntax error"):
             store.query("SELECT ?x WHERE { ?x ?y }")
 
