@@ -285,13 +285,36 @@ def query_cmd(
     help="Bearer token that writes must carry (or $KZGRAPH_TOKEN).",
 )
 @click.option("--no-validate", is_flag=True, help="Serve even if the graph fails validation.")
+@click.option(
+    "--max-queue",
+    default=64,
+    show_default=True,
+    type=int,
+    help="Requests that may wait for a worker; more get 503 with Retry-After.",
+)
+@click.option(
+    "--max-answer-bytes",
+    default=64_000_000,
+    show_default=True,
+    type=int,
+    help="Largest answer body; longer results are cut at a row.",
+)
+@click.option(
+    "--max-connections", default=1000, show_default=True, type=int, help="Open connections."
+)
+@click.option(
+    "--no-sandbox",
+    is_flag=True,
+    help="Do not install the seccomp filter that keeps the server off the network.",
+)
 @inference_option
 @click.pass_context
 @friendly_errors
 def serve(
     ctx: click.Context, host: str, port: int, store_path: Path | None, timeout: float,
     workers: int, max_rows: int, max_request_bytes: int, allow_updates: bool,
-    token: str | None, no_validate: bool, inference: str,
+    token: str | None, no_validate: bool, max_queue: int, max_answer_bytes: int,
+    max_connections: int, no_sandbox: bool, inference: str,
 ) -> None:  # fmt: skip
     """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
     from kzgraph.endpoint.config import ServerSettings
@@ -301,7 +324,9 @@ def serve(
         settings = ServerSettings(
             project=_settings(ctx), store_path=store_path, timeout=timeout, workers=workers,
             max_rows=max_rows, max_request_bytes=max_request_bytes, allow_updates=allow_updates,
-            token=token, validate=not no_validate, inference=inference,
+            token=token, validate=not no_validate, inference=inference, max_queue=max_queue,
+            max_answer_bytes=max_answer_bytes, max_connections=max_connections,
+            sandbox=not no_sandbox,
         )  # fmt: skip
     except ValueError as exc:
         raise KzgraphError(str(exc)) from None

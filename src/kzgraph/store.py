@@ -174,8 +174,9 @@ class OxigraphStore:
         the triple, while SPARQL's default graph is a set; so the merge is kept materialised in
         the default graph instead. Call this after changing a named graph.
         """
-        self.store.remove_graph(ox.DefaultGraph())
-        self.store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+        self.store.update(
+            "DROP SILENT DEFAULT ; INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+        )  # one request, so one transaction: never an empty default graph after a crash
         self.store.flush()
 
     def query(self, sparql: str, bindings: Mapping[str, Node] | None = None) -> QueryResult:

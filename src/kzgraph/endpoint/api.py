@@ -13,7 +13,7 @@ from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick
 from kzgraph.endpoint.pages import render
 from kzgraph.endpoint.responses import answer_response, error, not_acceptable
 from kzgraph.endpoint.state import ServerState
-from kzgraph.endpoint.workers import Job, QueryTimeoutError
+from kzgraph.endpoint.workers import Job
 
 RESERVED = {"format", "timeout"}
 
@@ -80,11 +80,11 @@ async def run_saved(request: Request) -> Response:
         graph_format=(graph_fmt or GRAPH_FORMATS[-1]).name,
         substitutions={k: _term_spec(v) for k, v in bindings.items()},
     )
-    try:
-        answer = await state.pool.run(job, state.settings.timeout)
-    except QueryTimeoutError as exc:
-        state.metrics.timeouts.inc()
-        return error(503, str(exc))
+    from kzgraph.endpoint.app import run_job
+
+    answer = await run_job(state, job, state.settings.timeout)
+    if isinstance(answer, Response):
+        return answer
     if answer.kind == "select" and select_fmt is None:
         return not_acceptable(SELECT_FORMATS)
     return answer_response(answer, select_fmt or SELECT_FORMATS[-1], graph_fmt or GRAPH_FORMATS[-1])

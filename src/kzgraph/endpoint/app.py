@@ -15,7 +15,7 @@ from rdflib import URIRef
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -26,9 +26,9 @@ from kzgraph.endpoint.describe import service_description
 from kzgraph.endpoint.pages import render
 from kzgraph.endpoint.protocol import ProtocolError, SparqlRequest, read_sparql_request
 from kzgraph.endpoint.responses import answer_response, error, not_acceptable, rdf_response
-from kzgraph.endpoint.safety import check_query, check_update
-from kzgraph.endpoint.state import ServerState
-from kzgraph.endpoint.workers import Job, QueryTimeoutError
+from kzgraph.endpoint.safety import check_graphs, check_query, check_update
+from kzgraph.endpoint.state import ServerState, with_merges
+from kzgraph.endpoint.workers import Answer, Job, PoolBusyError, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
 
 log = logging.getLogger("kzgraph.endpoint")
@@ -46,7 +46,11 @@ def authorised(request: Request, state: ServerState) -> bool:
         return False
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and secrets.compare_digest(token, state.settings.token)
+    # compare bytes: compare_digest refuses non-ASCII str, and a header may carry any octet
+    given = token.encode("latin-1", "replace")
+    return scheme.lower() == "bearer" and secrets.compare_digest(
+        given, state.settings.token.encode("utf-8")
+    )
 
 
 def refuse_write(request: Request, state: ServerState) -> Response | None:
@@ -60,10 +64,38 @@ def refuse_write(request: Request, state: ServerState) -> Response | None:
     return None
 
 
-async def run_query(state: ServerState, req: SparqlRequest, accept: str | None) -> Response:
+def service_iri(request: Request) -> str:
+    """The endpoint's own URL: relative IRIs in requests resolve against it."""
+    return base_url(request) + "sparql"
+
+
+def busy(message: str, retry_after: int = 2) -> Response:
+    """503 with Retry-After: the pool is full, the client should come back shortly."""
+    response = error(503, message)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+async def run_job(state: ServerState, job: Job, timeout: float) -> Answer | Response:
+    """Run a job in the pool, mapping overload and time-outs to 503s."""
+    try:
+        return await state.pool.run(job, timeout)
+    except QueryTimeoutError as exc:
+        state.metrics.timeouts.inc()
+        return busy(f"{exc}; narrow the query or pass a LIMIT")
+    except PoolBusyError as exc:
+        return busy(f"the server is busy: {exc}; retry shortly")
+
+
+async def run_query(
+    state: ServerState, req: SparqlRequest, accept: str | None, base: str
+) -> Response:
     """Check, negotiate, and run one query in the worker pool."""
     assert req.query is not None
-    form = check_query(req.query, state.graphs()).form
+    graphs = state.graphs()
+    form = check_query(req.query, graphs, base).form
+    check_graphs(req.default_graphs, graphs, "default-graph-uri")
+    check_graphs(req.named_graphs, graphs, "named-graph-uri")
     select_fmt = pick(SELECT_FORMATS, accept, req.format)
     graph_fmt = pick(GRAPH_FORMATS, accept, req.format)
     if form in ("CONSTRUCT", "DESCRIBE") and graph_fmt is None:
@@ -78,47 +110,53 @@ async def run_query(state: ServerState, req: SparqlRequest, accept: str | None) 
         graph_format=(graph_fmt or GRAPH_FORMATS[-1]).name,
         default_graphs=req.default_graphs,
         named_graphs=req.named_graphs,
+        base_iri=base,
     )
-    try:
-        answer = await state.pool.run(job, timeout)
-    except QueryTimeoutError as exc:
-        state.metrics.timeouts.inc()
-        return error(503, f"{exc}; narrow the query or pass a LIMIT")
+    answer = await run_job(state, job, timeout)
+    if isinstance(answer, Response):
+        return answer
     return answer_response(answer, select_fmt or SELECT_FORMATS[-1], graph_fmt or GRAPH_FORMATS[-1])
 
 
-async def run_update(request: Request, state: ServerState, req: SparqlRequest) -> Response:
-    """Apply a SPARQL Update when allowed; the change persists and reaches the workers."""
+async def run_update(
+    request: Request, state: ServerState, req: SparqlRequest, base: str
+) -> Response:
+    """Apply a SPARQL Update when allowed: it takes effect atomically, or the answer is a 4xx."""
     refused = refuse_write(request, state)
     if refused is not None:
         return refused
     assert req.update is not None
-    check_update(req.update)
-
-    def apply() -> None:
-        state.store.store.update(req.update)  # type: ignore[arg-type]
-        state.changed()
-
+    using = bool(req.using_graphs or req.using_named_graphs)
+    found = check_update(req.update, base, using=using)
+    text = with_merges(req.update, found, req.using_graphs, req.using_named_graphs)
     try:
-        await anyio.to_thread.run_sync(apply)
+        await anyio.to_thread.run_sync(state.write, text, base)
     except SyntaxError as exc:
         return error(400, f"SPARQL Update syntax error: {exc}")
     except (RuntimeError, OSError, ValueError) as exc:
-        return error(400, f"update failed: {exc}")
+        return error(400, f"update refused, nothing was changed: {exc}")
     return Response(status_code=204)
 
 
 async def sparql(request: Request) -> Response:
     """The SPARQL 1.1 Protocol endpoint."""
     state: ServerState = request.app.state.kz
+    base = service_iri(request)
     try:
         req = await read_sparql_request(request, state.settings.max_request_bytes)
         if req.query is not None and req.update is not None:
             raise ProtocolError(400, "give query= or update=, not both")
         if req.update is not None:
-            return await run_update(request, state, req)
+            return await run_update(request, state, req, base)
         if req.query is not None:
-            return await run_query(state, req, request.headers.get("accept"))
+            if req.using_graphs or req.using_named_graphs:
+                raise ProtocolError(
+                    400, "using-graph-uri belongs to updates; queries take default-graph-uri"
+                )
+            response = await run_query(state, req, request.headers.get("accept"), base)
+            if request.method == "HEAD":
+                response.body = b""
+            return response
     except ProtocolError as exc:
         return error(exc.status, exc.message)
     if request.method == "POST":
@@ -126,9 +164,7 @@ async def sparql(request: Request) -> Response:
     accept = request.headers.get("accept")
     if wants_html(accept):
         return HTMLResponse(ui_page(request, state))
-    description = service_description(
-        base_url(request) + "sparql", state.graphs(), state.settings.allow_updates
-    )
+    description = service_description(base, state.graphs(), state.settings.allow_updates)
     return rdf_response(description, accept, request.query_params.get("format"))
 
 
@@ -173,14 +209,19 @@ async def landing(request: Request) -> Response:
 async def healthz(request: Request) -> Response:
     """Liveness and a little detail: quads, graphs, generation."""
     state: ServerState = request.app.state.kz
+    pool = state.pool.status()
+    ok = pool["alive"] > 0 and pool["waiting"] < state.pool.max_queue
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "ok" if ok else "unavailable",
             "quads": state.size(),
             "graphs": len(state.graphs()),
             "generation": state.generation,
             "updates": state.settings.allow_updates,
-        }
+            "pool": {**pool, "pids": state.pool.pids()},
+            "sandbox": state.sandboxed,
+        },
+        status_code=200 if ok else 503,
     )
 
 
@@ -218,6 +259,8 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            status = 499  # nginx's code for "client closed request": nothing to answer
         finally:
             elapsed = time.perf_counter() - started
             log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
@@ -239,7 +282,7 @@ def create_app(state: ServerState) -> Starlette:
     """The application for one server state; every route reads it from ``app.state.kz``."""
     routes: list[BaseRoute] = [
         Route("/", landing, methods=["GET"]),
-        Route("/sparql", sparql, methods=["GET", "POST"]),
+        Route("/sparql", sparql, methods=["GET", "HEAD", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *api.routes(),

@@ -23,6 +23,17 @@ class ServerSettings:
     validate: bool = True
     worker_memory_mb: int = 2048
     inference: str = "none"
+    #: Requests that may wait for a busy pool before new ones get 503 + Retry-After.
+    max_queue: int = 64
+    #: Largest answer body; longer results are cut at a row (X-Kzgraph-Truncated: true).
+    max_answer_bytes: int = 64_000_000
+    #: Seconds a client has to send its request headers, and then its body.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    #: Open connections the server holds at most; more are answered 503 at once.
+    max_connections: int = 1000
+    #: Install the seccomp filter that keeps the server and its workers off the network.
+    sandbox: bool = True
 
     def __post_init__(self) -> None:
         if self.allow_updates and not self.token:

@@ -8,6 +8,10 @@
 'nt'
 >>> pick(SELECT_FORMATS, "image/png", None) is None
 True
+>>> pick(GRAPH_FORMATS, "application/rdf+xml", "rdf+xml").name  # unknown format=: Accept decides
+'xml'
+>>> pick(SELECT_FORMATS, ",,,,", None) is None
+True
 """
 
 from __future__ import annotations
@@ -71,13 +75,16 @@ ALIASES = {
 
 
 def pick(offers: tuple[Format, ...], accept: str | None, override: str | None) -> Format | None:
-    """The format to answer in, or None when nothing acceptable is offered (406)."""
+    """The format to answer in, or None when nothing acceptable is offered (406).
+
+    A ``format=`` this resource does not offer is ignored and ``Accept`` decides, as clients
+    such as SPARQLWrapper send ``format=`` on every request, sometimes with names of their own.
+    """
     if override:
         wanted = ALIASES.get(override.lower(), override.lower())
         for offer in offers:
             if wanted in (offer.name, offer.media_type) or override in offer.aliases:
                 return offer
-        return None
     if not accept or not accept.strip():
         return offers[-1]
     supported: list[tuple[str, Format]] = []
@@ -86,7 +93,7 @@ def pick(offers: tuple[Format, ...], accept: str | None, override: str | None) -
     supported += [(offer.media_type, offer) for offer in offers]
     try:
         best = mimeparse.best_match([m for m, _ in supported], accept)
-    except (ValueError, mimeparse.MimeTypeParseException):
+    except (ValueError, IndexError, mimeparse.MimeTypeParseException):
         return None
     return next((offer for media, offer in supported if media == best), None) if best else None
 
@@ -95,6 +102,11 @@ def wants_html(accept: str | None) -> bool:
     """True when a browser asks: text/html ranks above every RDF and result type."""
     if not accept:
         return False
-    html = mimeparse.quality("text/html", accept)
-    others = max(mimeparse.quality(f.media_type, accept) for f in (*SELECT_FORMATS, *GRAPH_FORMATS))
+    try:
+        html = mimeparse.quality("text/html", accept)
+        others = max(
+            mimeparse.quality(f.media_type, accept) for f in (*SELECT_FORMATS, *GRAPH_FORMATS)
+        )
+    except (ValueError, IndexError, mimeparse.MimeTypeParseException):
+        return False
     return html > 0 and (html > others or (html == others and accept.find("text/html") < 5))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from urllib.parse import quote
+
 import anyio
 import pyoxigraph as ox
 from starlette.requests import Request
@@ -9,10 +12,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, pick
-from kzgraph.endpoint.protocol import ProtocolError, read_body
+from kzgraph.endpoint.protocol import ProtocolError, check_charset, read_body
 from kzgraph.endpoint.responses import error, not_acceptable
-from kzgraph.endpoint.state import ServerState
+from kzgraph.endpoint.state import MERGE, ServerState
 from kzgraph.endpoint.workers import RDF_FORMATS
+
+#: New graphs POSTed without a name get an IRI under this base.
+GRAPH_BASE = "https://w3id.org/kzgraph/graph/posted-"
 
 TRIPLE_FORMATS = tuple(f for f in GRAPH_FORMATS if f.name not in ("nq", "trig"))
 
@@ -57,68 +63,114 @@ async def read_graph(request: Request) -> Response:
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
+def _parse_body(body: bytes, media: str) -> list[ox.Triple]:
+    """The triples of a request body; 415 for a type that is not RDF, 400 when it does not parse.
+
+    JSON-LD may only use its default graph (the target graph is named by ``?graph=``); RDF/XML
+    with a DOCTYPE that declares entities is refused before parsing, so an entity bomb cannot
+    expand into a huge literal.
+    """
+    fmt = ox.RdfFormat.from_media_type(media) if media else None
+    if fmt is None or (fmt.supports_datasets and fmt != ox.RdfFormat.JSON_LD):
+        raise ProtocolError(
+            415,
+            f"send a graph as Turtle, N-Triples, RDF/XML or JSON-LD, not {media or '(none)'!r}",
+        )
+    if fmt == ox.RdfFormat.RDF_XML:
+        import defusedxml.ElementTree as safe_xml
+        from defusedxml import DefusedXmlException
+
+        try:
+            safe_xml.fromstring(body)
+        except DefusedXmlException:
+            raise ProtocolError(400, "RDF/XML with DTD entity declarations is refused") from None
+        except safe_xml.ParseError as exc:
+            raise ProtocolError(400, f"the body is not well-formed XML: {exc}") from None
+    triples: list[ox.Triple] = []
+    try:
+        for quad in ox.parse(body, format=fmt, rename_blank_nodes=True):
+            if not isinstance(quad.graph_name, ox.DefaultGraph):
+                raise ProtocolError(
+                    400, "the body names graphs of its own; send one graph and name it in ?graph="
+                )
+            triples.append(ox.Triple(quad.subject, quad.predicate, quad.object))
+    except SyntaxError as exc:
+        raise ProtocolError(400, f"the body does not parse as {media}: {exc}") from None
+    return triples
+
+
+def _insert(graph: ox.NamedNode, triples: list[ox.Triple]) -> str:
+    data = (ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"").decode("utf-8")
+    return f"INSERT DATA {{ GRAPH <{graph.value}> {{\n{data}}} }}"
+
+
 async def write_graph(request: Request) -> Response:
-    """PUT replaces a graph, POST adds to it, DELETE removes it; all need updates and a token."""
+    """PUT replaces a graph, POST adds to it, DELETE removes it; all need updates and a token.
+
+    Each write is one SPARQL Update (the change and the re-derived default graph together), so
+    it takes effect atomically or not at all. POST to ``/store`` without a graph creates a new
+    graph and answers 201 with its ``Location``.
+    """
     state: ServerState = request.app.state.kz
     from kzgraph.endpoint.app import refuse_write
 
     refused = refuse_write(request, state)
     if refused is not None:
         return refused
+    created = False
     try:
-        graph = _target(request)
-        if isinstance(graph, ox.DefaultGraph):
-            raise ProtocolError(
-                400, "the default graph is the merge of the named graphs; write to ?graph=IRI"
-            )
+        params = request.query_params
+        if request.method == "POST" and "graph" not in params and "default" not in params:
+            graph = ox.NamedNode(f"{GRAPH_BASE}{uuid.uuid4()}")
+            created = True
+        else:
+            target = _target(request)
+            if isinstance(target, ox.DefaultGraph):
+                raise ProtocolError(
+                    400, "the default graph is the merge of the named graphs; write to ?graph=IRI"
+                )
+            graph = target
         body = (
             b""
             if request.method == "DELETE"
-            else await read_body(request, state.settings.max_request_bytes)
+            else await read_body(
+                request, state.settings.max_request_bytes, state.settings.body_timeout
+            )
         )
+        existed = state.store.store.contains_named_graph(graph)
+        if request.method == "DELETE":
+            if not existed:
+                return error(404, f"no graph {graph}")
+            update = f"DROP GRAPH <{graph.value}>"
+        else:
+            content_type = request.headers.get("content-type", "")
+            check_charset(content_type)
+            triples = _parse_body(body, content_type.split(";")[0].strip().lower())
+            steps = [f"CREATE SILENT GRAPH <{graph.value}>"]
+            if request.method == "PUT":
+                steps.insert(0, f"DROP SILENT GRAPH <{graph.value}>")
+            if triples:
+                steps.append(_insert(graph, triples))
+            update = " ;\n".join(steps)
     except ProtocolError as exc:
         return error(exc.status, exc.message)
-    store = state.store.store
-    existed = store.contains_named_graph(graph)
-    if request.method == "DELETE":
-        if not existed:
-            return error(404, f"no graph {graph}")
-
-        def drop() -> None:
-            store.remove_graph(graph)
-            state.changed()
-
-        await anyio.to_thread.run_sync(drop)
-        return Response(status_code=204)
-    media = request.headers.get("content-type", "").split(";")[0].strip()
-    fmt = ox.RdfFormat.from_media_type(media) if media else None
-    if fmt is None or fmt.supports_datasets:
-        return error(
-            415, f"send a graph as Turtle, N-Triples, RDF/XML or JSON-LD, not {media or '(none)'!r}"
-        )
-
-    def apply() -> None:
-        quads = [
-            ox.Quad(q.subject, q.predicate, q.object, graph)
-            for q in ox.parse(body, format=fmt, rename_blank_nodes=True)
-        ]
-        if request.method == "PUT" and existed:
-            store.remove_graph(graph)
-        if not store.contains_named_graph(graph):
-            store.add_graph(graph)
-        store.extend(quads)
-        state.changed()
-
     try:
-        await anyio.to_thread.run_sync(apply)
-    except SyntaxError as exc:
-        return error(400, f"the body does not parse as {media}: {exc}")
-    return Response(status_code=204 if existed else 201)
+        await anyio.to_thread.run_sync(state.write, update + " ;\n" + MERGE)
+    except (SyntaxError, RuntimeError, OSError, ValueError) as exc:
+        return error(400, f"the write was refused, nothing was changed: {exc}")
+    if request.method == "DELETE" or existed:
+        return Response(status_code=204)
+    headers = {"Location": f"{request.base_url}store?graph={quote(graph.value, safe='')}"}
+    return Response(status_code=201, headers=headers if created else {})
+
+
+async def graph_store(request: Request) -> Response:
+    """One route for every method, so a 405 carries the right ``Allow``."""
+    if request.method in ("GET", "HEAD"):
+        return await read_graph(request)
+    return await write_graph(request)
 
 
 def routes() -> list[Route]:
-    """The Graph Store routes."""
-    return [
-        Route("/store", read_graph, methods=["GET", "HEAD"]),
-        Route("/store", write_graph, methods=["PUT", "POST", "DELETE"]),
-    ]
+    """The Graph Store route."""
+    return [Route("/store", graph_store, methods=["GET", "HEAD", "PUT", "POST", "DELETE"])]

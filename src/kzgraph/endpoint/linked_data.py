@@ -76,8 +76,12 @@ def _page(state: ServerState, iri: str, graph: Graph) -> str:
 
 
 async def describe_iri(request: Request, iri: str) -> Response:
-    """Answer for one IRI: 404 if the dataset does not mention it, else HTML or RDF."""
+    """Answer for one IRI: 400 if it is not an IRI, 404 if the dataset does not mention it."""
     state: ServerState = request.app.state.kz
+    try:
+        ox.NamedNode(iri)
+    except ValueError as exc:
+        return error(400, f"not an absolute IRI: {iri!r} ({exc})")
 
     def build() -> Graph:
         return entity_graph(state.store, iri)
@@ -126,6 +130,8 @@ async def docs(request: Request) -> Response:
     state: ServerState = request.app.state.kz
     name = request.path_params.get("path", "") or "index.html"
     site = state.docs_dir
+    if "\x00" in name or len(name) > 255 or any(len(part) > 200 for part in name.split("/")):
+        return error(404, f"no page {name[:80]!r}… in the documentation")
     if site is not None:
         target = (site / name).resolve()
         if target.is_file() and site.resolve() in target.parents:

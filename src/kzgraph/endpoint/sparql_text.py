@@ -1,21 +1,37 @@
-r"""Read just enough of a SPARQL string to apply the server's safety rules before running it.
+r"""Read a SPARQL request's structure before any engine sees it: form, SERVICE, LOAD, FROM, writes.
 
-Comments, strings and IRIs are skipped, so ``<http://x/SERVICE>`` or ``"LOAD"`` do not count;
-what is left are the keywords. This is not a parser (Oxigraph parses and reports syntax errors);
-it answers three questions: is this a query or an update, which keywords does it use, and which
-graphs does it name in FROM clauses.
+The text is split by the SPARQL 1.1 grammar's own terminals (IRIREF, PNAME_LN, STRING_LITERAL…,
+comments ending at CR *or* LF, longest match), prefixed names are expanded with the request's
+``PREFIX``/``BASE`` declarations, and brackets are matched, so the answers come from structure,
+not from a keyword search:
 
->>> s = scan('PREFIX ex: <http://ex/> SELECT * FROM <urn:g> WHERE { ?s ex:SERVICE "LOAD" }')
->>> s.form, s.from_iris, "SERVICE" in s.keywords
-('SELECT', ['urn:g'], False)
->>> scan("# SELECT\nINSERT DATA { <a:b> <a:c> <a:d> }").form
-'INSERT'
+- the form (a query, or an update and its operations);
+- whether ``SERVICE`` or ``LOAD`` is used anywhere (also glued to a prefixed name, as in
+  ``SERVICE:x``, which Oxigraph's parser reads as the keyword);
+- the graphs named by ``FROM``/``FROM NAMED``, as absolute IRIs;
+- for each update operation: does it write the default graph, use ``WITH``/``USING``, and where
+  its ``WHERE`` starts (to add the protocol's ``using-graph-uri``);
+- the nesting depth and the longest operator chain, which are bounded before a worker parses the
+  text (Oxigraph's recursive parser overflows its stack at a few hundred nested collections).
+
+This reader is the first line; the processes that run queries cannot open sockets at all
+(:mod:`kzgraph.endpoint.sandbox`), so a spelling it misses still reaches nothing.
+
+>>> s = scan('PREFIX ex: <http://ex/> SELECT * FROM ex:g WHERE { ?s ex:SERVICE "LOAD" }')
+>>> s.form, s.from_iris, s.service
+('SELECT', ['http://ex/g'], False)
+>>> scan("SELECT * WHERE { # c\rSERVICE <http://127.0.0.1/> { ?s ?p ?o } }").service
+True
+>>> scan("# SELECT\nINSERT DATA { <a:b> <a:c> <a:d> }").operations[0].writes_default
+True
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 QUERY_FORMS = {"SELECT", "CONSTRUCT", "ASK", "DESCRIBE"}
 UPDATE_FORMS = {
@@ -31,19 +47,72 @@ UPDATE_FORMS = {
     "WITH",
 }
 
+#: Limits checked before a worker parses a request; Oxigraph's parser crashes far above them.
+MAX_DEPTH = 64
+MAX_CHAIN = 250
+
+_BASE = (
+    "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
+    "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
+)
+_U = _BASE + "_"
+_CHARS = _U + r"\-0-9\u00b7\u0300-\u036f\u203f-\u2040"
+_PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
+_PREFIX = f"[{_BASE}](?:[{_CHARS}.]*[{_CHARS}])?"
+_LOCAL = f"(?:[{_U}:0-9]|{_PLX})(?:(?:[{_CHARS}.:]|{_PLX})*(?:[{_CHARS}:]|{_PLX}))?"
+
 _TOKEN = re.compile(
-    r"""
-    (?P<comment>\#[^\n]*)
-  | (?P<long>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\")
-  | (?P<string>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")
-  | (?P<iri><[^<>"{}|^`\\\s]*>)
-  | (?P<var>[?$][A-Za-z0-9_]+)
-  | (?P<pname>[A-Za-z][\w.-]*:[\w.:%-]*|:[\w.:%-]*)
-  | (?P<word>[A-Za-z]+)
-  | (?P<other>\S)
+    rf"""
+    (?P<ws>[ \t\r\n]+)
+  | (?P<comment>\#[^\r\n]*)
+  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+              |'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*")
+  | (?P<iri><[^<>"{{}}|^`\\\x00-\x20]*>)
+  | (?P<bnode>_:[{_U}0-9](?:[{_CHARS}.]*[{_CHARS}])?)
+  | (?P<pname>(?:{_PREFIX})?:(?:{_LOCAL})?)
+  | (?P<var>[?$][{_U}0-9][{_U}0-9\u00b7\u0300-\u036f\u203f-\u2040]*)
+  | (?P<lang>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
+  | (?P<number>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+\.[0-9]*(?:[eE][+-]?[0-9]+)?)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\|\||&&|!=|<=|>=|\^\^|[-+*/|^!=<>])
+  | (?P<punct>[(){{}}\[\].,;])
+  | (?P<other>.)
     """,
     re.VERBOSE | re.DOTALL,
 )
+
+_CHAIN_WORDS = {"UNION", "MINUS"}
+#: Keywords Oxigraph also reads when glued to a prefixed name (``SERVICE:x``, ``LOAD:x``).
+_GLUED = {"SERVICE", "LOAD", "FROM"}
+
+
+@dataclass
+class Token:
+    """One terminal: its kind, text, and offset in the request."""
+
+    kind: str
+    text: str
+    start: int
+
+    @property
+    def keyword(self) -> str | None:
+        """The keyword this token is, upper-cased, or None."""
+        return self.text.upper() if self.kind == "word" else None
+
+
+@dataclass
+class Operation:
+    """One operation of an update request."""
+
+    verb: str
+    writes_default: bool = False
+    has_with: bool = False
+    has_using: bool = False
+    #: Offset of the operation's top-level WHERE (a DELETE/INSERT … WHERE), else None.
+    where_at: int | None = None
+    #: Offsets of the operation's text, prologue declarations before it included.
+    start: int = 0
+    end: int = 0
 
 
 @dataclass
@@ -52,8 +121,14 @@ class Scan:
 
     form: str | None = None
     keywords: set[str] = field(default_factory=set)
+    service: bool = False
+    load: bool = False
     from_iris: list[str] = field(default_factory=list)
-    from_prefixed: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    operations: list[Operation] = field(default_factory=list)
+    depth: int = 0
+    chain: int = 0
+    unbalanced: bool = False
 
     @property
     def is_update(self) -> bool:
@@ -61,39 +136,173 @@ class Scan:
         return self.form in UPDATE_FORMS
 
 
-def scan(text: str) -> Scan:
-    """Tokenise ``text`` and collect the form, keywords and FROM graphs."""
-    result = Scan()
-    expect_from_target = False
-    in_prologue = True
+def tokens(text: str) -> list[Token]:
+    """The request's terminals without whitespace and comments; glued keywords are split."""
+    out: list[Token] = []
     for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
-        token = match.group()
-        if kind in ("comment", "long", "string", "var"):
-            expect_from_target = False
+        kind = match.lastgroup or "other"
+        if kind in ("ws", "comment"):
             continue
-        if kind == "iri":
-            if expect_from_target:
-                result.from_iris.append(token[1:-1])
-            expect_from_target = False
-            continue
+        token = Token(kind, match.group(), match.start())
         if kind == "pname":
-            if expect_from_target:
-                result.from_prefixed.append(token)
-            expect_from_target = False
-            continue
-        if kind == "word":
-            word = token.upper()
-            result.keywords.add(word)
-            if in_prologue and word not in ("PREFIX", "BASE"):
-                result.form = word
-                in_prologue = False
-            if word == "FROM":
-                expect_from_target = True
-            elif word == "NAMED" and expect_from_target:
-                pass
+            prefix, _, local = token.text.partition(":")
+            if prefix.upper() in _GLUED:
+                out.append(Token("word", prefix, token.start))
+                out.append(Token("pname", ":" + local, token.start + len(prefix)))
+                continue
+        out.append(token)
+    return out
+
+
+def _resolve(token: Token, prefixes: Mapping[str, str], base: str | None) -> str | None:
+    if token.kind == "iri":
+        iri = token.text[1:-1]
+        return urljoin(base, iri) if base else iri
+    if token.kind == "pname":
+        prefix, _, local = token.text.partition(":")
+        if prefix in prefixes:
+            return prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
+    return None
+
+
+def _measure(found: Scan, toks: list[Token]) -> None:
+    """Nesting depth and the longest operator chain inside one bracket."""
+    stack = [0]
+    for token in toks:
+        if token.text in "([{" and token.kind == "punct":
+            stack.append(0)
+            found.depth = max(found.depth, len(stack) - 1)
+        elif token.text in ")]}" and token.kind == "punct":
+            if len(stack) == 1:
+                found.unbalanced = True
             else:
-                expect_from_target = False
+                stack.pop()
+        elif token.kind == "op" or token.keyword in _CHAIN_WORDS:
+            stack[-1] += 1
+            found.chain = max(found.chain, stack[-1])
+
+
+def _block_end(toks: list[Token], i: int) -> int:
+    """Index just past the bracket block that opens at ``toks[i]``."""
+    depth = 0
+    for j in range(i, len(toks)):
+        if toks[j].kind == "punct" and toks[j].text in "([{":
+            depth += 1
+        elif toks[j].kind == "punct" and toks[j].text in ")]}":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return len(toks)
+
+
+def _template_writes_default(toks: list[Token], i: int) -> bool:
+    """True when the block opening at ``toks[i]`` holds triples outside ``GRAPH … { }``."""
+    end = _block_end(toks, i)
+    j = i + 1
+    while j < end - 1:
+        token = toks[j]
+        if token.keyword == "GRAPH":
+            k = j + 2
+            if k < end and toks[k].text == "{":
+                j = _block_end(toks, k)
+                continue
+            return True
+        if token.text == ".":
+            j += 1
             continue
-        expect_from_target = False
-    return result
+        return True
+    return False
+
+
+def _operation(toks: list[Token]) -> Operation:
+    """Read one update operation (its tokens, without the ``;``)."""
+    words = [t.keyword for t in toks]
+    verb = words[0] or "" if toks else ""
+    op = Operation(verb)
+    if verb in ("CLEAR", "DROP"):
+        op.writes_default = "DEFAULT" in words
+    elif verb in ("ADD", "MOVE", "COPY"):
+        to = words.index("TO") if "TO" in words else len(words)
+        op.writes_default = "DEFAULT" in words[to:] or (verb == "MOVE" and "DEFAULT" in words)
+    elif verb in ("INSERT", "DELETE", "WITH"):
+        op.has_with = verb == "WITH"
+        i = 0
+        depth = 0
+        while i < len(toks):
+            token = toks[i]
+            if token.kind == "punct" and token.text == "{" and depth == 0:
+                kind = words[i - 1] if i else None
+                prev2 = words[i - 2] if i > 1 else None
+                if kind == "DATA" or (kind == "WHERE" and prev2 == "DELETE"):
+                    op.writes_default |= _template_writes_default(toks, i)
+                elif kind in ("INSERT", "DELETE") and not op.has_with:
+                    op.writes_default |= _template_writes_default(toks, i)
+                i = _block_end(toks, i)
+                continue
+            if token.keyword == "USING":
+                op.has_using = True
+            if token.keyword == "WHERE" and words[i - 1] != "DELETE" and op.where_at is None:
+                op.where_at = token.start
+            i += 1
+    return op
+
+
+def scan(text: str, prefixes: Mapping[str, str] | None = None, base: str | None = None) -> Scan:
+    """Tokenise ``text`` and read its structure; never raises, whatever the input."""
+    found = Scan()
+    toks = tokens(text)
+    _measure(found, toks)
+    known = dict(prefixes or {})
+    started = False
+    op_start: int | None = None
+    segment_start = 0
+    depth = 0
+    i = 0
+    while i < len(toks):
+        token = toks[i]
+        word = token.keyword
+        if depth == 0 and word == "PREFIX" and i + 2 < len(toks):
+            name, iri = toks[i + 1], toks[i + 2]
+            if name.kind == "pname" and name.text.endswith(":") and iri.kind == "iri":
+                resolved = _resolve(iri, known, base)
+                if resolved is not None:
+                    known[name.text[:-1]] = resolved
+            i += 3
+            continue
+        if depth == 0 and word == "BASE" and i + 1 < len(toks) and toks[i + 1].kind == "iri":
+            base = _resolve(toks[i + 1], known, base)
+            i += 2
+            continue
+        if not started:
+            found.form = word
+            started = True
+        if op_start is None:
+            op_start = i
+        if token.kind == "punct":
+            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(token.text, 0)
+        if word is not None:
+            found.keywords.add(word)
+            found.service |= word == "SERVICE"
+            found.load |= word == "LOAD"
+        if word == "FROM":
+            j = i + 1
+            if j < len(toks) and toks[j].keyword == "NAMED":
+                j += 1
+            if j < len(toks):
+                target = _resolve(toks[j], known, base)
+                if target is None:
+                    found.unresolved.append(toks[j].text)
+                else:
+                    found.from_iris.append(target)
+        if found.form in UPDATE_FORMS and depth == 0 and token.text == ";":
+            op = _operation(toks[op_start:i])
+            op.start, op.end = segment_start, token.start
+            found.operations.append(op)
+            op_start = None
+            segment_start = token.start + 1
+        i += 1
+    if found.form in UPDATE_FORMS and op_start is not None:
+        op = _operation(toks[op_start:])
+        op.start, op.end = segment_start, len(text)
+        found.operations.append(op)
+    return found

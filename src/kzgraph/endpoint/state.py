@@ -13,6 +13,7 @@ import pyoxigraph as ox
 from kzgraph.catalogue import SavedQuery, load_catalogue
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.metrics import Metrics
+from kzgraph.endpoint.sparql_text import Scan
 from kzgraph.endpoint.workers import QueryPool
 from kzgraph.querying import label_map
 from kzgraph.store import OxigraphStore
@@ -34,10 +35,13 @@ class ServerState:
     metrics: Metrics = field(default_factory=Metrics)
     generation: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock)
     _labels: dict[str, str] | None = None
     _graphs: list[str] | None = None
     _size: int | None = None
     docs_dir: Path | None = None
+    #: True once the seccomp filter keeps this process and its workers off the network.
+    sandboxed: bool = False
     #: Things derived from the data (dumps, network graphs), dropped whenever the data changes.
     cache: dict[str, Any] = field(default_factory=dict)
 
@@ -49,6 +53,8 @@ class ServerState:
             size=settings.workers,
             max_rows=settings.max_rows,
             memory_mb=settings.worker_memory_mb,
+            max_queue=settings.max_queue,
+            max_bytes=settings.max_answer_bytes,
         )
         return cls(settings, store, pool, load_catalogue(settings.project))
 
@@ -72,10 +78,21 @@ class ServerState:
             self._labels = {str(iri): label for iri, label in label_map(self.store).items()}
         return self._labels
 
+    def write(self, update: str, base_iri: str | None = None) -> None:
+        """Apply one SPARQL Update and re-derive the default graph, in one transaction.
+
+        Oxigraph runs a request's operations atomically, so the user's operations, the merge
+        after each of them, and the final merge either all take effect or none does (a kill -9
+        in the middle leaves the previous state). Writes are serialised by a lock.
+        """
+        with self._write_lock:
+            self.store.store.update(update, base_iri=base_iri)
+            self.store.store.flush()
+            self.changed()
+
     def changed(self) -> None:
-        """Call after any write: refresh the merge, persist, and hand workers the new data."""
+        """Call after any write: drop caches and hand workers the new data."""
         with self._lock:
-            self.store.refresh_union()
             self.generation += 1
             self._labels = None
             self._graphs = None
@@ -89,6 +106,31 @@ class ServerState:
         self.store.store.flush()
         if self.docs_dir is not None:
             shutil.rmtree(self.docs_dir, ignore_errors=True)
+
+
+#: Re-derives the default graph as the merge of the named graphs (appended to every write).
+MERGE = (
+    "DELETE { ?s ?p ?o } WHERE { ?s ?p ?o FILTER NOT EXISTS { GRAPH ?g { ?s ?p ?o } } } ;\n"
+    "INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+)
+
+
+def with_merges(text: str, found: Scan, using: list[str], using_named: list[str]) -> str:
+    """The client's update with the merge after each operation and ``using-graph-uri`` added.
+
+    Re-deriving after each operation lets a later operation's WHERE see an earlier one's
+    writes through the default graph, as a single-graph store would.
+    """
+    clauses = "".join(f" USING <{g}>" for g in using)
+    clauses += "".join(f" USING NAMED <{g}>" for g in using_named)
+    parts: list[str] = []
+    for op in found.operations:
+        segment = text[op.start : op.end]
+        if clauses and op.where_at is not None:
+            cut = op.where_at - op.start
+            segment = segment[:cut] + clauses + " " + segment[cut:]
+        parts.append(segment + "\n;\n" + MERGE)
+    return " ;\n".join(parts) if parts else MERGE
 
 
 def nquads_of(store: ox.Store) -> bytes:

@@ -35,11 +35,25 @@ def simple_undirected(g: nx.Graph) -> nx.Graph:
 
 
 def _eigenvector(g: nx.Graph, weight: str | None) -> dict[Any, float]:
-    return (
-        nx.eigenvector_centrality_numpy(g, weight=weight)
-        if g.number_of_edges()
-        else dict.fromkeys(g, 0.0)
-    )
+    """Eigenvector centrality per connected component, scaled by the component's share of nodes.
+
+    On a disconnected graph the leading eigenvector is not unique (networkx raises
+    AmbiguousSolution); the projections here are rarely connected, so each component gets its
+    own vector, and a node in a bigger component weighs more than one in a pair.
+    """
+    scores = dict.fromkeys(g, 0.0)
+    total = g.number_of_nodes()
+    for component in nx.connected_components(g):
+        if len(component) < 2:
+            continue
+        sub = g.subgraph(component)
+        if len(component) == 2:
+            local = dict.fromkeys(component, 2**-0.5)
+        else:
+            local = nx.eigenvector_centrality_numpy(sub, weight=weight)
+        share = len(component) / total
+        scores.update({n: abs(v) * share for n, v in local.items()})
+    return scores
 
 
 def _brokerage(g: nx.Graph, weight: str | None) -> dict[Any, float]:
