@@ -47,8 +47,14 @@ LOAD_FORMS = [
 
 @given(st.text(max_size=300))
 def test_scan_never_fails(text):
-    result = scan(text, PREFIXES)
+    result = scan(text, PREFIXES, "http://127.0.0.1:7878/sparql")
     assert isinstance(result.keywords, set)
+
+
+@given(st.text(alphabet="<>[]:/?#@!$&'()*+,;=%abc1 \r\n{}", max_size=60))
+def test_from_targets_never_break_the_reader(iri):
+    scan(f"SELECT * FROM <{iri}> WHERE {{}}", PREFIXES, "http://127.0.0.1:7878/sparql")
+    scan(f"BASE <{iri}> SELECT * FROM <g> WHERE {{}}", PREFIXES)
 
 
 @given(KEYWORDS, st.text(alphabet=st.characters(blacklist_characters='"\\\n\r'), max_size=20))
@@ -68,7 +74,7 @@ def test_every_spelling_of_service_is_refused(query):
 
 @pytest.mark.parametrize("update", LOAD_FORMS)
 def test_load_and_service_in_updates_are_refused(update):
-    with pytest.raises(ProtocolError, match="(LOAD|SERVICE) is refused"):
+    with pytest.raises(ProtocolError, match=r"(LOAD|SERVICE) is refused"):
         check_update(update)
 
 

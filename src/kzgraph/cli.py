@@ -303,6 +303,20 @@ def query_cmd(
     "--max-connections", default=1000, show_default=True, type=int, help="Open connections."
 )
 @click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=float,
+    help="Seconds a client has to send its request headers.",
+)
+@click.option(
+    "--body-timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="Seconds a client has to send its request body.",
+)
+@click.option(
     "--no-sandbox",
     is_flag=True,
     help="Do not install the seccomp filter that keeps the server off the network.",
@@ -314,7 +328,8 @@ def serve(
     ctx: click.Context, host: str, port: int, store_path: Path | None, timeout: float,
     workers: int, max_rows: int, max_request_bytes: int, allow_updates: bool,
     token: str | None, no_validate: bool, max_queue: int, max_answer_bytes: int,
-    max_connections: int, no_sandbox: bool, inference: str,
+    max_connections: int, header_timeout: float, body_timeout: float, no_sandbox: bool,
+    inference: str,
 ) -> None:  # fmt: skip
     """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
     from kzgraph.endpoint.config import ServerSettings
@@ -326,7 +341,7 @@ def serve(
             max_rows=max_rows, max_request_bytes=max_request_bytes, allow_updates=allow_updates,
             token=token, validate=not no_validate, inference=inference, max_queue=max_queue,
             max_answer_bytes=max_answer_bytes, max_connections=max_connections,
-            sandbox=not no_sandbox,
+            header_timeout=header_timeout, body_timeout=body_timeout, sandbox=not no_sandbox,
         )  # fmt: skip
     except ValueError as exc:
         raise KzgraphError(str(exc)) from None

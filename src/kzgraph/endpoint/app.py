@@ -143,7 +143,9 @@ async def sparql(request: Request) -> Response:
     state: ServerState = request.app.state.kz
     base = service_iri(request)
     try:
-        req = await read_sparql_request(request, state.settings.max_request_bytes)
+        req = await read_sparql_request(
+            request, state.settings.max_request_bytes, state.settings.body_timeout
+        )
         if req.query is not None and req.update is not None:
             raise ProtocolError(400, "give query= or update=, not both")
         if req.update is not None:

@@ -129,7 +129,9 @@ def _from_params(params: dict[str, list[str]]) -> SparqlRequest:
     )
 
 
-async def read_sparql_request(request: Request, max_bytes: int) -> SparqlRequest:
+async def read_sparql_request(
+    request: Request, max_bytes: int, body_seconds: float = BODY_SECONDS
+) -> SparqlRequest:
     """Parse any of the protocol's request shapes."""
     url_params = parse_qs(request.url.query, keep_blank_values=True)
     if request.method in ("GET", "HEAD"):
@@ -146,7 +148,7 @@ async def read_sparql_request(request: Request, max_bytes: int) -> SparqlRequest
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";")[0].strip().lower()
     check_charset(content_type)
-    body = await read_body(request, max_bytes)
+    body = await read_body(request, max_bytes, body_seconds)
     if media == "application/x-www-form-urlencoded":
         try:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True)

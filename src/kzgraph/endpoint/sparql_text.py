@@ -157,7 +157,10 @@ def tokens(text: str) -> list[Token]:
 def _resolve(token: Token, prefixes: Mapping[str, str], base: str | None) -> str | None:
     if token.kind == "iri":
         iri = token.text[1:-1]
-        return urljoin(base, iri) if base else iri
+        try:
+            return urljoin(base, iri) if base else iri
+        except ValueError:  # e.g. "Invalid IPv6 URL": not an IRI we could ever name
+            return None
     if token.kind == "pname":
         prefix, _, local = token.text.partition(":")
         if prefix in prefixes:
