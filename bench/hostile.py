@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import statistics
 import sys
 import threading
 import time

@@ -305,12 +305,14 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(tmp_path: Path):
 
     thread = threading.Thread(target=writer)
     thread.start()
-    time.sleep(3)
-    os.kill(server.process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 90
+    while len(acknowledged) < 15 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(server.process.pid, signal.SIGKILL)  # in the middle of the next write
     server.process.wait()
     stop.set()
     thread.join()
-    assert len(acknowledged) > 10 and refused_default
+    assert len(acknowledged) >= 15 and refused_default
     again = Server("--store", str(store), "--workers", "1", "--no-validate")
     try:
         with httpx.Client(base_url=again.url, timeout=60) as c:

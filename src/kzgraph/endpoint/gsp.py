@@ -63,12 +63,12 @@ async def read_graph(request: Request) -> Response:
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
-def _parse_body(body: bytes, media: str) -> list[ox.Triple]:
+def _parse_body(body: bytes, media: str, base_iri: str) -> list[ox.Triple]:
     """The triples of a request body; 415 for a type that is not RDF, 400 when it does not parse.
 
     JSON-LD may only use its default graph (the target graph is named by ``?graph=``); RDF/XML
     with a DOCTYPE that declares entities is refused before parsing, so an entity bomb cannot
-    expand into a huge literal.
+    expand into a huge literal. Relative IRIs in the body resolve against the target graph's IRI.
     """
     fmt = ox.RdfFormat.from_media_type(media) if media else None
     if fmt is None or (fmt.supports_datasets and fmt != ox.RdfFormat.JSON_LD):
@@ -88,7 +88,7 @@ def _parse_body(body: bytes, media: str) -> list[ox.Triple]:
             raise ProtocolError(400, f"the body is not well-formed XML: {exc}") from None
     triples: list[ox.Triple] = []
     try:
-        for quad in ox.parse(body, format=fmt, rename_blank_nodes=True):
+        for quad in ox.parse(body, format=fmt, base_iri=base_iri, rename_blank_nodes=True):
             if not isinstance(quad.graph_name, ox.DefaultGraph):
                 raise ProtocolError(
                     400, "the body names graphs of its own; send one graph and name it in ?graph="
@@ -145,7 +145,7 @@ async def write_graph(request: Request) -> Response:
         else:
             content_type = request.headers.get("content-type", "")
             check_charset(content_type)
-            triples = _parse_body(body, content_type.split(";")[0].strip().lower())
+            triples = _parse_body(body, content_type.split(";")[0].strip().lower(), graph.value)
             steps = [f"CREATE SILENT GRAPH <{graph.value}>"]
             if request.method == "PUT":
                 steps.insert(0, f"DROP SILENT GRAPH <{graph.value}>")
