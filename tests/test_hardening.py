@@ -320,3 +320,20 @@ def test_sigterm_stops_the_server_after_abuse(listener):
         c.get("/sparql", params={"query": RUNAWAY, "timeout": "0.5"})
     s.process.send_signal(signal.SIGTERM)
     assert s.process.wait(timeout=20) is not None
+
+
+def test_healthz_reports_a_pool_that_cannot_answer_and_the_pool_recovers():
+    s = Server("--workers", "2", "--timeout", "5", "--no-validate")
+    try:
+        with httpx.Client(base_url=s.url, timeout=30) as c:
+            for pid in health(c)["pool"]["pids"]:
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.5)
+            r = c.get("/healthz")
+            assert r.status_code == 503 and r.json()["status"] == "unavailable"
+            answer = c.get("/sparql", params={"query": ASK}, headers=JSON)
+            assert answer.status_code == 200 and answer.json()["boolean"] is True
+            time.sleep(2)
+            assert health(c)["pool"]["alive"] == 2
+    finally:
+        s.stop()
