@@ -170,6 +170,11 @@ class SavedQuery:
             out.update({str(k): str(v) for k, v in dict(item).items()})
         return out
 
+    @property
+    def hidden(self) -> list[str]:
+        """Parameter variables: projected only because Oxigraph's substitution needs them."""
+        return [p.variable for p in self.parameters]
+
     def bind(self, values: dict[str, str]) -> dict[str, Node]:
         """Variables and RDF terms for the engine; raises :class:`ParameterError` on bad input."""
         known = {p.name: p for p in self.parameters}
@@ -181,8 +186,10 @@ class SavedQuery:
             )
         bindings: dict[str, Node] = {}
         for param in self.parameters:
-            value = values.get(param.name, self.defaults.get(param.name))
-            if value is None:
+            # a required parameter has no silent default: #+ defaults are examples for forms
+            fallback = None if param.required else self.defaults.get(param.name)
+            value = values.get(param.name, fallback)
+            if value is None or (param.required and not str(value).strip()):
                 if param.required:
                     raise ParameterError(
                         f"{self.name}: missing required parameter {param.describe()}"

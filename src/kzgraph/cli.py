@@ -12,7 +12,7 @@ import click
 from kzgraph import export as export_mod
 from kzgraph import results
 from kzgraph.catalogue import ParameterError, get_query, load_catalogue
-from kzgraph.cli_support import F, friendly_errors
+from kzgraph.cli_support import RDF_FORMAT_NAMES, AliasedChoice, F, friendly_errors
 from kzgraph.docs_catalogue import catalogue_markdown
 from kzgraph.loading import KzgraphError, data_files, load, ontology_files
 from kzgraph.querying import Store, label_map
@@ -87,7 +87,14 @@ def build(ctx: click.Context, store_path: Path | None) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "turtle", "json"]),
+    type=AliasedChoice(
+        {
+            "text": "text",
+            "txt": "text",
+            "json": "json",
+            **{k: "turtle" for k, v in RDF_FORMAT_NAMES.items() if v == "ttl"},
+        }
+    ),
     default="text",
     show_default=True,
     help="Report format.",
@@ -123,16 +130,19 @@ def stats(ctx: click.Context) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(export_mod.FORMATS)),
-    default="trig",
-    show_default=True,
-    help="ttl and nt merge the named graphs; nq, trig and jsonld keep them.",
+    type=AliasedChoice({k: v for k, v in RDF_FORMAT_NAMES.items() if v in export_mod.FORMATS}),
+    default=None,
+    help="ttl, nt and xml merge the named graphs; nq, trig and jsonld keep them "
+    "(default: from --output's extension, else trig).",
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.pass_context
 @friendly_errors
-def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
+def export(ctx: click.Context, fmt: str | None, output: Path | None) -> None:
     """Write the whole dataset to stdout or --output."""
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+        fmt = RDF_FORMAT_NAMES.get(suffix, "trig")
     data = export_mod.serialize(load(_settings(ctx)), fmt)
     if output is None:
         sys.stdout.buffer.write(data)

@@ -26,3 +26,40 @@ def friendly_errors(func: F) -> F:
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+#: The names people use for RDF formats (and file extensions), mapped to kzgraph's short names.
+RDF_FORMAT_NAMES = {
+    "ttl": "ttl", "turtle": "ttl", "text/turtle": "ttl",
+    "nt": "nt", "ntriples": "nt", "n-triples": "nt", "application/n-triples": "nt",
+    "nq": "nq", "nquads": "nq", "n-quads": "nq", "application/n-quads": "nq",
+    "trig": "trig", "application/trig": "trig",
+    "jsonld": "jsonld", "json-ld": "jsonld", "application/ld+json": "jsonld",
+    "xml": "xml", "rdf": "xml", "rdfxml": "xml", "rdf/xml": "xml", "owl": "xml",
+    "application/rdf+xml": "xml",
+}  # fmt: skip
+
+
+class AliasedChoice(click.ParamType):  # type: ignore[type-arg]
+    """A choice that also takes the usual other names and file extensions of each value.
+
+    >>> AliasedChoice({"turtle": "ttl", "ttl": "ttl"}).convert(".TTL", None, None)
+    'ttl'
+    """
+
+    name = "format"
+
+    def __init__(self, aliases: dict[str, str]) -> None:
+        self.aliases = aliases
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """The canonical name for ``value``, or a usage error listing the accepted names."""
+        key = str(value).strip().lower().lstrip(".")
+        if key in self.aliases:
+            return self.aliases[key]
+        choices = ", ".join(sorted(set(self.aliases.values())))
+        self.fail(f"{value!r} is not a known format; use one of {choices} (or their usual names)")
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        """Show the canonical names in --help."""
+        return "[" + "|".join(sorted(set(self.aliases.values()))) + "]"

@@ -72,9 +72,8 @@ def _classes(ds: Any, ontology: Graph, shapes: Graph) -> list[dict[str, Any]]:
     for cls in sorted(ontology.subjects(RDF.type, OWL.Class), key=str):
         if not str(cls).startswith(str(KZ)):
             continue
-        instances = sorted(
-            {s for s in ds.subjects(RDF.type, cls) if isinstance(s, URIRef)}, key=str
-        )
+        members = set(ds.subjects(RDF.type, cls))  # blank nodes count (amounts, quantities)
+        instances = sorted((s for s in members if isinstance(s, URIRef)), key=str)
         example = instances[0] if instances else None
         out.append(
             {
@@ -91,7 +90,7 @@ def _classes(ds: Any, ontology: Graph, shapes: Graph) -> list[dict[str, Any]]:
                 "equivalent": [curie(o) for o in ontology.objects(cls, OWL.equivalentClass)],
                 "properties": sorted(domains.get(cls, [])),
                 "constraints": _constraints(shapes, URIRef(str(cls))),
-                "count": len(instances),
+                "count": len(members),
                 "example": example,
                 "example_label": _text(ds, example, RDFS.label) if example else "",
             }

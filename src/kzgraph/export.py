@@ -18,6 +18,7 @@ FORMATS: dict[str, tuple[str, bool, str]] = {
     "nq": ("nquads", True, "application/n-quads"),
     "trig": ("trig", True, "application/trig"),
     "jsonld": ("json-ld", True, "application/ld+json"),
+    "xml": ("xml", False, "application/rdf+xml"),
 }
 
 

@@ -46,18 +46,20 @@ def run_saved(
     query = get_query(name, settings)
     bindings = query.bind(params or {})
     store = store if store is not None else open_store("oxigraph", settings=settings)
-    return store.query(query.text, bindings)
+    return store.query(query.text, bindings).without(query.hidden)
 
 
 def to_dataframe(result: QueryResult, labels: dict[Node, str] | None = None) -> Any:
     """A pandas DataFrame of a SELECT result: numbers as numbers, IRIs as strings (or labels).
 
-    Needs pandas (``pip install kzgraph[pandas]``).
+    Needs pandas (``.venv/bin/pip install -e '.[pandas]'``).
     """
     try:
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("to_dataframe needs pandas: pip install 'kzgraph[pandas]'") from exc
+        raise ImportError(
+            "to_dataframe needs pandas: .venv/bin/pip install -e '.[pandas]'"
+        ) from exc
 
     def cell(term: Node | None) -> Any:
         if term is None:

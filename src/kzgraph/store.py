@@ -45,6 +45,19 @@ class QueryResult:
     boolean: bool | None = None
     graph: Graph | None = None
 
+    def without(self, variables: list[str]) -> QueryResult:
+        """The same result without the columns ``variables`` (a saved query's parameters)."""
+        keep = [i for i, v in enumerate(self.variables) if v not in variables]
+        if len(keep) == len(self.variables):
+            return self
+        return QueryResult(
+            self.kind,
+            [self.variables[i] for i in keep],
+            [tuple(row[i] for i in keep) for row in self.rows],
+            self.boolean,
+            self.graph,
+        )
+
     def dicts(self) -> list[dict[str, Node | None]]:
         """Rows as dictionaries keyed by variable name."""
         return [dict(zip(self.variables, row, strict=True)) for row in self.rows]
@@ -65,17 +78,38 @@ class Store(Protocol):
         """The number of quads held."""
 
 
-def _prefixed(sparql: str) -> str:
-    """Let queries use kzgraph's prefixes without declaring them, as the endpoint does."""
-    declared = {
-        line.split()[1].rstrip(":").lower()
-        for line in sparql.splitlines()
-        if line.strip().upper().startswith("PREFIX ") and len(line.split()) > 1
-    }
-    prologue = "".join(
-        f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items() if p.lower() not in declared
-    )
-    return prologue + sparql
+def readable_syntax_error(text: str, exc: SyntaxError) -> str:
+    """Oxigraph's message, with an unknown prefix named and long "expected one of" lists cut.
+
+    Positions already refer to the user's text: the preset prefixes are passed to the engine,
+    not prepended to the query.
+    """
+    from kzgraph.endpoint.sparql_text import tokens
+
+    declared = set(PREFIXES)
+    terms = tokens(text)
+    for i, found in enumerate(terms):
+        if found.kind == "word" and found.text.upper() == "PREFIX" and i + 1 < len(terms):
+            declared.add(terms[i + 1].text.partition(":")[0])
+            continue
+        if found.kind == "pname" and i > 0 and terms[i - 1].text.upper() == "PREFIX":
+            continue
+        if found.kind == "pname":
+            prefix = found.text.partition(":")[0]
+            if prefix not in declared:
+                line = text.count("\n", 0, found.start) + 1
+                column = found.start - (text.rfind("\n", 0, found.start) + 1) + 1
+                return (
+                    f"unknown prefix {prefix}: at line {line}, column {column} "
+                    f"(declare it with PREFIX {prefix}: <...>, or use one of "
+                    f"{', '.join(sorted(PREFIXES))})"
+                )
+    message = str(exc)
+    head, sep, expected = message.partition("expected one of ")
+    if sep and len(expected) > 160:
+        shown = [item for item in expected.split(", ") if item.startswith('"')][:12]
+        message = f"{head}expected one of {', '.join(shown)}, …"
+    return message
 
 
 class RdflibStore:
@@ -184,11 +218,14 @@ class OxigraphStore:
         substitutions = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
         try:
             result = self.store.query(
-                _prefixed(sparql),
+                sparql,
+                prefixes=PREFIXES,
                 substitutions=cast(Any, substitutions) or None,
             )
         except SyntaxError as exc:
-            raise QuerySyntaxError(f"SPARQL syntax error: {exc}") from None
+            raise QuerySyntaxError(
+                f"SPARQL syntax error: {readable_syntax_error(sparql, exc)}"
+            ) from None
         if isinstance(result, ox.QueryBoolean):
             return QueryResult("ask", boolean=bool(result))
         if isinstance(result, ox.QueryTriples):

@@ -14,6 +14,7 @@ from kzgraph.endpoint.pages import render
 from kzgraph.endpoint.responses import answer_response, error, not_acceptable
 from kzgraph.endpoint.state import ServerState
 from kzgraph.endpoint.workers import Job
+from kzgraph.namespaces import PREFIXES
 
 RESERVED = {"format", "timeout"}
 
@@ -48,7 +49,7 @@ def describe(q: SavedQuery, base: str) -> dict[str, Any]:
                 "name": p.name,
                 "type": p.describe().split(" ", 1)[1][1:-1],
                 "required": p.required,
-                "default": q.defaults.get(p.name),
+                "example": q.defaults.get(p.name),
             }
             for p in q.parameters
         ],
@@ -79,6 +80,7 @@ async def run_saved(request: Request) -> Response:
         select_format=(select_fmt or SELECT_FORMATS[-1]).name,
         graph_format=(graph_fmt or GRAPH_FORMATS[-1]).name,
         substitutions={k: _term_spec(v) for k, v in bindings.items()},
+        hidden=saved.hidden,
     )
     from kzgraph.endpoint.app import run_job
 
@@ -88,6 +90,75 @@ async def run_saved(request: Request) -> Response:
     if answer.kind == "select" and select_fmt is None:
         return not_acceptable(SELECT_FORMATS)
     return answer_response(answer, select_fmt or SELECT_FORMATS[-1], graph_fmt or GRAPH_FORMATS[-1])
+
+
+def _network_paths() -> dict[str, Any]:
+    """The network API in OpenAPI form: projections, measures, paths, neighbourhoods."""
+    from kzgraph.network.measures import MEASURES
+
+    def param(name: str, description: str, required: bool = False, **schema: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "required": required,
+            "description": description,
+            "schema": {"type": "string", **schema},
+        }
+
+    projection = param("projection", "full, or a projection in queries/projections/")
+    entity = "a label or alternative label (any language), a CURIE or an IRI"
+    ops = {
+        "summary": ("Size, density, components and type counts", [projection]),
+        "rank": (
+            "Nodes ranked by a measure",
+            [
+                projection,
+                param("measure", "the measure", enum=sorted(MEASURES)),
+                param("type", "only nodes of this type (e.g. Company)"),
+                param("top", "how many", pattern="^[0-9]+$"),
+            ],
+        ),
+        "path": (
+            "Shortest paths between two entities, explained hop by hop",
+            [
+                param("from", entity, True),
+                param("to", entity, True),
+                param("max_hops", "longest path", pattern="^[0-9]+$"),
+            ],
+        ),
+        "ego": (
+            "One entity's neighbourhood (vis-network nodes and edges)",
+            [param("node", entity, True), param("depth", "hops", pattern="^[0-9]+$")],
+        ),
+        "communities": ("Louvain communities of a projection", [projection]),
+    }
+    paths: dict[str, Any] = {}
+    for op, (summary, parameters) in ops.items():
+        paths[f"/api/network/{op}"] = {
+            "get": {
+                "operationId": f"network_{op}",
+                "summary": summary,
+                "tags": ["network"],
+                "parameters": parameters,
+                "responses": {
+                    "200": {"description": "JSON"},
+                    "400": {"description": "A bad parameter or an ambiguous name"},
+                },
+            }
+        }
+    paths["/api/network/projection/{name}"] = {
+        "get": {
+            "operationId": "network_projection",
+            "summary": "A projection as Cytoscape JSON, or vis-network data with view=vis",
+            "tags": ["network"],
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                param("view", "cytoscape (default) or vis", enum=["cytoscape", "vis"]),
+            ],
+            "responses": {"200": {"description": "JSON"}},
+        }
+    }
+    return paths
 
 
 def openapi(catalogue: dict[str, SavedQuery]) -> dict[str, Any]:
@@ -101,17 +172,22 @@ def openapi(catalogue: dict[str, SavedQuery]) -> dict[str, Any]:
             }
         },
     }
-    formats = [f.name for f in SELECT_FORMATS] + [f.name for f in GRAPH_FORMATS if f.name != "xml"]
+    from kzgraph.endpoint.sparql_text import scan
+
+    select_names = [f.name for f in SELECT_FORMATS]
+    graph_names = [f.name for f in GRAPH_FORMATS]
     for name, q in catalogue.items():
+        form = scan(q.text, PREFIXES).form
+        formats = graph_names if form in ("CONSTRUCT", "DESCRIBE") else select_names
         parameters: list[dict[str, Any]] = [
             {
                 "name": p.name,
                 "in": "query",
-                "required": p.required and p.name not in q.defaults,
+                "required": p.required,
                 "description": p.describe(),
                 "schema": {
                     "type": "string",
-                    **({"default": q.defaults[p.name]} if p.name in q.defaults else {}),
+                    **({"example": q.defaults[p.name]} if p.name in q.defaults else {}),
                 },
             }
             for p in q.parameters
@@ -149,7 +225,7 @@ def openapi(catalogue: dict[str, SavedQuery]) -> dict[str, Any]:
             "version": "0.1.0",
             "description": "Saved SPARQL queries over the kzgraph knowledge graph.",
         },
-        "paths": paths,
+        "paths": {**paths, **_network_paths()},
     }
 
 

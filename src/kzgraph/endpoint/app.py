@@ -30,6 +30,7 @@ from kzgraph.endpoint.safety import check_graphs, check_query, check_update
 from kzgraph.endpoint.state import ServerState, with_merges
 from kzgraph.endpoint.workers import Answer, Job, PoolBusyError, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
+from kzgraph.store import readable_syntax_error
 
 log = logging.getLogger("kzgraph.endpoint")
 WEB = Path(__file__).resolve().parents[3] / "web" / "node_modules"
@@ -115,6 +116,8 @@ async def run_query(
     answer = await run_job(state, job, timeout)
     if isinstance(answer, Response):
         return answer
+    if answer.kind == "syntax":
+        answer.message = readable_syntax_error(req.query, SyntaxError(answer.message))
     return answer_response(answer, select_fmt or SELECT_FORMATS[-1], graph_fmt or GRAPH_FORMATS[-1])
 
 

@@ -54,6 +54,8 @@ class Job:
     named_graphs: list[str] = field(default_factory=list)
     substitutions: dict[str, tuple[str, str, str | None, str | None]] = field(default_factory=dict)
     base_iri: str | None = None
+    #: Variables left out of SELECT answers (saved-query parameters).
+    hidden: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -122,7 +124,9 @@ def _fit(serialise: Any, items: list[Any], max_bytes: int) -> tuple[bytes, bool]
     return body, truncated
 
 
-def _select_body(result: Any, fmt: str, cap: int, max_bytes: int) -> tuple[bytes, bool]:
+def _select_body(
+    result: Any, fmt: str, cap: int, max_bytes: int, hidden: list[str] | None = None
+) -> tuple[bytes, bool]:
     """Serialise solutions, keeping at most ``cap`` rows and ``max_bytes`` bytes."""
     writer = _CappedWriter(cap, max_bytes)
     truncated = False
@@ -140,6 +144,11 @@ def _select_body(result: Any, fmt: str, cap: int, max_bytes: int) -> tuple[bytes
         rows = rows[:cap]
         if len(writer.buffer) > max_bytes:
             rows = rows[:-1]  # the last row may be cut in the middle
+    if hidden:  # TSV escapes tabs inside terms, so columns split safely on tabs
+        names = header.split(b"\t")
+        keep = [i for i, n in enumerate(names) if n.decode().lstrip("?$") not in hidden]
+        header = b"\t".join(names[i] for i in keep)
+        rows = [b"\t".join(row.split(b"\t")[i] for i in keep) for row in rows]
 
     def serialise(kept: list[bytes]) -> bytes:
         tsv = b"\n".join([header, *kept]) + b"\n"
@@ -199,7 +208,9 @@ def run_job(store: ox.Store, job: Job, max_rows: int, max_bytes: int = 64_000_00
             body, truncated = _graph_body(result, job.graph_format, max_rows, max_bytes)
         else:
             kind = "select"
-            body, truncated = _select_body(result, job.select_format, max_rows, max_bytes)
+            body, truncated = _select_body(
+                result, job.select_format, max_rows, max_bytes, job.hidden
+            )
     except SyntaxError as exc:
         return Answer(False, "syntax", message=str(exc))
     except MemoryError:

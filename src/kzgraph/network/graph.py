@@ -47,6 +47,16 @@ def _labels(ds: Dataset) -> dict[str, str]:
     return labels
 
 
+def _names(ds: Dataset) -> dict[str, set[str]]:
+    """Every label and alternative label of every subject, any language, case-folded."""
+    names: dict[str, set[str]] = defaultdict(set)
+    for predicate in (RDFS.label, SKOS.prefLabel, SKOS.altLabel):
+        for s, o in ds.subject_objects(predicate):
+            if isinstance(o, Literal):
+                names[str(s)].add(str(o))
+    return names
+
+
 def _type(ds: Dataset, node: URIRef, ontology: object) -> str:
     """The most specific kzgraph class asserted for ``node``."""
     types = [t for t in ds.objects(node, RDF.type) if str(t).startswith(str(KZ))]
@@ -65,6 +75,7 @@ def _type(ds: Dataset, node: URIRef, ontology: object) -> str:
 def full_graph(ds: Dataset) -> nx.MultiDiGraph:
     """Every data entity and every relation between two entities, with attributes."""
     labels = _labels(ds)
+    names = _names(ds)
     g = nx.MultiDiGraph()
     edge_sources: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for s, p, o, graph in ds.quads((None, None, None, None)):
@@ -84,7 +95,11 @@ def full_graph(ds: Dataset) -> nx.MultiDiGraph:
     for node in nodes:
         ref = URIRef(node)
         g.add_node(
-            node, label=labels.get(node, curie(node)), type=_type(ds, ref, ontology), iri=node
+            node,
+            label=labels.get(node, curie(node)),
+            type=_type(ds, ref, ontology),
+            iri=node,
+            names=" | ".join(sorted(names.get(node, set()))),
         )
         _literal_attributes(ds, ref, g.nodes[node], labels)
     for (subject, predicate, obj), sources in edge_sources.items():
@@ -126,8 +141,18 @@ def _literal_attributes(
             attrs["capacity_mw"] = float(str(ds.value(quantity, KZ.value)))
 
 
+def _node_names(data: dict[str, object]) -> set[str]:
+    found = {str(data.get("label", ""))}
+    found.update(n for n in str(data.get("names", "")).split(" | ") if n)
+    return {n.casefold().strip() for n in found if n}
+
+
 def resolve(g: nx.Graph, text: str) -> str:
-    """The node a user means by IRI, CURIE or label; ambiguity is an error listing candidates."""
+    """The node a user means by IRI, CURIE, label or alternative label; never a silent guess.
+
+    An exact label or alternative label (any language, case-insensitive) wins. When none
+    matches exactly, or several do, the error lists the candidates (labels containing the text).
+    """
     if text in g:
         return text
     try:
@@ -137,15 +162,19 @@ def resolve(g: nx.Graph, text: str) -> str:
     if iri in g:
         return iri
     wanted = text.casefold().strip()
-    exact = [str(n) for n, d in g.nodes(data=True) if str(d.get("label", "")).casefold() == wanted]
+    exact = sorted(str(n) for n, d in g.nodes(data=True) if wanted in _node_names(d))
     if len(exact) == 1:
         return exact[0]
-    partial = exact or [
-        str(n) for n, d in g.nodes(data=True) if wanted in str(d.get("label", "")).casefold()
-    ]
-    if len(partial) == 1:
-        return partial[0]
-    if not partial:
-        raise KzgraphError(f"no entity matches {text!r}; give an IRI, a CURIE or part of a label")
-    listing = "; ".join(f"{g.nodes[n]['label']} ({curie(n)})" for n in sorted(partial)[:12])
-    raise KzgraphError(f"{text!r} matches {len(partial)} entities: {listing}")
+    candidates = exact or sorted(
+        str(n) for n, d in g.nodes(data=True) if any(wanted in name for name in _node_names(d))
+    )
+    if not candidates:
+        raise KzgraphError(f"no entity matches {text!r}; give an IRI, a CURIE or a label")
+    listing = "; ".join(f"{g.nodes[n]['label']} ({curie(n)})" for n in candidates[:12])
+    more = f" and {len(candidates) - 12} more" if len(candidates) > 12 else ""
+    if exact:
+        raise KzgraphError(f"{text!r} is the name of {len(exact)} entities: {listing}{more}")
+    raise KzgraphError(
+        f"{text!r} is not the name of any entity; did you mean: {listing}{more}? "
+        "(give the whole label, an alternative label, a CURIE or an IRI)"
+    )
