@@ -4,7 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 # Real clients the endpoint tests talk to: Comunica (npm) and Debian's Chromium.
-npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
+want="$(sha256sum tests/clients/package-lock.json | cut -d' ' -f1)"
+if [ "$(cat tests/clients/node_modules/.kzgraph-installed 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing the test clients (Comunica) from npm" >&2
+  npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
+  printf '%s' "$want" > tests/clients/node_modules/.kzgraph-installed
+fi
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

@@ -146,9 +146,18 @@ def test_path_explanation(full, seed_texts):
 def test_resolve_labels_and_ambiguity(full):
     assert resolve(full, "company:tbea") == TBEA
     assert resolve(full, "TBEA Company Limited") == TBEA
-    with pytest.raises(KzgraphError, match="matches 5 entities") as info:
-        resolve(full, "TBEA")
-    assert "company:tbea" in str(info.value)
+    # an exact alternative label wins, in any case (issue 11: "TBEA" is company:tbea's altLabel)
+    assert resolve(full, "TBEA") == TBEA
+    assert resolve(full, "tbea") == TBEA
+    # the ISO 3166-2 transliteration of a region is an alternative label too
+    assert resolve(full, "Zhambyl oblysy") == str(entity("region", "zhambyl"))
+    # a company's exact label beats an agreement whose label contains it
+    csce = resolve(full, "China State Construction Engineering Corporation")
+    assert full.nodes[csce]["type"] == "Company"
+    # part of a name is never picked silently, even when only one entity contains it
+    with pytest.raises(KzgraphError, match="did you mean") as info:
+        resolve(full, "TBEA energy")
+    assert "project:" in str(info.value)
     with pytest.raises(KzgraphError, match="no entity matches"):
         resolve(full, "Atlantis")
 

@@ -99,16 +99,34 @@ def build(ctx: click.Context, store_path: Path | None) -> None:
     show_default=True,
     help="Report format.",
 )
+@click.option(
+    "--no-cache", is_flag=True, help="Validate even when these exact inputs conformed before."
+)
 @inference_option
 @click.pass_context
 @friendly_errors
-def validate_cmd(ctx: click.Context, fmt: str, inference: str) -> None:
-    """Validate the graph against the SHACL shapes; exit 1 when it does not conform."""
+def validate_cmd(ctx: click.Context, fmt: str, no_cache: bool, inference: str) -> None:
+    """Validate the graph against the SHACL shapes; exit 1 when it does not conform.
+
+    A conforming result is remembered by the SHA-256 of the data files, ontology, shapes and
+    engine versions; unchanged inputs answer at once (the server uses the same record).
+    """
+    from kzgraph import derived
     from kzgraph.inference import expand
 
     settings = _settings(ctx)
+    files = [*ontology_files(settings), *data_files(settings)]
+    key = derived.validation_key(settings, derived.files_digest(files), inference)
+    if fmt == "text" and not no_cache and derived.cached_conformance(settings, key):
+        click.echo(
+            f"(unchanged inputs, sha256 {key[:12]}…: the last run conformed; --no-cache re-runs)",
+            err=True,
+        )
+        click.echo("Conforms: the graph satisfies every shape.")
+        return
     click.echo("validating against ontology/shapes.ttl ...", err=True)
     report = validate(settings, dataset=expand(load(settings), inference))
+    derived.remember_conformance(settings, key, report.conforms, len(report.findings))
     if fmt == "json":
         click.echo(report.to_json())
     elif fmt == "turtle":

@@ -211,6 +211,19 @@ async def landing(request: Request) -> Response:
     )
 
 
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="6" fill="#0b4f6c"/>'
+    '<circle cx="10" cy="11" r="4" fill="#fff"/><circle cx="22" cy="21" r="4" fill="#fbbf24"/>'
+    '<path d="M10 11 L22 21" stroke="#fff" stroke-width="2"/></svg>'
+)
+
+
+async def favicon(request: Request) -> Response:
+    """A small SVG icon (browsers ask for /favicon.ico whatever the page says)."""
+    return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
 async def healthz(request: Request) -> Response:
     """Liveness and a little detail: quads, graphs, generation."""
     state: ServerState = request.app.state.kz
@@ -289,6 +302,7 @@ def create_app(state: ServerState) -> Starlette:
         Route("/", landing, methods=["GET"]),
         Route("/sparql", sparql, methods=["GET", "HEAD", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *api.routes(),
         *gsp.routes(),

@@ -47,15 +47,10 @@ def build_dump(state: ServerState, name: str) -> bytes:
 
 async def index(request: Request) -> Response:
     """A list of the dumps."""
-    rows = "".join(
-        f'<tr><td><a href="{n}">{n}</a> (<a href="{n}.gz">.gz</a>)</td>'
-        f"<td>{media}</td><td>{what}</td></tr>"
-        for n, (media, what) in DUMPS.items()
-    )
-    return HTMLResponse(
-        "<!doctype html><title>kzgraph dumps</title><h1>Dumps</h1>"
-        f"<table><tr><th>file</th><th>type</th><th>holds</th></tr>{rows}</table>"
-    )
+    from kzgraph.endpoint.pages import render
+
+    dumps = [(n, media, what) for n, (media, what) in DUMPS.items()]
+    return HTMLResponse(render("dumps.html", dumps=dumps))
 
 
 async def dump(request: Request) -> Response:

@@ -21,7 +21,7 @@ from kzgraph.endpoint.describe import entity_graph, statements_with_sources
 from kzgraph.endpoint.pages import local_href, render, term_view
 from kzgraph.endpoint.responses import error, rdf_response
 from kzgraph.endpoint.state import ServerState
-from kzgraph.namespaces import BASE, KZ, ONTOLOGY_GRAPH, bind_prefixes
+from kzgraph.namespaces import BASE, KZ, ONTOLOGY_GRAPH, bind_prefixes, curie
 
 
 def _page(state: ServerState, iri: str, graph: Graph) -> str:
@@ -64,9 +64,18 @@ def _page(state: ServerState, iri: str, graph: Graph) -> str:
         for s, p in sorted(graph.subject_predicates(node))
         if not isinstance(s, BNode)
     ]
+    from urllib.parse import quote
+
+    local = local_href(iri)
+    format_base = (
+        f"{local}?format="
+        if local and "%23" not in local and "#" not in iri
+        else f"/resolve?iri={quote(iri, safe='')}&format="
+    )
     return render(
         "entity.html",
         iri=iri,
+        format_base=format_base,
         label=labels.get(iri, iri),
         types=[term_view(t, labels) for t in sorted(graph.objects(node, RDF.type), key=str)],
         statements=statements,
@@ -86,14 +95,89 @@ async def describe_iri(request: Request, iri: str) -> Response:
     def build() -> Graph:
         return entity_graph(state.store, iri)
 
+    override = request.query_params.get("format")
+    html = override is None and wants_html(request.headers.get("accept"))
+    if iri in state.graphs():
+        if html:
+            page = await anyio.to_thread.run_sync(_graph_page, state, iri)
+            return HTMLResponse(page, headers={"Vary": "Accept"})
+        contents = await anyio.to_thread.run_sync(_graph_contents, state, iri)
+        return rdf_response(contents, request.headers.get("accept"), override)
     graph = await anyio.to_thread.run_sync(build)
     if len(graph) == 0:
-        return error(404, f"the dataset says nothing about <{iri}>")
-    override = request.query_params.get("format")
-    if override is None and wants_html(request.headers.get("accept")):
-        html = await anyio.to_thread.run_sync(_page, state, iri, graph)
-        return HTMLResponse(html, headers={"Vary": "Accept"})
+        return not_found(request, f"The dataset says nothing about <{iri}>.", iri)
+    if html:
+        page = await anyio.to_thread.run_sync(_page, state, iri, graph)
+        return HTMLResponse(page, headers={"Vary": "Accept"})
     return rdf_response(graph, request.headers.get("accept"), override)
+
+
+def not_found(request: Request, message: str, iri: str = "") -> Response:
+    """404: an HTML page with a way on for browsers, one line of text for everyone else."""
+    if wants_html(request.headers.get("accept")):
+        return HTMLResponse(render("not_found.html", message=message, iri=iri), status_code=404)
+    return error(404, message)
+
+
+def _graph_contents(state: ServerState, iri: str) -> Graph:
+    dump = state.store.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(iri))
+    return bind_prefixes(Graph().parse(data=dump or b"", format="nt"))
+
+
+_GRAPH_ENTITIES = """
+SELECT ?e (SAMPLE(?t) AS ?type) (COUNT(*) AS ?facts) WHERE {
+  GRAPH ?g { ?e ?p ?o FILTER(isIRI(?e) && ?p != prov:qualifiedDerivation) }
+  OPTIONAL { GRAPH ?g { ?e a ?t } }
+} GROUP BY ?e ORDER BY DESC(?facts) ?e"""
+
+_GRAPH_SOURCE = """
+SELECT ?src ?title ?label ?publisher ?date ?url WHERE {
+  GRAPH ?g { ?g prov:wasDerivedFrom ?src
+    OPTIONAL { ?src dcterms:title ?title } OPTIONAL { ?src rdfs:label ?label }
+    OPTIONAL { ?src dcterms:source ?publisher } OPTIONAL { ?src dcterms:issued ?date }
+    OPTIONAL { ?src schema:url ?url } }
+} LIMIT 1"""
+
+
+def _graph_page(state: ServerState, iri: str) -> str:
+    """A named graph for people: its source article, counts, and the entities it describes."""
+    # ``iri`` is one of the store's own graph names (checked by the caller), safe in <…>
+    g = f"<{iri}>"
+    labels = state.labels()
+    triples = state.store.query(f"SELECT (COUNT(*) AS ?n) {{ GRAPH {g} {{ ?s ?p ?o }} }}")
+    quotes = state.store.query(f"SELECT (COUNT(*) AS ?n) {{ GRAPH {g} {{ ?d kz:quotation ?q }} }}")
+    entities = []
+    for e, t, n in state.store.query(_GRAPH_ENTITIES.replace("?g", g)).rows:
+        entities.append(
+            {
+                "label": labels.get(str(e), curie(str(e))),
+                "curie": curie(str(e)),
+                "href": local_href(str(e)),
+                "kind": labels.get(str(t), curie(str(t))) if t is not None else "",
+                "facts": str(n),
+            }
+        )
+    source: dict[str, str] | None = None
+    rows = state.store.query(_GRAPH_SOURCE.replace("?g", g)).rows
+    if rows:
+        src, title, label, publisher, date, url = rows[0]
+        source = {
+            "href": local_href(str(src)) or str(src),
+            "title": str(title or label or curie(str(src))),
+            "publisher": str(publisher or ""),
+            "date": str(date or ""),
+            "url": str(url or ""),
+        }
+    heading = source["title"] if source else labels.get(iri, curie(iri))
+    return render(
+        "graph.html",
+        iri=iri,
+        title=heading,
+        source=source,
+        triples=str(triples.rows[0][0]),
+        quotations=str(quotes.rows[0][0]),
+        entities=entities,
+    )
 
 
 async def by_path(request: Request) -> Response:
@@ -105,7 +189,18 @@ async def resolve(request: Request) -> Response:
     """/resolve?iri=...: any IRI; local ones redirect to their path."""
     iri = request.query_params.get("iri")
     if not iri:
+        if wants_html(request.headers.get("accept")):
+            return HTMLResponse(
+                render("not_found.html", message="Give an IRI or CURIE to look up.", iri="")
+            )
         return error(400, "give ?iri=")
+    if ":" in iri and not iri.split(":", 1)[1].startswith("//"):
+        from kzgraph.catalogue import ParameterError, expand_iri
+
+        try:
+            iri = str(expand_iri(iri))  # a CURIE such as company:tbea
+        except ParameterError:
+            pass
     href = local_href(iri)
     if href and "#" not in iri:
         return RedirectResponse(href, status_code=303)
@@ -131,7 +226,7 @@ async def docs(request: Request) -> Response:
     name = request.path_params.get("path", "") or "index.html"
     site = state.docs_dir
     if "\x00" in name or len(name) > 255 or any(len(part) > 200 for part in name.split("/")):
-        return error(404, f"no page {name[:80]!r}… in the documentation")
+        return not_found(request, f"There is no page {name[:80]!r}… in the documentation.")
     if site is not None:
         target = (site / name).resolve()
         if target.is_file() and site.resolve() in target.parents:
@@ -140,8 +235,8 @@ async def docs(request: Request) -> Response:
         # /ontology/Company: the term kz:Company (hash IRIs never reach a server)
         return RedirectResponse(f"/resolve?iri={BASE}ontology%23{name}", status_code=303)
     if site is None:
-        return error(404, "the documentation was not built (see the server log)")
-    return error(404, f"no page {name!r} in the documentation")
+        return not_found(request, "The documentation was not built (see the server log).")
+    return not_found(request, f"There is no page {name!r} in the documentation.")
 
 
 def routes() -> list[Route]:

@@ -16,6 +16,8 @@ _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesc
 
 def local_href(iri: str) -> str | None:
     """The path on this server that resolves ``iri``, for IRIs under the project's base."""
+    if iri.startswith(BASE + "ontology#"):
+        return "/ontology/" + iri[len(BASE + "ontology#") :]  # the term's documentation
     if iri.startswith(BASE):
         return "/" + iri[len(BASE) :].replace("#", "%23")
     return None

@@ -6,14 +6,14 @@ import errno
 import logging
 import socket
 import sys
-import tempfile
 from pathlib import Path
 
 import uvicorn
+from rdflib import Dataset
 
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.state import ServerState, nquads_of
-from kzgraph.loading import KzgraphError, load, new_dataset
+from kzgraph.loading import KzgraphError, data_files, load, new_dataset, ontology_files
 from kzgraph.store import OxigraphStore
 from kzgraph.validation import validate
 
@@ -26,6 +26,7 @@ def prepare(settings: ServerSettings) -> ServerState:
     The dataset is built once: from the files for a new store, from the store when an on-disk
     store already holds data (which may carry updates); inference and validation both use it.
     """
+    from kzgraph import derived
     from kzgraph.inference import INFERRED, expand
 
     store = OxigraphStore(settings.store_path)
@@ -44,32 +45,56 @@ def prepare(settings: ServerSettings) -> ServerState:
     else:
         store.refresh_union()  # re-derive the merge: a store from before a crash is consistent
     log.info("store: %s, %d quads", settings.store_path or "in memory", len(store))
+    # What the data is, for the caches: the files when the store was filled from them (blank
+    # node names change on every parse), else the store's own N-Quads (its names persist).
+    if fresh:
+        files = [*ontology_files(settings.project), *data_files(settings.project)]
+        fingerprint = derived.files_digest(files)
+    else:
+        fingerprint = nquads_of(store.store)
     if settings.validate:
-        report = validate(settings.project, dataset=ds)
-        if not report.conforms:
-            raise KzgraphError(
-                f"the graph does not conform to the shapes ({len(report.findings)} findings); "
-                "run 'kzgraph validate', or start with --no-validate\n" + report.to_text()
-            )
-        log.info("validation: the graph conforms to the shapes")
+        check_conformance(settings, ds, fingerprint)
     state = ServerState.start(settings, store)
-    state.docs_dir = build_docs(settings)
+    state.docs_dir = build_docs(settings, fingerprint)
     log.info("workers: %d processes, timeout %g s", settings.workers, settings.timeout)
     return state
 
 
-def build_docs(settings: ServerSettings) -> Path | None:
-    """The documentation site in a temporary folder; a failure is logged, not fatal."""
+def check_conformance(settings: ServerSettings, ds: Dataset, nquads: bytes) -> None:
+    """Validate unless a report for exactly this data and these shapes is already on disk."""
+    from kzgraph import derived
+
+    key = derived.validation_key(settings.project, nquads, settings.inference)
+    cached = derived.cached_conformance(settings.project, key)
+    if cached is True:
+        log.info("validation: unchanged data and shapes (%s…), conforms (cached)", key[:12])
+        return
+    log.info("validation: running pyshacl ...")
+    report = validate(settings.project, dataset=ds)
+    derived.remember_conformance(settings.project, key, report.conforms, len(report.findings))
+    if not report.conforms:
+        raise KzgraphError(
+            f"the graph does not conform to the shapes ({len(report.findings)} findings); "
+            "run 'kzgraph validate', or start with --no-validate\n" + report.to_text()
+        )
+    log.info("validation: the graph conforms to the shapes")
+
+
+def build_docs(settings: ServerSettings, nquads: bytes) -> Path | None:
+    """The documentation site, reused from the cache when its inputs are unchanged."""
+    from kzgraph import derived
     from kzgraph.docs import build_site
 
-    target = Path(tempfile.mkdtemp(prefix="kzgraph-docs-"))
+    key = derived.docs_key(settings.project, nquads)
     try:
-        build_site(settings.project, target)
+        site, cached = derived.cached_site(
+            settings.project, key, lambda target: build_site(settings.project, target)
+        )
     except Exception as exc:
         log.warning("documentation not built: %s", exc)
         return None
-    log.info("documentation: built in %s, served at /ontology/", target)
-    return target
+    log.info("documentation: %s %s, served at /ontology/", "reused" if cached else "built", site)
+    return site
 
 
 def bind(host: str, port: int) -> socket.socket:

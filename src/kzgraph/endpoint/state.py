@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,11 +100,9 @@ class ServerState:
             self.pool.reload(nquads_of(self.store.store))
 
     def close(self) -> None:
-        """Stop the workers, flush the store, remove the built documentation."""
+        """Stop the workers and flush the store (the documentation stays cached)."""
         self.pool.close()
         self.store.store.flush()
-        if self.docs_dir is not None:
-            shutil.rmtree(self.docs_dir, ignore_errors=True)
 
 
 #: Re-derives the default graph as the merge of the named graphs (appended to every write).

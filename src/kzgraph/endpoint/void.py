@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
+from rdflib import BNode, Graph
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from kzgraph.endpoint.describe import void_description
+from kzgraph.endpoint.conneg import wants_html
+from kzgraph.endpoint.describe import VOID, void_description
 from kzgraph.endpoint.responses import rdf_response
 from kzgraph.endpoint.state import ServerState
+from kzgraph.namespaces import curie
 
 
 async def void(request: Request) -> Response:
@@ -23,7 +28,44 @@ async def void(request: Request) -> Response:
     graph = await anyio.to_thread.run_sync(
         void_description, str(request.base_url), state.store, state.graphs(), dumps
     )
-    return rdf_response(graph, request.headers.get("accept"), request.query_params.get("format"))
+    override = request.query_params.get("format")
+    if override is None and wants_html(request.headers.get("accept")):
+        return HTMLResponse(rdf_page(graph, state.labels()), headers={"Vary": "Accept"})
+    return rdf_response(graph, request.headers.get("accept"), override)
+
+
+def rdf_page(graph: Graph, labels: dict[str, str]) -> str:
+    """The VoID description for people: the dataset first, then each subset and partition."""
+    from kzgraph.endpoint.describe import DATASET
+    from kzgraph.endpoint.pages import render, term_view
+
+    def rows(subject: Any) -> list[dict[str, Any]]:
+        return [
+            {"p": term_view(p, labels), "o": term_view(o, labels)}
+            for p, o in sorted(
+                graph.predicate_objects(subject), key=lambda po: (str(po[0]), str(po[1]))
+            )
+            if not isinstance(o, BNode)
+        ]
+
+    sections: list[dict[str, Any]] = [{"title": "The dataset", "rows": rows(DATASET)}]
+    for subset in sorted(graph.objects(DATASET, VOID.subset), key=str):
+        sections.append({"title": f"Subset {curie(str(subset))}", "rows": rows(subset)})
+    partitions = []
+    for part in graph.objects(DATASET, VOID.classPartition):
+        cls, n = graph.value(part, VOID["class"]), graph.value(part, VOID.entities)
+        partitions.append({"p": term_view(cls, labels), "o": term_view(n, labels)})
+    sections.append(
+        {"title": "Entities per class", "rows": sorted(partitions, key=lambda r: r["p"]["text"])}
+    )
+    return render(
+        "rdf_table.html",
+        title="VoID / DCAT description",
+        intro="How big the dataset is, where its parts come from, and how to get it.",
+        self_path="/.well-known/void",
+        formats=[("ttl", "Turtle"), ("jsonld", "JSON-LD"), ("nt", "N-Triples"), ("xml", "RDF/XML")],
+        sections=sections,
+    )
 
 
 def routes() -> list[Route]:
