@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -28,29 +30,93 @@ def server():
     s.stop()
 
 
+#: Screenshots the suite keeps (git-ignored), one per page a test looked at.
+SHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
+
+#: Every request the pages make to a host other than the test server.
+offsite: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     if not shutil.which("chromium"):
         pytest.fail("chromium is missing: scripts/test.sh installs Debian's chromium package")
     from playwright.sync_api import sync_playwright
 
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
+
+        def guard(route, request):  # type: ignore[no-untyped-def]
+            if urlparse(request.url).hostname not in ("127.0.0.1", "localhost"):
+                offsite.append(request.url)
+                route.abort()
+            else:
+                route.continue_()
+
+        context.route("**/*", guard)
         yield context.new_page()
         browser.close()
 
 
-def test_ui_runs_a_saved_query_and_shows_the_table(server, page, tmp_path_factory):
-    tmp_path = tmp_path_factory.getbasetemp()
+@pytest.fixture(autouse=True)
+def no_offsite_requests():
+    offsite.clear()
+    yield
+    assert not offsite, f"the page contacted other hosts: {offsite[:5]}"
+
+
+def test_ui_runs_a_saved_query_and_shows_the_table(server, page):
     page.goto(server.url + "sparql", wait_until="networkidle")
     page.select_option("#saved", "energy-projects-by-capacity")
-    page.wait_for_timeout(500)
+    page.wait_for_selector("#saved-results table.kz-results tr td", timeout=30_000)
     page.locator(".yasqe_queryButton:visible").click()
-    page.wait_for_selector(".tabPanel.active .yasr table tbody tr", timeout=30_000)
-    page.screenshot(path=str(tmp_path / "yasgui.png"))
+    page.wait_for_selector(".tabPanel.active .yasr table.kz-results td", timeout=30_000)
+    page.screenshot(path=str(SHOTS / "yasgui-saved-query.png"), full_page=True)
     text = page.inner_text(".tabPanel.active .yasr")
-    assert "1320" in text  # "a 1,320 MW coal-fired thermal power plant" (002)
+    assert "1,320" in text  # "a 1,320 MW coal-fired thermal power plant" (002), as a number
+    assert "^^" not in text and "https://w3id.org" not in text  # labels, not raw terms
+    link = page.locator(".tabPanel.active .yasr table.kz-results a").first
+    assert link.get_attribute("href").startswith("/")  # a local page, not w3id.org
+    assert link.get_attribute("title").startswith("https://w3id.org/kzgraph/")  # IRI on hover
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1400  # the layout wraps instead of running off the screen
+
+
+def test_query_forms_run_parameterised_queries(server, page):
+    page.goto(server.url + "sparql", wait_until="networkidle")
+    page.select_option("#saved", "investments-in-region")
+    page.wait_for_selector("#saved-params select[name=region]")
+    assert "Zhambyl Region" in page.inner_text("#saved-params select[name=region]")
+    page.select_option("#saved-params select[name=region]", label="Zhambyl Region")
+    page.click("#saved-form button[type=submit]")
+    page.wait_for_selector("#saved-results table.kz-results td")
+    results = page.inner_text("#saved-results")
+    assert "Fufeng Group" in results and "Almaty" not in results
+    assert "region=region%3Azhambyl" in page.inner_text("#saved-url")
+    page.screenshot(path=str(SHOTS / "query-form-region.png"), full_page=True)
+    page.select_option("#saved", "entity-by-label")
+    page.wait_for_selector("#saved-params input[name=label]")
+    page.fill("#saved-params input[name=label]", "TBEA")
+    page.click("#saved-form button[type=submit]")
+    page.wait_for_selector("#saved-results table.kz-results td")
+    assert "TBEA Company Limited" in page.inner_text("#saved-results")
+
+
+def test_editor_completes_from_the_project_ontology_only(server, page):
+    page.goto(server.url + "sparql", wait_until="networkidle")
+    page.evaluate(
+        """() => { const y = kzgraphYasgui.getTab().getYasqe();
+          y.setValue('SELECT * WHERE {\\n  ?s a kz:C\\n}'); y.focus();
+          y.setCursor({line: y.lineCount() - 2, ch: 11}); }"""
+    )
+    page.keyboard.type("o")  # the user types; completion is offered from kzgraph's own terms
+    page.keyboard.press("Control+Space")
+    page.wait_for_selector(".CodeMirror-hints li", timeout=10_000)
+    hints = page.inner_text(".CodeMirror-hints")
+    assert "kz:Company" in hints
+    page.screenshot(path=str(SHOTS / "editor-completion.png"))
 
 
 def test_entity_page_in_the_browser(server, page):
@@ -82,3 +148,24 @@ def test_docs_site_through_the_ontology_iri(server, page):
     assert "Class model" in page.inner_text("main")
     page.click("text=Classes")
     assert "Instances in the graph" in page.inner_text("main")
+
+
+def test_void_graph_pages_404_and_favicon_for_people(server, page):
+    page.goto(server.url + ".well-known/void")
+    assert "VoID / DCAT description" in page.inner_text("h1")
+    assert "Entities per class" in page.inner_text("main")
+    page.goto(server.url + "graph/002_97890c3330489398")
+    heading = page.inner_text("h1")
+    assert "58 commercial agreements" in heading  # the source article's title, not a raw IRI
+    main = page.inner_text("main")
+    assert "Fufeng Group" in main and "triples" in main
+    page.screenshot(path=str(SHOTS / "named-graph-page.png"), full_page=True)
+    response = page.goto(server.url + "id/company/no-such-firm")
+    assert response.status == 404 and "Not found" in page.inner_text("h1")
+    icon = page.request.get(server.url + "favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
+    page.goto(server.url + "dumps/")
+    assert page.locator("header a").count() > 3  # the site's header: a way back
+    page.goto(server.url + "ontology/classes.html")
+    page.click("text=← kzgraph endpoint")
+    assert page.url == server.url

@@ -255,11 +255,13 @@ def test_cli_walkthrough(tmp_path):
     )
     path = kz("path", "company:tbea", "Alatau City")
     assert "—supplies to→ Alatau City" in path.stdout
-    ambiguous = kz("path", "TBEA", "Alatau City")
+    by_alt_label = kz("path", "TBEA", "Alatau City")  # "TBEA" is company:tbea's altLabel
+    assert by_alt_label.returncode == 0 and "—supplies to→ Alatau City" in by_alt_label.stdout
+    partial = kz("path", "TBEA energy", "Alatau City")
     assert (
-        ambiguous.returncode == 2
-        and "matches 5 entities" in ambiguous.stderr
-        and "Traceback" not in ambiguous.stderr
+        partial.returncode == 2
+        and "did you mean" in partial.stderr
+        and "Traceback" not in partial.stderr
     )
     assert "community 1" in kz("communities", "--projection", "company-company").stdout
     assert (
@@ -292,7 +294,9 @@ def test_http_network_api():
             ).json()
             assert explained[0]["explanation"][-1].endswith("—supplies to→ Alatau City")
             assert (
-                c.get("/api/network/path", params={"from": "TBEA", "to": "Alatau City"}).status_code
+                c.get(
+                    "/api/network/path", params={"from": "TBEA e", "to": "Alatau City"}
+                ).status_code
                 == 400
             )
             ego_data = c.get("/api/network/ego", params={"node": "region:zhambyl"}).json()

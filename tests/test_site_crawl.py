@@ -21,7 +21,11 @@ class Links(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
-            if name in ("href", "src") and value and not value.startswith(("javascript:", "mailto:", "data:")):
+            if (
+                name in ("href", "src")
+                and value
+                and not value.startswith(("javascript:", "mailto:", "data:"))
+            ):
                 self.found.append(value)
 
 

@@ -81,11 +81,20 @@ def remember_conformance(settings: Settings, key: str, conforms: bool, findings:
 
 
 def docs_key(settings: Settings, nquads: bytes) -> str:
-    """What the documentation site depends on: data, ontology, shapes, queries, kzgraph."""
+    """What the documentation site depends on: data, ontology, queries, code and templates.
+
+    The code and templates count because an edited template must not be served from a stale
+    build.
+    """
+    package = Path(__file__).resolve().parent
     return digest(
         nquads,
         files_digest(settings.ontology_dir.glob("*.ttl")),
         files_digest(settings.queries_dir.rglob("*.rq")),
+        files_digest([*package.glob("docs*.py"), *(package / "templates_docs").glob("*")]),
+        (settings.root / "CHANGELOG.md").read_bytes()
+        if (settings.root / "CHANGELOG.md").exists()
+        else b"",
         version("kzgraph").encode(),
     )
 

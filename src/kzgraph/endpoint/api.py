@@ -240,9 +240,47 @@ async def docs_page(request: Request) -> Response:
     return HTMLResponse(render("swagger.html"))
 
 
+async def parameters(request: Request) -> Response:
+    """A saved query's parameters with the values each can take, for the UI's forms."""
+    from kzgraph.endpoint.choices import choices
+
+    state: ServerState = request.app.state.kz
+    saved = state.catalogue.get(request.path_params["name"])
+    if saved is None:
+        return error(404, f"no saved query named {request.path_params['name']!r}")
+    labels = state.labels()
+
+    def work() -> list[dict[str, Any]]:
+        return [
+            {
+                "name": p.name,
+                "kind": p.describe().split(" ", 1)[1][1:-1],
+                "required": p.required,
+                "example": saved.defaults.get(p.name),
+                "choices": choices(state.store, p.name, labels) if p.kind == "iri" else [],
+            }
+            for p in saved.parameters
+        ]
+
+    import anyio
+
+    key = f"parameters:{saved.name}"
+    if key not in state.cache:
+        state.cache[key] = await anyio.to_thread.run_sync(work)
+    return JSONResponse(state.cache[key])
+
+
+async def labels(request: Request) -> Response:
+    """IRI → English label for every labelled term: what the UI shows instead of IRIs."""
+    state: ServerState = request.app.state.kz
+    return JSONResponse(state.labels(), headers={"Cache-Control": "no-cache"})
+
+
 def routes() -> list[Route]:
     """The API's routes."""
     return [
+        Route("/api/labels", labels, methods=["GET"]),
+        Route("/api/queries/{name}/parameters", parameters, methods=["GET"]),
         Route("/api/queries", list_queries, methods=["GET"]),
         Route("/api/queries/{name}", run_saved, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -173,13 +173,39 @@ async def sparql(request: Request) -> Response:
     return rdf_response(description, accept, request.query_params.get("format"))
 
 
+def ontology_terms(state: ServerState) -> dict[str, list[str]]:
+    """The classes and properties the data and ontology use, for the editor's completion."""
+    key = "ontology-terms"
+    if key not in state.cache:
+        rows = state.store.query(
+            """SELECT DISTINCT ?t ?kind WHERE {
+                 { GRAPH kzg:ontology { ?t a owl:Class } BIND("c" AS ?kind) }
+                 UNION { ?x a ?t BIND("c" AS ?kind) }
+                 UNION { GRAPH kzg:ontology { ?t a ?pt FILTER(?pt IN (owl:ObjectProperty,
+                         owl:DatatypeProperty, owl:AnnotationProperty, rdf:Property)) }
+                         BIND("p" AS ?kind) }
+                 UNION { ?s ?t ?o BIND("p" AS ?kind) }
+               }"""
+        ).rows
+        state.cache[key] = {
+            "classes": sorted({str(t) for t, k in rows if str(k) == "c" and t is not None}),
+            "properties": sorted({str(t) for t, k in rows if str(k) == "p" and t is not None}),
+        }
+    terms: dict[str, list[str]] = state.cache[key]
+    return terms
+
+
 def ui_page(request: Request, state: ServerState) -> str:
     """The YASGUI page with the saved queries as examples and the prefixes preset."""
-    saved = {name: q.text for name, q in state.catalogue.items()}
+    saved = {
+        name: {"text": q.text, "summary": q.summary, "description": q.description}
+        for name, q in state.catalogue.items()
+    }
     return render(
         "yasgui.html",
         queries=list(state.catalogue.values()),
         saved_json=json.dumps(saved).replace("</", "<\\/"),
+        terms_json=json.dumps(ontology_terms(state)).replace("</", "<\\/"),
         prefixes_json=json.dumps(PREFIXES),
         assets=(WEB / "@zazuko" / "yasgui" / "build" / "yasgui.min.js").exists(),
         base=base_url(request),

@@ -1,0 +1,33 @@
+"""The values a saved query's IRI parameter can usefully take, for the forms in the query UI.
+
+A parameter's name says what it stands for (``region``, ``firm``, ``sector``…); each name maps to
+a small SPARQL query over the data listing the values the graph actually uses, with labels, so a
+form can offer a drop-down instead of asking for an IRI. Unknown names fall back to every
+labelled entity.
+"""
+
+from __future__ import annotations
+
+from kzgraph.namespaces import curie
+from kzgraph.store import OxigraphStore
+
+_USED = "SELECT DISTINCT ?x WHERE {{ {pattern} }}"
+PATTERNS = {
+    "region": "?p kz:region ?x",
+    "firm": "?x a kz:Company",
+    "company": "?x a kz:Company",
+    "sector": "{ ?p kz:sector ?x } UNION { ?x skos:inScheme ?s . ?p kz:sector/skos:broader* ?x }",
+    "status": "?x skos:inScheme ?scheme . ?p kz:status ?x",
+    "direction": "?f kz:direction ?x",
+    "source": "?x a kz:SourceDocument",
+    "entity": "GRAPH ?g { ?x rdfs:label ?l } FILTER(STRSTARTS(STR(?g), STR(kzg:0)))",
+}
+
+
+def choices(store: OxigraphStore, param: str, labels: dict[str, str]) -> list[dict[str, str]]:
+    """``[{"value": CURIE, "label": …}]`` for a parameter, sorted by label."""
+    pattern = PATTERNS.get(param, PATTERNS["entity"])
+    rows = store.query(_USED.format(pattern=pattern)).rows
+    values = {str(row[0]) for row in rows if row[0] is not None and str(row[0]).startswith("http")}
+    out = [{"value": curie(v), "label": labels.get(v, curie(v))} for v in values]
+    return sorted(out, key=lambda c: c["label"].casefold())
