@@ -169,3 +169,21 @@ def test_void_graph_pages_404_and_favicon_for_people(server, page):
     page.goto(server.url + "ontology/classes.html")
     page.click("text=← kzgraph endpoint")
     assert page.url == server.url
+
+
+def test_network_page_names_a_firm_by_its_short_name_with_a_legend(server, page):
+    page.goto(server.url + "network?focus=TBEA&depth=1", wait_until="networkidle")
+    page.wait_for_function(
+        "document.getElementById('status').textContent.includes('nodes')", timeout=30_000
+    )
+    assert page.locator("#problem").is_hidden()
+    legend = page.inner_text("#legend")
+    assert "Company (1)" in legend and "EnergyProject" in legend
+    labels = page.evaluate("kzgraphNetwork.body.data.nodes.get().map((n) => n.label)")
+    assert any("TBEA Company Limited" in label for label in labels)
+    assert all("…" not in label for label in labels)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "network-tbea.png"))
+    page.goto(server.url + "network?focus=TBEA+energy", wait_until="networkidle")
+    page.wait_for_selector("#problem:not([hidden])")
+    assert "did you mean" in page.inner_text("#problem")

@@ -276,7 +276,7 @@ def query_cmd(
     saved = get_query(name, settings)
     bindings = saved.bind(values)
     store = _store(ctx, engine, inference)
-    _print_result(store.query(saved.text, bindings), fmt, store, iris)
+    _print_result(store.query(saved.text, bindings).without(saved.hidden), fmt, store, iris)
 
 
 @main.command()

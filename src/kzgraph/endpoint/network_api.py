@@ -37,6 +37,17 @@ def _graph(state: ServerState, projection: str) -> nx.Graph:
     )
 
 
+def _bounded(value: str, name: str, most: int) -> int:
+    """A small positive integer parameter; bigger values would make the server work for nothing."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise KzgraphError(f"{name} must be a whole number, got {value!r}") from None
+    if not 1 <= number <= most:
+        raise KzgraphError(f"{name} must be between 1 and {most}, got {number}")
+    return number
+
+
 async def _run(request: Request, work: Any) -> Response:
     try:
         return JSONResponse(await anyio.to_thread.run_sync(work))
@@ -66,7 +77,10 @@ async def rank(request: Request) -> Response:
     def work() -> list[dict[str, Any]]:
         g = _graph(state, q.get("projection", "full"))
         rows = measures.rank(
-            g, q.get("measure", "pagerank"), q.get("type"), int(q.get("top", "10"))
+            g,
+            q.get("measure", "pagerank"),
+            q.get("type"),
+            _bounded(q.get("top", "10"), "top", 1000),
         )
         return [_node(g, n, score=s) for n, s in rows]
 
@@ -83,7 +97,7 @@ async def path(request: Request) -> Response:
     def work() -> list[dict[str, Any]]:
         g = full(state)
         a, b = netgraph.resolve(g, q["from"]), netgraph.resolve(g, q["to"])
-        found = paths.shortest_paths(g, a, b, int(q.get("max_hops", "4")))
+        found = paths.shortest_paths(g, a, b, _bounded(q.get("max_hops", "4"), "max_hops", 8))
         return [
             {"nodes": [_node(g, n) for n in p], "explanation": paths.explain_path(g, p)}
             for p in found
@@ -102,7 +116,7 @@ async def ego(request: Request) -> Response:
     def work() -> dict[str, Any]:
         g = full(state)
         center = netgraph.resolve(g, q["node"])
-        sub = paths.ego(g, center, int(q.get("depth", "1")))
+        sub = paths.ego(g, center, _bounded(q.get("depth", "1"), "depth", 4))
         return {"center": center, **vis_data(sub)}
 
     return await _run(request, work)

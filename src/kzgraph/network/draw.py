@@ -93,13 +93,24 @@ def draw_static(g: nx.Graph, output: Path, measure: str = "pagerank", title: str
     plt.close(fig)
 
 
+def _wrap(label: str, width: int = 22) -> str:
+    r"""A label broken into lines at word boundaries, so it is shown whole, never cut.
+
+    >>> _wrap("Fufeng Group corn processing plant in Zhambyl Region")
+    'Fufeng Group corn\nprocessing plant in\nZhambyl Region'
+    """
+    import textwrap
+
+    return "\n".join(textwrap.wrap(label, width)) or label
+
+
 def vis_data(g: nx.Graph, measure: str = "pagerank") -> dict[str, list[dict[str, object]]]:
     """Nodes and edges in vis-network's shape, for the HTML page and the /network view."""
     sizes = _sizes(g, measure)
     nodes = [
         {
             "id": n,
-            "label": str(d.get("label", n))[:40],
+            "label": _wrap(str(d.get("label", n))),
             "title": f"{d.get('label', n)} ({d.get('type', '')})",
             "color": colour(str(d.get("type", ""))),
             "value": sizes[n],
