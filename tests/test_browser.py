@@ -187,3 +187,20 @@ def test_network_page_names_a_firm_by_its_short_name_with_a_legend(server, page)
     page.goto(server.url + "network?focus=TBEA+energy", wait_until="networkidle")
     page.wait_for_selector("#problem:not([hidden])")
     assert "did you mean" in page.inner_text("#problem")
+
+
+def test_map_shows_regions_and_their_projects_without_tiles(server, page):
+    page.goto(server.url + "map", wait_until="networkidle")
+    page.wait_for_function("window.kzgraphMap !== undefined", timeout=30_000)
+    assert page.locator("#map path.leaflet-interactive").count() == 20
+    assert "20 regions, 10 with projects" in page.inner_text("#status")
+    page.screenshot(path=str(SHOTS / "map.png"))
+    tooltip = page.locator(".region-name", has_text="Zhambyl Region").get_attribute("id")
+    page.locator(f"path[aria-describedby={tooltip}]").click(force=True)  # the region itself
+    page.wait_for_selector(".leaflet-popup-content")
+    popup = page.inner_text(".leaflet-popup-content")
+    assert "Fufeng Group corn processing plant in Zhambyl Region" in popup
+    assert "800,000,000 USD" in popup
+    page.screenshot(path=str(SHOTS / "map-zhambyl-popup.png"))
+    page.click(".leaflet-popup-content a >> text=Zhambyl Region")
+    assert page.inner_text("h1") == "Zhambyl Region"

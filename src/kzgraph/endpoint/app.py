@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from kzgraph.endpoint import api, dumps, gsp, linked_data, network_api
+from kzgraph.endpoint import api, dumps, gsp, linked_data, map_api, network_api
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick, wants_html
 from kzgraph.endpoint.describe import service_description
 from kzgraph.endpoint.pages import render
@@ -335,11 +335,13 @@ def create_app(state: ServerState) -> Starlette:
         *linked_data.routes(),
         *dumps.routes(),
         *network_api.routes(),
+        *map_api.routes(),
     ]
     for name, folder in (
         ("yasgui", WEB / "@zazuko" / "yasgui" / "build"),
         ("swagger", WEB / "swagger-ui-dist"),
         ("vis", WEB / "vis-network" / "standalone" / "umd"),
+        ("leaflet", WEB / "leaflet" / "dist"),
     ):
         if folder.exists():
             routes.append(Mount(f"/static/{name}", StaticFiles(directory=folder), name=name))

@@ -37,7 +37,11 @@ def term_view(term: Any, labels: dict[str, str]) -> dict[str, Any]:
             if term.language
             else (curie(str(term.datatype)) if term.datatype else "")
         )
-        return {"text": str(term), "href": None, "note": note}
+        text = str(term)
+        if len(text) > 300:  # a WKT outline: show its start; the RDF formats have it whole
+            note = f"{note}, {len(text):,} characters".lstrip(", ")
+            text = text[:160] + " …"
+        return {"text": text, "href": None, "note": note}
     return {"text": str(term), "href": None, "note": ""}
 
 
