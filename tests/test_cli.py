@@ -183,3 +183,71 @@ def test_sparql_syntax_error_is_clean():
     assert result.returncode == 2
     assert "SPARQL syntax error" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sparql_errors_point_at_the_users_text_and_name_unknown_prefixes():
+    result = run("sparql", "SELECT ?p WHERE { ?p kz:region regionn:atyrau }")
+    assert result.returncode == 2
+    assert "unknown prefix regionn: at line 1, column 32" in result.stderr
+    truncated = run("sparql", "SELECT ?p WHERE { ?p kz:region ")
+    assert "error at 1:32" in truncated.stderr  # the user's own line and column
+    assert "\\u{" not in truncated.stderr  # no wall of Unicode ranges
+
+
+def test_required_parameters_have_no_silent_default():
+    result = run("query", "investments-in-region")
+    assert result.returncode == 2 and "missing required parameter region" in result.stderr
+    rows = run(
+        "query", "investments-in-region", "--param", "region=region:zhambyl", "--format", "csv"
+    )
+    header = rows.stdout.splitlines()[0]
+    assert "_region_iri" not in header and "firm" in header
+
+
+@pytest.mark.parametrize("name", ["turtle", "ttl", "TTL", "text/turtle"])
+def test_format_names_are_the_usual_ones(name):
+    assert run("export", "--format", name).stdout.startswith("@prefix")
+    assert run("validate", "--format", name).returncode == 0
+
+
+def test_a_busy_port_is_reported_at_once():
+    import socket
+    import time
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        started = time.monotonic()
+        result = run("serve", "--port", str(busy.getsockname()[1]), "--no-validate")
+        waited = time.monotonic() - started
+    assert result.returncode == 2 and "already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert waited < 30  # it did not load the graph and start workers first
+
+
+def test_docs_count_blank_node_instances_as_stats_does(tmp_path: Path):
+    from kzgraph.docs import build_site
+    from kzgraph.loading import load
+    from kzgraph.stats import compute
+
+    counts = compute(load()).classes
+    build_site(Settings.discover(), tmp_path)
+    page = (tmp_path / "classes.html").read_text()
+    for name in ("kz:MonetaryAmount", "kz:Quantity"):
+        assert counts[name] > 0
+        local = name.split(":")[1]
+        section = page.split(f'id="{local}"', 1)[1][:4000]
+        assert f"Instances in the graph: <strong>{counts[name]}</strong>" in section, name
+
+
+def test_validation_and_docs_are_reused_when_nothing_changed():
+    from tests.server_process import Server
+
+    first = Server("--workers", "1")
+    first.stop()
+    second = Server("--workers", "1")
+    try:
+        log = second.output()
+        assert "conforms (cached)" in log and "documentation: reused" in log
+    finally:
+        second.stop()
