@@ -1,0 +1,122 @@
+"""A deterministic generator of graphs shaped like the seeded one, for measuring at scale.
+
+The seeded articles' named graphs are copied again and again under fresh IRIs (``…-s7``) and
+fresh graph names (``kzg:syn7-002_…``), so the copies have exactly the seeded data's shapes:
+firms, projects, regions, amounts with currencies, statuses, quotations and provenance.
+Reference entities (countries, regions, currencies) are shared by every copy, as real articles
+would share them, and the reference and ontology graphs are written once. A seeded random choice
+makes a fraction of the copies invalid: one amount loses its ``kz:currency``, which the shapes
+require, so validation at scale has violations to find.
+
+Blank node labels are canonicalised (RDFC-1.0) first, so the same seed always writes the same
+bytes.
+
+>>> import io
+>>> out = io.BytesIO()
+>>> counts = generate(out, target_quads=12_000, seed=1)
+>>> counts.quads >= 12_000, counts.copies >= 1
+(True, True)
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pyoxigraph as ox
+
+from kzgraph.namespaces import GRAPH, ID, KZ
+from kzgraph.settings import Settings
+
+#: Entities every copy shares: reference data, as articles share countries and currencies.
+SHARED = tuple(str(ID) + kind for kind in ("country/", "region/", "currency/"))
+
+
+@dataclass
+class Counts:
+    """What a run wrote."""
+
+    quads: int = 0
+    copies: int = 0
+    invalid_copies: int = 0
+
+
+def _article_and_base(settings: Settings) -> tuple[list[ox.Quad], list[ox.Quad]]:
+    """The articles' quads (canonical blank nodes) and everything else (reference, ontology)."""
+    from kzgraph.loading import load
+
+    data = load(settings).serialize(format="nquads", encoding="utf-8")
+    dataset = ox.Dataset(ox.parse(data, format=ox.RdfFormat.N_QUADS))
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    article_prefix = str(GRAPH) + "0"
+
+    def in_article(q: ox.Quad) -> bool:
+        return isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value.startswith(
+            article_prefix
+        )
+
+    articles = sorted((q for q in dataset if in_article(q)), key=str)
+    base = sorted((q for q in dataset if not in_article(q)), key=str)
+    return articles, base
+
+
+def _renamer(k: int) -> Callable[[object], object]:
+    def rename(term: object) -> object:
+        if isinstance(term, ox.NamedNode) and term.value.startswith(str(ID)):
+            return term if term.value.startswith(SHARED) else ox.NamedNode(f"{term.value}-s{k}")
+        if isinstance(term, ox.BlankNode):
+            return ox.BlankNode(f"{term.value}s{k}")
+        return term
+
+    return rename
+
+
+def generate(
+    out: BinaryIO,
+    target_quads: int,
+    seed: int = 0,
+    invalid: float = 0.02,
+    settings: Settings | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Counts:
+    """Write N-Quads to ``out`` until at least ``target_quads`` quads; returns the counts."""
+    settings = settings or Settings.discover()
+    rng = random.Random(seed)
+    articles, base = _article_and_base(settings)
+    counts = Counts()
+    out.write(ox.serialize(base, format=ox.RdfFormat.N_QUADS) or b"")
+    counts.quads += len(base)
+    currency = ox.NamedNode(str(KZ.currency))
+    k = 0
+    while counts.quads < target_quads:
+        k += 1
+        rename = _renamer(k)
+        broken = rng.random() < invalid
+        dropped = False
+        batch = []
+        for q in articles:
+            if broken and not dropped and q.predicate == currency:
+                dropped = True  # the copy's first amount loses its currency: a SHACL violation
+                continue
+            graph = ox.NamedNode(q.graph_name.value.replace(str(GRAPH), f"{GRAPH}syn{k}-"))  # type: ignore[union-attr]
+            batch.append(ox.Quad(rename(q.subject), q.predicate, rename(q.object), graph))  # type: ignore[arg-type]
+        out.write(ox.serialize(batch, format=ox.RdfFormat.N_QUADS) or b"")
+        counts.quads += len(batch)
+        counts.copies += 1
+        counts.invalid_copies += int(dropped)
+        if progress is not None:
+            progress(len(batch))
+    return counts
+
+
+def generate_file(path: Path, target_quads: int, seed: int = 0, invalid: float = 0.02) -> Counts:
+    """``generate`` into ``path`` (gzipped when it ends in ``.gz``), with a progress bar."""
+    from tqdm import tqdm
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as out, tqdm(total=target_quads, unit="quad", unit_scale=True) as bar:
+        return generate(out, target_quads, seed, invalid, progress=bar.update)  # type: ignore[arg-type]
