@@ -18,7 +18,7 @@ from kzgraph.loading import KzgraphError, data_files, load, ontology_files
 from kzgraph.querying import Store, label_map
 from kzgraph.settings import Settings
 from kzgraph.stats import compute
-from kzgraph.store import ENGINES, QueryResult, open_store
+from kzgraph.store import ENGINES, OxigraphStore, QueryResult, open_store
 from kzgraph.validation import validate
 
 inference_option = click.option(
@@ -81,6 +81,57 @@ def build(ctx: click.Context, store_path: Path | None) -> None:
         store = open_store("oxigraph", store_path, settings, dataset=ds)
         click.echo(f"wrote {len(store)} quads to the Oxigraph store at {store_path}", err=True)
     click.echo(compute(ds).to_text())
+
+
+@main.command(name="load")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The on-disk Oxigraph store to load into (created if missing).",
+)
+@click.option("--graph", default=None, help="Named graph for the triples (default: one per file).")
+@click.pass_context
+@friendly_errors
+def load_cmd(
+    ctx: click.Context, files: tuple[Path, ...], store_path: Path, graph: str | None
+) -> None:
+    """Load RDF files (N-Quads, TriG, Turtle, N-Triples, RDF/XML, JSON-LD, gzipped or not).
+
+    Every file is checked before anything is written, so a syntax error leaves the store as it
+    was; then each is bulk-loaded and the default graph is re-derived as the merge.
+    """
+    import pyoxigraph as ox
+    from tqdm import tqdm
+
+    from kzgraph.bulk import check, load_file
+    from kzgraph.catalogue import ParameterError, expand_iri
+
+    target = None
+    if graph is not None:
+        try:
+            target = ox.NamedNode(str(expand_iri(graph, "graph")))
+        except ParameterError as exc:
+            raise KzgraphError(str(exc)) from None
+    total = sum(f.stat().st_size for f in files)
+    counted = 0
+    with tqdm(total=total, unit="B", unit_scale=True, desc="checking") as bar:
+        for f in files:
+            counted += check(f, bar.update)
+    store = OxigraphStore(store_path)
+    with tqdm(total=total, unit="B", unit_scale=True, desc="loading") as bar:
+        for f in files:
+            load_file(store.store, f, target, bar.update)
+    click.echo("re-deriving the default graph (the merge of the named graphs) ...", err=True)
+    store.refresh_union()
+    click.echo(
+        f"loaded {counted:,} quads from {len(files)} file(s); the store holds {len(store):,}",
+        err=True,
+    )
 
 
 @main.command(name="validate")
