@@ -197,13 +197,23 @@ def test_headline_lists_every_chinese_firm_tied_to_a_region(run, settings, union
     assert {r["firm"] for r in rows} == {
         f
         for f in union.subjects(KZ.headquartersCountry, entity("country", "CN"))
-        if any(union.triples((None, None, f)))
-        and any(
-            (p, KZ.region, None) in union
+        if any(
+            True
             for role in (KZ.investor, KZ.developer, KZ.partner)
-            for p in union.subjects(role, f)
+            for _p in union.subjects(role, f)
         )
     }
+
+
+def test_headline_keeps_firms_whose_region_is_not_stated(run, seed_texts):
+    """A firm investing somewhere the article does not name is still an answer (issue 12)."""
+    rows = run("chinese-investors-by-region")
+    wanlin = [r for r in rows if r["firm"] == entity("company", "qingdao-wanlin-food")]
+    # "Qingdao Wanlin Food Corporation is investing $89 million to establish a plant ..." (002)
+    assert wanlin and all(r["region"] == "not stated" for r in wanlin)
+    assert Decimal(wanlin[0]["amount"]) == article_figure(
+        seed_texts, S002, r"investing \$\d+ million"
+    )
 
 
 def test_headline_amounts_as_stated(run, seed_texts):
