@@ -166,8 +166,7 @@ def validate_cmd(ctx: click.Context, fmt: str, no_cache: bool, inference: str) -
     from kzgraph.inference import expand
 
     settings = _settings(ctx)
-    files = [*ontology_files(settings), *data_files(settings)]
-    key = derived.validation_key(settings, derived.files_digest(files), inference)
+    key = derived.validation_key(settings, derived.files_fingerprint(settings), inference)
     if fmt == "text" and not no_cache and derived.cached_conformance(settings, key):
         click.echo(
             f"(unchanged inputs, sha256 {key[:12]}…: the last run conformed; --no-cache re-runs)",

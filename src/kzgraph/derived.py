@@ -41,6 +41,16 @@ def files_digest(paths: Iterable[Path]) -> bytes:
     return h.digest()
 
 
+def files_fingerprint(settings: Settings) -> bytes:
+    """The data as read from the project's files (ontology and graphs), for the cache keys.
+
+    Hashing the files, not a parse of them: blank nodes get new names on every parse.
+    """
+    from kzgraph.loading import data_files, ontology_files
+
+    return files_digest([*ontology_files(settings), *data_files(settings)])
+
+
 def cache_dir(settings: Settings) -> Path:
     """Where derived artefacts live (git-ignored)."""
     return settings.root / ".kzgraph-cache"

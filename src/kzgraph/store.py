@@ -185,6 +185,12 @@ def to_oxigraph(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
     raise TypeError(f"unsupported term {term!r}")
 
 
+#: Re-derives the default graph as the RDF merge of the named graphs. As the last operations of
+#: an update request it runs in the same transaction as the change it follows, so a crash never
+#: leaves an empty or stale default graph.
+MERGE = "DROP SILENT DEFAULT ;\nINSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+
+
 class OxigraphStore:
     """pyoxigraph's Store, in memory or on disk at ``path``."""
 
@@ -208,9 +214,7 @@ class OxigraphStore:
         the triple, while SPARQL's default graph is a set; so the merge is kept materialised in
         the default graph instead. Call this after changing a named graph.
         """
-        self.store.update(
-            "DROP SILENT DEFAULT ; INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
-        )  # one request, so one transaction: never an empty default graph after a crash
+        self.store.update(MERGE)
         self.store.flush()
 
     def query(self, sparql: str, bindings: Mapping[str, Node] | None = None) -> QueryResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -261,8 +262,6 @@ async def parameters(request: Request) -> Response:
             }
             for p in saved.parameters
         ]
-
-    import anyio
 
     key = f"parameters:{saved.name}"
     if key not in state.cache:

@@ -14,8 +14,9 @@ from starlette.routing import Route
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, pick
 from kzgraph.endpoint.protocol import ProtocolError, check_charset, read_body
 from kzgraph.endpoint.responses import error, not_acceptable
-from kzgraph.endpoint.state import MERGE, ServerState
+from kzgraph.endpoint.state import ServerState
 from kzgraph.endpoint.workers import RDF_FORMATS
+from kzgraph.store import MERGE
 
 #: New graphs POSTed without a name get an IRI under this base.
 GRAPH_BASE = "https://w3id.org/kzgraph/graph/posted-"

@@ -13,7 +13,7 @@ from rdflib import Dataset
 
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.state import ServerState, nquads_of
-from kzgraph.loading import KzgraphError, data_files, load, new_dataset, ontology_files
+from kzgraph.loading import KzgraphError, load, new_dataset
 from kzgraph.store import OxigraphStore
 from kzgraph.validation import validate
 
@@ -31,11 +31,15 @@ def prepare(settings: ServerSettings) -> ServerState:
 
     store = OxigraphStore(settings.store_path)
     fresh = len(store) == 0
+    # What the data is, for the caches: the files when the store is filled from them (blank
+    # node names change on every parse), else the store's own N-Quads (its names persist).
     if fresh:
         ds = load(settings.project)
+        fingerprint = derived.files_fingerprint(settings.project)
     else:
+        fingerprint = nquads_of(store.store)
         ds = new_dataset()
-        ds.parse(data=nquads_of(store.store), format="nquads")
+        ds.parse(data=fingerprint, format="nquads")
         ds.remove_graph(ds.graph(INFERRED))
     if settings.inference != "none":
         expand(ds, settings.inference)
@@ -45,13 +49,6 @@ def prepare(settings: ServerSettings) -> ServerState:
     else:
         store.refresh_union()  # re-derive the merge: a store from before a crash is consistent
     log.info("store: %s, %d quads", settings.store_path or "in memory", len(store))
-    # What the data is, for the caches: the files when the store was filled from them (blank
-    # node names change on every parse), else the store's own N-Quads (its names persist).
-    if fresh:
-        files = [*ontology_files(settings.project), *data_files(settings.project)]
-        fingerprint = derived.files_digest(files)
-    else:
-        fingerprint = nquads_of(store.store)
     if settings.validate:
         check_conformance(settings, ds, fingerprint)
     state = ServerState.start(settings, store)

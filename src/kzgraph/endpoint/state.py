@@ -15,7 +15,7 @@ from kzgraph.endpoint.metrics import Metrics
 from kzgraph.endpoint.sparql_text import Scan
 from kzgraph.endpoint.workers import QueryPool
 from kzgraph.querying import label_map
-from kzgraph.store import OxigraphStore
+from kzgraph.store import MERGE, OxigraphStore
 
 
 def named_quads(store: ox.Store) -> list[ox.Quad]:
@@ -103,13 +103,6 @@ class ServerState:
         """Stop the workers and flush the store (the documentation stays cached)."""
         self.pool.close()
         self.store.store.flush()
-
-
-#: Re-derives the default graph as the merge of the named graphs (appended to every write).
-MERGE = (
-    "DELETE { ?s ?p ?o } WHERE { ?s ?p ?o FILTER NOT EXISTS { GRAPH ?g { ?s ?p ?o } } } ;\n"
-    "INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
-)
 
 
 def with_merges(text: str, found: Scan, using: list[str], using_named: list[str]) -> str:

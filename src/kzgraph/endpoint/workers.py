@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing as mp
+import os
 import resource
 import threading
 import time
@@ -26,6 +27,7 @@ import anyio
 import pyoxigraph as ox
 
 from kzgraph.namespaces import PREFIXES
+from kzgraph.store import MERGE
 
 RESULT_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,
@@ -226,7 +228,7 @@ def load_store(nquads: bytes) -> ox.Store:
     """An in-memory store whose default graph is the merge of the named graphs."""
     store = ox.Store()
     store.load(nquads, format=ox.RdfFormat.N_QUADS)
-    store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+    store.update(MERGE)
     return store
 
 
@@ -392,8 +394,6 @@ class QueryPool:
 
     @staticmethod
     def _receive(worker: _Worker) -> Answer:
-        import os
-
         os.set_blocking(worker.conn.fileno(), True)  # uvloop may leave it non-blocking
         answer: Answer = worker.conn.recv()
         return answer
