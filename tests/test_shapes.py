@@ -8,7 +8,7 @@ import pytest
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import RDF, SH
 
-from kzgraph.namespaces import KZSH, ONTOLOGY_GRAPH, PREFIXES
+from kzgraph.namespaces import KZ, KZSH, ONTOLOGY_GRAPH, PREFIXES, STATUS
 from kzgraph.validation import validate_graph
 
 FIXTURES = Path(__file__).parent / "fixtures" / "shapes"
@@ -109,3 +109,24 @@ def test_invalid_fixture_fails_with_its_message(shape_id, shapes, ontology):
 def test_seeded_graph_conforms(union, shapes):
     report = validate_graph(union, shapes)
     assert report.conforms, report.to_text()
+
+
+def test_project_status_must_be_the_most_advanced_stated_stage(shapes, ontology):
+    # The rule on kz:statusStatement: a project stated as both planned and under way is under way.
+    text = """
+    ex:q a kz:AgriculturalProject ; kz:sector sector:agro-processing ;
+        kz:status status:planned ; kz:statusStatedAs "plans to invest" ;
+        kz:statusStatement ex:s1, ex:s2 .
+    ex:s1 a kz:StatusStatement ; kz:status status:planned ; kz:statusStatedAs "plans to invest" ;
+        prov:qualifiedDerivation ex:d .
+    ex:s2 a kz:StatusStatement ; kz:status status:under-construction ; kz:statusStatedAs "is underway" ;
+        prov:qualifiedDerivation ex:d .
+    ex:d a prov:Derivation ; prov:entity ex:a ; kz:quotation "x" .
+    """
+    data = Graph().parse(data=HEADER + text, format="turtle")
+    for triple in ontology:
+        data.add(triple)
+    rule = "is not the most advanced of its kz:statusStatement stages"
+    assert rule in validate_graph(data, shapes).to_text()
+    data.set((URIRef("http://example.org/q"), KZ.status, STATUS["under-construction"]))
+    assert rule not in validate_graph(data, shapes).to_text()
