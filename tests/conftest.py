@@ -65,3 +65,29 @@ def seed_texts(settings: Settings) -> dict[str, str]:
     }
     assert len(texts) == 5, f"expected the five seed articles in {settings.seeds_dir}"
     return texts
+
+
+@pytest.fixture(scope="session")
+def run(stores):
+    """Run a saved query on one engine; rows as dicts of Python values (IRIs stay IRIs)."""
+    from rdflib import Literal
+
+    from kzgraph.querying import run_saved
+
+    def _run(name, engine="oxigraph", **params):
+        result = run_saved(name, params, store=stores[engine])
+        return [
+            {k: (v.toPython() if isinstance(v, Literal) else v) for k, v in row.items()}
+            for row in result.dicts()
+        ]
+
+    return _run
+
+
+def paragraph_with(settings: Settings, stem: str, *needles: str) -> str:
+    """The article paragraph (line) that contains every needle: proof they are stated together."""
+    text = (settings.seeds_dir / f"{stem}.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if all(n in line for n in needles):
+            return line
+    raise AssertionError(f"no paragraph of {stem}.txt contains all of {needles}")

@@ -20,7 +20,7 @@ from kzgraph.figures import parse_stated
 from kzgraph.namespaces import KZ, entity
 from kzgraph.querying import run_saved, to_dataframe
 
-from .conftest import article_figure
+from .conftest import article_figure, paragraph_with
 
 S000, S001, S002, S003, S004 = (
     "000_096687169d175def",
@@ -29,27 +29,6 @@ S000, S001, S002, S003, S004 = (
     "003_497b471c4106a90e",
     "004_2b059f08c0a5d038",
 )
-
-
-@pytest.fixture(scope="module")
-def run(stores):
-    def _run(name, engine="oxigraph", **params):
-        result = run_saved(name, params, store=stores[engine])
-        return [
-            {k: (v.toPython() if isinstance(v, Literal) else v) for k, v in row.items()}
-            for row in result.dicts()
-        ]
-
-    return _run
-
-
-def paragraph_with(settings, stem: str, *needles: str) -> str:
-    """The article paragraph (line) that contains every needle: proof they are stated together."""
-    text = (settings.seeds_dir / f"{stem}.txt").read_text(encoding="utf-8")
-    for line in text.splitlines():
-        if all(n in line for n in needles):
-            return line
-    raise AssertionError(f"no paragraph of {stem}.txt contains all of {needles}")
 
 
 # ---- the catalogue itself ---------------------------------------------------------

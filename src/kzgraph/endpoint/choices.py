@@ -20,6 +20,11 @@ PATTERNS = {
     "status": "?x skos:inScheme ?scheme . ?p kz:status ?x",
     "direction": "?f kz:direction ?x",
     "source": "?x a kz:SourceDocument",
+    # places an article mentions, not all 249 countries of the reference graph
+    "place": "?x a/rdfs:subClassOf* kz:Place . "
+    "FILTER EXISTS { GRAPH ?g { ?x ?p ?o } FILTER(STRSTARTS(STR(?g), STR(kzg:0))) }",
+    "person": "?x a kz:Person",
+    "agreement": "?x a/rdfs:subClassOf* kz:Agreement",
     "entity": "GRAPH ?g { ?x rdfs:label ?l } FILTER(STRSTARTS(STR(?g), STR(kzg:0)))",
 }
 
