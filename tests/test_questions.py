@@ -326,6 +326,18 @@ def test_q27_initiatives_and_what_they_cover(run, settings):
         if r["initiative"] == entity("initiative", "western-china-western-europe")
     }
     assert (KZ.partnerCountry, entity("country", "KZ"), f"{S004}.txt") in wcwe
+    # "Both China and Kazakhstan are set to advance Belt and Road Initiative projects" (001)
+    paragraph_with(settings, S001, "Both China and Kazakhstan are set to advance Belt and Road")
+    bri_countries = {
+        (r["linked"], r["file"])
+        for r in rows
+        if r["initiative"] == entity("initiative", "belt-and-road")
+        and r["relation"] == KZ.partnerCountry
+    }
+    assert {
+        (entity("country", "CN"), f"{S001}.txt"),
+        (entity("country", "KZ"), f"{S001}.txt"),
+    } <= bri_countries
 
 
 def test_q28_agreements_with_place_date_signatory(run, seed_texts):
@@ -403,6 +415,21 @@ def test_q31_events_with_start_and_end(run, seed_texts):
     previous = rows[entity("event", "xi-jinping-visit-astana-2024")]
     assert "His previous visit to Astana took place on June 2, 2024" in seed_texts[S004]
     assert previous["type"] == KZ.Visit and previous["end"] is None
+    # "The Foreign Ministers ... discussed the agenda of the meeting" - of the summit just named
+    paragraph = re.search(
+        r"Central Asia–China summit, following which .+? discussed the agenda of the meeting",
+        seed_texts[S004],
+    )
+    assert paragraph
+    ministers = rows[entity("event", "central-asia-china-foreign-ministers-meeting-2025-04")]
+    assert str(entity("event", "central-asia-china-summit-2")) in ministers["about"].split()
+    moscow = rows[entity("event", "tokayev-xi-meeting-moscow")]
+    assert "crossed paths during celebrations" in seed_texts[S004]
+    assert "an important prologue to the upcoming state visit" in seed_texts[S004]
+    assert set(moscow["about"].split()) == {
+        str(entity("event", "victory-80th-anniversary-celebrations-moscow")),
+        str(entity("event", "xi-jinping-state-visit-2025")),
+    }
 
 
 def test_q33_person_activity(run, settings):
