@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from kzgraph import export as export_mod
-from kzgraph import results
+from kzgraph import results, store_state
 from kzgraph.catalogue import ParameterError, get_query, load_catalogue
 from kzgraph.cli_support import RDF_FORMAT_NAMES, AliasedChoice, F, friendly_errors
 from kzgraph.docs_catalogue import catalogue_markdown
@@ -78,8 +78,12 @@ def build(ctx: click.Context, store_path: Path | None) -> None:
     ds = load(settings)
     click.echo(f"loaded in {time.perf_counter() - started:.2f} s", err=True)
     if store_path is not None:
+        store_path.mkdir(parents=True, exist_ok=True)
+        store_state.mark_dirty(store_path)
         store = open_store("oxigraph", store_path, settings, dataset=ds)
+        assert isinstance(store, OxigraphStore)
         click.echo(f"wrote {len(store)} quads to the Oxigraph store at {store_path}", err=True)
+        record_validation(settings, store, store_path)
     click.echo(compute(ds).to_text())
 
 
@@ -123,15 +127,42 @@ def load_cmd(
         for f in files:
             counted += check(f, bar.update)
     store = OxigraphStore(store_path)
+    store_state.mark_dirty(store_path)  # a crash from here on makes the next start recheck
     with tqdm(total=total, unit="B", unit_scale=True, desc="loading") as bar:
         for f in files:
             load_file(store.store, f, target, bar.update)
-    click.echo("re-deriving the default graph (the merge of the named graphs) ...", err=True)
-    store.refresh_union()
+    size = len(store)
+    with tqdm(total=size, unit="quad", unit_scale=True, desc="merging") as bar:
+        store.bulk_refresh_union(bar.update)
     click.echo(
-        f"loaded {counted:,} quads from {len(files)} file(s); the store holds {len(store):,}",
-        err=True,
+        f"loaded {counted:,} quads from {len(files)} file(s); the store holds {size:,}", err=True
     )
+    record_validation(_settings(ctx), store, store_path)
+
+
+def record_validation(settings: Settings, store: OxigraphStore, store_path: Path) -> None:
+    """Validate a store after a load or build and record the outcome with its content id.
+
+    The user's own RDF need not follow kzgraph's shapes, so findings are reported, not refused;
+    a server started on the store later reuses the record instead of validating again.
+    """
+    from kzgraph import derived
+    from kzgraph.validation import validate_store
+
+    started = time.perf_counter()
+    state = store_state.StoreState(store_state.content_of(store.store))
+    click.echo("validating the store (SPARQL engine) ...", err=True)
+    report = validate_store(store.store, load_shapes(settings))
+    key = derived.store_validation_key(settings, state.content or "")
+    state.validated = {"key": key, "conforms": report.conforms, "findings": len(report.findings)}
+    store_state.write(store_path, state)
+    outcome = (
+        "conforms to the shapes"
+        if report.conforms
+        else f"does not conform: {len(report.findings)} finding(s); "
+        f"kzgraph validate --store {store_path} lists them"
+    )
+    click.echo(f"validation: {outcome} ({time.perf_counter() - started:.1f} s)", err=True)
 
 
 @main.command(name="validate")

@@ -67,6 +67,16 @@ def validation_key(settings: Settings, nquads: bytes, inference: str) -> str:
     )
 
 
+def store_validation_key(settings: Settings, content: str) -> str:
+    """What a store's validation depends on: its content id, the shapes and the engine."""
+    return digest(
+        content.encode(),
+        settings.shapes_file.read_bytes(),
+        b"shacl-core",
+        version("kzgraph").encode(),
+    )
+
+
 def cached_conformance(settings: Settings, key: str) -> bool | None:
     """True/False when a report for ``key`` is on disk, None when it must be made."""
     path = cache_dir(settings) / f"validation-{key}.json"

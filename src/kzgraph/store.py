@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -23,6 +23,7 @@ from rdflib import BNode, Dataset, Graph, Literal, Node, URIRef, Variable
 from rdflib.namespace import XSD
 from rdflib.term import Identifier
 
+from kzgraph.endpoint.worker_process import MERGE as WORKER_MERGE
 from kzgraph.loading import KzgraphError, load
 from kzgraph.namespaces import PREFIXES, bind_prefixes
 from kzgraph.settings import Settings
@@ -189,6 +190,7 @@ def to_oxigraph(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
 #: an update request it runs in the same transaction as the change it follows, so a crash never
 #: leaves an empty or stale default graph.
 MERGE = "DROP SILENT DEFAULT ;\nINSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+assert MERGE == WORKER_MERGE  # the worker module keeps its own copy to stay light
 
 
 class OxigraphStore:
@@ -217,6 +219,25 @@ class OxigraphStore:
         self.store.update(MERGE)
         self.store.flush()
 
+    def bulk_refresh_union(self, progress: Callable[[int], None] | None = None) -> None:
+        """:meth:`refresh_union` for big stores: the bulk loader instead of one transaction.
+
+        One MERGE update holds the whole merge in memory as a transaction; at a million quads
+        that takes minutes and gigabytes. The bulk loader streams it, but is not atomic: use it
+        where a half-done merge is redone anyway (an offline load that marks the store dirty).
+        """
+        self.store.clear_graph(ox.DefaultGraph())
+
+        def merged() -> Iterator[ox.Quad]:
+            for graph in list(self.store.named_graphs()):
+                for n, quad in enumerate(self.store.quads_for_pattern(None, None, None, graph)):
+                    yield ox.Quad(quad.subject, quad.predicate, quad.object, ox.DefaultGraph())
+                    if progress is not None and n % 10_000 == 9_999:
+                        progress(10_000)
+
+        self.store.bulk_extend(merged())
+        self.store.flush()
+
     def query(self, sparql: str, bindings: Mapping[str, Node] | None = None) -> QueryResult:
         """Run the query with Oxigraph, binding variables with ``substitutions``."""
         substitutions = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
@@ -242,10 +263,15 @@ class OxigraphStore:
         return QueryResult("select", variables=variables, rows=rows)
 
     def __len__(self) -> int:
-        """Quads in the named graphs; the default graph only repeats them."""
-        total = len(self.store)
-        default = sum(1 for _ in self.store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
-        return total - default
+        """Quads in the named graphs (the default graph only repeats them), counted in Rust."""
+        rows = self.store.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        assert isinstance(rows, ox.QuerySolutions)
+        count = next(iter(rows))[0]
+        return int(count.value) if isinstance(count, ox.Literal) else 0
+
+    def is_empty(self) -> bool:
+        """True when the store holds no quad at all (constant time, unlike ``len``)."""
+        return next(iter(self.store.quads_for_pattern(None, None, None, None)), None) is None
 
 
 def open_store(

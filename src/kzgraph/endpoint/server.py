@@ -23,14 +23,70 @@ log = logging.getLogger("kzgraph.endpoint")
 def prepare(settings: ServerSettings) -> ServerState:
     """The state a server answers from; refuses a graph that fails validation unless told.
 
-    The dataset is built once: from the files for a new store, from the store when an on-disk
-    store already holds data (which may carry updates); inference and validation both use it.
+    An on-disk store that already holds data is the source of truth and is opened as it is:
+    nothing is re-read, re-hashed or re-validated when its recorded content id and shapes are
+    unchanged (:mod:`kzgraph.store_state`), so start-up does not grow with the data. Otherwise
+    (a new store, the in-memory default, or --inference) the dataset is built from the files.
     """
-    from kzgraph import derived
+    store = OxigraphStore(settings.store_path)
+    if settings.store_path is not None and not store.is_empty() and settings.inference == "none":
+        return prepare_existing(settings, store, settings.store_path)
+    return prepare_from_files(settings, store)
+
+
+def prepare_existing(settings: ServerSettings, store: OxigraphStore, path: Path) -> ServerState:
+    """Serve an existing on-disk store, checking only what its record does not vouch for."""
+    from kzgraph import derived, store_state
+    from kzgraph.loading import load_shapes
+    from kzgraph.validation import validate_store
+
+    recorded = store_state.read(path)
+    if recorded is None or recorded.dirty or not recorded.content:
+        log.info("store: no clean record of its content; re-deriving the merge and its id")
+        store.bulk_refresh_union()
+        recorded = store_state.StoreState(store_state.content_of(store.store))
+        store_state.write(path, recorded)
+    content = recorded.content or ""
+    log.info("store: %s, content %s…", path, content[:12])
+    if settings.validate:
+        key = derived.store_validation_key(settings.project, content)
+        conforms = recorded.conforms_for(key)
+        if conforms is None:
+            log.info("validation: running the SPARQL-compiled shapes on the store ...")
+            report = validate_store(store.store, load_shapes(settings.project))
+            recorded.validated = {
+                "key": key,
+                "conforms": report.conforms,
+                "findings": len(report.findings),
+            }
+            store_state.write(path, recorded)
+            if not report.conforms:
+                raise KzgraphError(
+                    f"the store does not conform to the shapes ({len(report.findings)} findings); "
+                    f"run 'kzgraph validate --store {path}', or start with --no-validate\n"
+                    + report.to_text()[:20_000]
+                )
+        elif not conforms:
+            raise KzgraphError(
+                f"the store does not conform to the shapes (recorded for this content); run "
+                f"'kzgraph validate --store {path}', or start with --no-validate"
+            )
+        log.info(
+            "validation: the store conforms to the shapes%s",
+            "" if conforms is None else " (recorded)",
+        )
+    state = ServerState.start(settings, store)
+    state.docs_dir = build_docs(settings, derived.files_fingerprint(settings.project))
+    log.info("workers: %d processes on snapshots, timeout %g s", settings.workers, settings.timeout)
+    return state
+
+
+def prepare_from_files(settings: ServerSettings, store: OxigraphStore) -> ServerState:
+    """Fill the store from the project's files (with --inference, from a store's own data)."""
+    from kzgraph import derived, store_state
     from kzgraph.inference import INFERRED, expand
 
-    store = OxigraphStore(settings.store_path)
-    fresh = len(store) == 0
+    fresh = store.is_empty()
     # What the data is, for the caches: the files when the store is filled from them (blank
     # node names change on every parse), else the store's own N-Quads (its names persist).
     if fresh:
@@ -44,13 +100,20 @@ def prepare(settings: ServerSettings) -> ServerState:
     if settings.inference != "none":
         expand(ds, settings.inference)
         log.info("inference: %s closure added as %s", settings.inference, INFERRED)
-    if fresh or settings.inference != "none":
-        store.load_dataset(ds)
-    else:
-        store.refresh_union()  # re-derive the merge: a store from before a crash is consistent
-    log.info("store: %s, %d quads", settings.store_path or "in memory", len(store))
+    path = settings.store_path
+    if path is not None:
+        store_state.mark_dirty(path)
+    store.load_dataset(ds)
+    recorded = store_state.StoreState(store_state.content_of(store.store))
+    if path is not None:
+        store_state.write(path, recorded)
+    log.info("store: %s, %d quads", path or "in memory", len(store))
     if settings.validate:
         check_conformance(settings, ds, fingerprint)
+        if path is not None:  # pyshacl and the SPARQL engine agree; a restart reuses this
+            key = derived.store_validation_key(settings.project, recorded.content or "")
+            recorded.validated = {"key": key, "conforms": True, "findings": 0}
+            store_state.write(path, recorded)
     state = ServerState.start(settings, store)
     state.docs_dir = build_docs(settings, fingerprint)
     log.info("workers: %d processes, timeout %g s", settings.workers, settings.timeout)

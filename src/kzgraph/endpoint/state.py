@@ -1,4 +1,10 @@
-"""What a running server holds: the authoritative store, the worker pool, and caches."""
+"""What a running server holds: the authoritative store, the worker pool, and caches.
+
+The primary store is the only one written. An on-disk store is shared with the workers through
+read-only snapshots (:mod:`kzgraph.endpoint.snapshots`); the small in-memory default hands them
+N-Quads instead. Each write also updates the store's recorded content id
+(:mod:`kzgraph.store_state`), so a restart on unchanged data redoes nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,11 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from kzgraph import store_state
 from kzgraph.catalogue import SavedQuery, load_catalogue
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.metrics import Metrics
+from kzgraph.endpoint.snapshots import Snapshots
 from kzgraph.endpoint.sparql_text import Scan
 from kzgraph.endpoint.workers import QueryPool
 from kzgraph.querying import label_map
@@ -43,19 +51,32 @@ class ServerState:
     sandboxed: bool = False
     #: Things derived from the data (dumps, network graphs), dropped whenever the data changes.
     cache: dict[str, Any] = field(default_factory=dict)
+    #: Read-only checkpoints the workers read, when the store is on disk.
+    snapshots: Snapshots | None = None
 
     @classmethod
     def start(cls, settings: ServerSettings, store: OxigraphStore) -> ServerState:
-        """Start the worker pool on a copy of ``store``'s data."""
+        """Start the worker pool on a snapshot of an on-disk store, or on a copy of its data."""
+        snapshots = None
+        source: bytes | str
+        if store.path is not None:
+            snapshots = Snapshots(store.store, store.path)
+            source = snapshots.publish()
+        else:
+            source = nquads_of(store.store)
         pool = QueryPool(
-            nquads_of(store.store),
+            source,
             size=settings.workers,
             max_rows=settings.max_rows,
             memory_mb=settings.worker_memory_mb,
             max_queue=settings.max_queue,
             max_bytes=settings.max_answer_bytes,
         )
-        return cls(settings, store, pool, load_catalogue(settings.project))
+        if snapshots is not None:
+            pool.on_retired = snapshots.retire
+        state = cls(settings, store, pool, load_catalogue(settings.project))
+        state.snapshots = snapshots
+        return state
 
     def graphs(self) -> list[str]:
         """The named graphs, sorted; cached until the data changes."""
@@ -85,8 +106,15 @@ class ServerState:
         in the middle leaves the previous state). Writes are serialised by a lock.
         """
         with self._write_lock:
+            path = self.store.path
+            before = store_state.mark_dirty(path) if path is not None else None
             self.store.store.update(update, base_iri=base_iri)
             self.store.store.flush()
+            if path is not None and before is not None:
+                # the id of the new data; its validation is recorded when it is next run
+                store_state.write(
+                    path, store_state.StoreState(store_state.chained(before.content, update))
+                )
             self.changed()
 
     def changed(self) -> None:
@@ -97,11 +125,16 @@ class ServerState:
             self._graphs = None
             self._size = None
             self.cache.clear()
-            self.pool.reload(nquads_of(self.store.store))
+            if self.snapshots is not None:
+                self.pool.reload(self.snapshots.publish())
+            else:
+                self.pool.reload(nquads_of(self.store.store))
 
     def close(self) -> None:
-        """Stop the workers and flush the store (the documentation stays cached)."""
+        """Stop the workers, remove their snapshots and flush the store."""
         self.pool.close()
+        if self.snapshots is not None:
+            self.snapshots.close()
         self.store.store.flush()
 
 

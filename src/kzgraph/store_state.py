@@ -1,0 +1,109 @@
+"""What an on-disk store holds, recorded inside it, so that a restart redoes nothing.
+
+Starting a server on a store of a million quads must not re-read, re-hash or re-validate it. So
+every store kzgraph writes carries a small file, ``kzgraph-state.json``, beside RocksDB's own:
+
+- ``content``: an id of the data. Loading computes it as a multiset hash of the named-graph quads
+  (the sum, modulo 2**256, of each quad's SHA-256, so the order of loading does not matter and
+  adding a file only adds its quads' hashes); each update through the server chains it with the
+  update's text. Equal ids mean equal data.
+- ``validated``: the outcome of the last validation, with the key it was made for (content id,
+  shapes, engine versions). A restart on unchanged data and shapes skips validation.
+
+Writers mark the file ``dirty`` before they change the store and record the new id after the
+change is durable; a crash in between leaves ``dirty``, and the next start recomputes the id
+from the data and validates again instead of trusting a stale record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+STATE_FILE = "kzgraph-state.json"
+_MOD = 2**256
+
+
+@dataclass
+class StoreState:
+    """The recorded content id of a store and its last validation."""
+
+    content: str | None = None
+    dirty: bool = False
+    validated: dict[str, Any] | None = None
+
+    def conforms_for(self, key: str) -> bool | None:
+        """True/False when the last validation was for ``key``, else None."""
+        if self.dirty or not self.validated or self.validated.get("key") != key:
+            return None
+        return bool(self.validated.get("conforms"))
+
+
+def read(store_dir: Path) -> StoreState | None:
+    """The state recorded in ``store_dir``, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads((store_dir / STATE_FILE).read_text(encoding="utf-8"))
+        return StoreState(
+            content=data.get("content"),
+            dirty=bool(data.get("dirty")),
+            validated=data.get("validated"),
+        )
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def write(store_dir: Path, state: StoreState) -> None:
+    """Record ``state`` atomically and durably (temporary file, fsync, rename)."""
+    fd, tmp = tempfile.mkstemp(dir=store_dir, prefix=".kzgraph-state-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(asdict(state), out)
+        out.flush()
+        os.fsync(out.fileno())
+    Path(tmp).replace(store_dir / STATE_FILE)
+
+
+def quad_hash(line: str) -> int:
+    """One quad's contribution to the multiset hash, from its N-Quads form."""
+    return int.from_bytes(hashlib.sha256(line.encode()).digest(), "big")
+
+
+def content_of(store: ox.Store) -> str:
+    """The multiset hash of the store's named-graph quads (the default graph repeats them).
+
+    Blank nodes enter by their stored names, which Oxigraph keeps across restarts.
+    """
+    total = 0
+    for quad in store.quads_for_pattern(None, None, None, None):
+        if isinstance(quad.graph_name, ox.DefaultGraph):
+            continue
+        total = (total + quad_hash(str(quad))) % _MOD
+    return f"{total:064x}"
+
+
+def chained(content: str | None, change: str) -> str:
+    """The id after applying ``change`` (an update's text) to data with id ``content``."""
+    return hashlib.sha256(f"{content}\n{change}".encode()).hexdigest()
+
+
+def mark_dirty(store_dir: Path) -> StoreState:
+    """Record that a write is about to happen; returns the state as it was."""
+    before = read(store_dir) or StoreState()
+    write(store_dir, StoreState(before.content, True, before.validated))
+    return before
+
+
+def current(store_dir: Path, store: ox.Store) -> StoreState:
+    """The store's state, recomputing the content id when it is missing or dirty."""
+    state = read(store_dir)
+    if state is not None and state.content and not state.dirty:
+        return state
+    fresh = StoreState(content_of(store), False, None)
+    write(store_dir, fresh)
+    return fresh

@@ -1,0 +1,168 @@
+"""An on-disk store is the source of truth: its recorded content id and validation let a server
+start without redoing work, workers read published snapshots, and any change invalidates the
+record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from kzgraph import store_state
+from kzgraph.endpoint.config import ServerSettings
+from kzgraph.endpoint.server import prepare
+from kzgraph.endpoint.workers import Job
+from kzgraph.loading import KzgraphError
+from kzgraph.store import MERGE, OxigraphStore
+
+COUNT_FIRMS = "SELECT (COUNT(?f) AS ?n) WHERE { ?f a kz:Company }"
+KZ = "https://w3id.org/kzgraph/ontology#"
+LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+NEW_FIRM = (
+    "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/test> { "
+    f'<https://w3id.org/kzgraph/id/company/test-firm> a <{KZ}Company> ; <{LABEL}> "Test firm"@en }} }}'
+)
+
+
+def _count(state) -> int:
+    answer = asyncio.run(state.pool.run(Job(COUNT_FIRMS, select_format="json"), 20))
+    assert answer.ok, answer.message
+    return int(json.loads(answer.body)["results"]["bindings"][0]["n"]["value"])
+
+
+@pytest.fixture()
+def built(tmp_path, settings) -> Path:
+    """A store filled from the files by a first server start, then stopped."""
+    path = tmp_path / "store"
+    state = prepare(ServerSettings(project=settings, store_path=path, workers=1, sandbox=False))
+    state.close()
+    return path
+
+
+def test_content_id_is_a_multiset_hash():
+    a, b = ox.Store(), ox.Store()
+    g = ox.NamedNode("http://example.org/g")
+    quads = [
+        ox.Quad(ox.NamedNode(f"http://example.org/s{i}"), ox.NamedNode("http://example.org/p"),
+                ox.Literal(str(i)), g)
+        for i in range(20)
+    ]  # fmt: skip
+    a.extend(quads)
+    b.extend(reversed(quads))
+    assert store_state.content_of(a) == store_state.content_of(b)  # order does not count
+    b.remove(quads[3])
+    assert store_state.content_of(a) != store_state.content_of(b)
+    # the default graph only repeats the named graphs
+    a.add(ox.Quad(quads[0].subject, quads[0].predicate, quads[0].object, ox.DefaultGraph()))
+    assert store_state.content_of(a) != store_state.content_of(b)
+    b.add(quads[3])
+    assert store_state.content_of(a) == store_state.content_of(b)
+
+
+def test_a_restart_reuses_the_recorded_validation(built, settings, caplog):
+    recorded = store_state.read(built)
+    assert recorded and recorded.content and not recorded.dirty
+    assert recorded.validated and recorded.validated["conforms"] is True
+    caplog.set_level(logging.INFO, logger="kzgraph.endpoint")
+    state = prepare(ServerSettings(project=settings, store_path=built, workers=1, sandbox=False))
+    try:
+        assert "conforms to the shapes (recorded)" in caplog.text
+        assert "running the SPARQL-compiled shapes" not in caplog.text
+    finally:
+        state.close()
+
+
+def test_workers_read_a_new_snapshot_after_each_write(built, settings):
+    state = prepare(
+        ServerSettings(
+            project=settings, store_path=built, workers=2, sandbox=False,
+            allow_updates=True, token="t",
+        )
+    )  # fmt: skip
+    try:
+        assert state.snapshots is not None
+        before = _count(state)
+        first = set(state.pool.in_use())
+        state.write(NEW_FIRM + " ;\n" + MERGE)
+        # every worker answers from the new snapshot, and the old one is deleted once unused
+        assert _count(state) == before + 1
+        assert _count(state) == before + 1
+        assert not any(Path(p).exists() for p in first - state.pool.in_use())
+        assert all(Path(p).exists() for p in state.pool.in_use())
+        # the primary store is never opened by a worker: snapshots live apart from it
+        assert all(not Path(p).is_relative_to(built) for p in state.pool.in_use())
+    finally:
+        state.close()
+    assert state.snapshots is not None and not state.snapshots.root.exists()
+
+
+def test_a_write_invalidates_the_record(built, settings):
+    before = store_state.read(built)
+    assert before is not None
+    state = prepare(
+        ServerSettings(
+            project=settings, store_path=built, workers=1, sandbox=False,
+            allow_updates=True, token="t",
+        )
+    )  # fmt: skip
+    try:
+        state.write(NEW_FIRM)
+    finally:
+        state.close()
+    after = store_state.read(built)
+    assert after is not None and after.content != before.content and not after.dirty
+    assert after.validated is None  # the next start validates the new content
+
+
+def test_a_write_that_breaks_a_shape_is_found_at_the_next_start(built, settings):
+    state = prepare(
+        ServerSettings(
+            project=settings, store_path=built, workers=1, sandbox=False,
+            allow_updates=True, token="t",
+        )
+    )  # fmt: skip
+    try:  # a company with no label breaks kzsh:LabelledShape
+        state.write(
+            "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/test> { "
+            f"<https://w3id.org/kzgraph/id/company/nameless> a <{KZ}Company> }} }} ;\n" + MERGE
+        )
+    finally:
+        state.close()
+    del state  # release the store's lock before the next start in this process
+    with pytest.raises(KzgraphError, match="does not conform"):
+        prepare(ServerSettings(project=settings, store_path=built, workers=1, sandbox=False))
+    # the outcome is recorded: the next refusal needs no validation run
+    recorded = store_state.read(built)
+    assert recorded and recorded.validated and recorded.validated["conforms"] is False
+
+
+def test_a_crash_mid_write_leaves_the_record_dirty_and_it_is_rechecked(built, settings, caplog):
+    before = store_state.read(built)
+    assert before is not None
+    store_state.mark_dirty(built)  # what a writer killed before finishing leaves behind
+    caplog.set_level(logging.INFO, logger="kzgraph.endpoint")
+    state = prepare(ServerSettings(project=settings, store_path=built, workers=1, sandbox=False))
+    try:
+        assert "no clean record of its content" in caplog.text
+        assert "running the SPARQL-compiled shapes" in caplog.text
+    finally:
+        state.close()
+    after = store_state.read(built)
+    assert after and after.content == before.content and not after.dirty
+
+
+def test_len_counts_named_graph_quads_only(settings):
+    store = OxigraphStore()
+    g = ox.NamedNode("http://example.org/g")
+    s, p = ox.NamedNode("http://example.org/s"), ox.NamedNode("http://example.org/p")
+    store.store.add(ox.Quad(s, p, ox.Literal("1"), g))
+    store.store.add(ox.Quad(s, p, ox.Literal("2"), g))
+    assert not store.is_empty()
+    store.refresh_union()
+    assert len(store) == 2
+    store.bulk_refresh_union()
+    assert len(list(store.store.quads_for_pattern(None, None, None, ox.DefaultGraph()))) == 2
