@@ -24,7 +24,8 @@ KZ = "https://w3id.org/kzgraph/ontology#"
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 NEW_FIRM = (
     "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/test> { "
-    f'<https://w3id.org/kzgraph/id/company/test-firm> a <{KZ}Company> ; <{LABEL}> "Test firm"@en }} }}'
+    f'<https://w3id.org/kzgraph/id/company/test-firm> a <{KZ}Company> ; <{LABEL}> "Test firm"@en ;'
+    " <http://www.w3.org/ns/prov#wasDerivedFrom> <https://w3id.org/kzgraph/graph/test> } }"
 )
 
 
@@ -100,7 +101,9 @@ def test_workers_read_a_new_snapshot_after_each_write(built, settings):
     assert state.snapshots is not None and not state.snapshots.root.exists()
 
 
-def test_a_write_invalidates_the_record(built, settings):
+def test_a_write_records_the_new_content_and_its_validation(built, settings):
+    from kzgraph import derived
+
     before = store_state.read(built)
     assert before is not None
     state = prepare(
@@ -110,12 +113,30 @@ def test_a_write_invalidates_the_record(built, settings):
         )
     )  # fmt: skip
     try:
-        state.write(NEW_FIRM)
+        state.write(NEW_FIRM + " ;\n" + MERGE)
     finally:
         state.close()
     after = store_state.read(built)
     assert after is not None and after.content != before.content and not after.dirty
-    assert after.validated is None  # the next start validates the new content
+    # the record is for the new content, so a restart reuses it instead of validating again
+    assert after.validated is not None
+    assert after.validated["key"] == derived.store_validation_key(settings, after.content or "")
+    assert after.conforms_for(after.validated["key"]) is True
+
+
+def test_a_write_with_validation_off_leaves_no_record(built, settings):
+    state = prepare(
+        ServerSettings(
+            project=settings, store_path=built, workers=1, sandbox=False,
+            allow_updates=True, token="t", validate=False,
+        )
+    )  # fmt: skip
+    try:
+        state.write(NEW_FIRM + " ;\n" + MERGE)
+    finally:
+        state.close()
+    after = store_state.read(built)
+    assert after is not None and after.validated is None  # the next start validates
 
 
 def test_a_write_that_breaks_a_shape_is_found_at_the_next_start(built, settings):
@@ -166,3 +187,58 @@ def test_len_counts_named_graph_quads_only(settings):
     assert len(store) == 2
     store.bulk_refresh_union()
     assert len(list(store.store.quads_for_pattern(None, None, None, ox.DefaultGraph()))) == 2
+
+
+def test_touched_reads_ground_updates_only():
+    from kzgraph.endpoint.sparql_text import touched
+
+    found = touched(
+        "PREFIX ex: <http://example.org/> INSERT DATA { GRAPH ex:g { ex:a ex:p ex:b , 3 } } ;"
+        " DROP SILENT GRAPH <http://example.org/old>"
+    )
+    assert found is not None
+    iris, graphs = found
+    assert {"http://example.org/a", "http://example.org/b", "http://example.org/g"} <= iris
+    assert graphs == {"http://example.org/old"}
+    assert touched("DELETE WHERE { ?s ?p ?o }") is None
+    assert touched("DELETE { <a> <b> <c> } WHERE { }") is None
+    assert touched("CLEAR ALL") is None
+    assert touched("LOAD <http://example.org/x>") is None
+
+
+def test_a_write_is_validated_on_the_nodes_it_touches(built, settings):
+    state = prepare(
+        ServerSettings(
+            project=settings, store_path=built, workers=1, sandbox=False,
+            allow_updates=True, token="t",
+        )
+    )  # fmt: skip
+    nameless = "https://w3id.org/kzgraph/id/company/nameless"
+    breaking = (
+        "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/test> { "
+        f"<{nameless}> a <{KZ}Company> }} }}"
+    )
+    try:
+        assert state.validation["conforms"] is True
+        state.write(breaking + " ;\n" + MERGE, None, breaking)
+        assert state.validation["conforms"] is False
+        assert state.validation["scope"] != "full"  # only the touched nodes were checked
+        # a fix brings the record back; the data was not conforming, so the check is full
+        fix = (
+            "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/test> { "
+            f'<{nameless}> <{LABEL}> "Nameless" ; <http://www.w3.org/ns/prov#wasDerivedFrom> <{nameless}> }} }}'
+        )
+        state.write(fix + " ;\n" + MERGE, None, fix)
+        assert state.validation == {"conforms": True, "findings": 0, "scope": "full"}
+        # a data-dependent update is validated in full
+        state.write(
+            "DELETE { ?s ?p ?o } WHERE { GRAPH <https://w3id.org/kzgraph/graph/test> { ?s ?p ?o } }"
+            " ;\n" + MERGE,
+            None,
+            "DELETE { ?s ?p ?o } WHERE { GRAPH <https://w3id.org/kzgraph/graph/test> { ?s ?p ?o } }",
+        )
+        assert state.validation["scope"] == "full" and state.validation["conforms"] is True
+    finally:
+        state.close()
+    recorded = store_state.read(built)
+    assert recorded and recorded.validated and recorded.validated["conforms"] is True

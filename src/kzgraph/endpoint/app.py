@@ -133,12 +133,22 @@ async def run_update(
     found = check_update(req.update, base, using=using)
     text = with_merges(req.update, found, req.using_graphs, req.using_named_graphs)
     try:
-        await anyio.to_thread.run_sync(state.write, text, base)
+        await anyio.to_thread.run_sync(state.write, text, base, req.update)
     except SyntaxError as exc:
         return error(400, f"SPARQL Update syntax error: {exc}")
     except (RuntimeError, OSError, ValueError) as exc:
         return error(400, f"update refused, nothing was changed: {exc}")
-    return Response(status_code=204)
+    return Response(status_code=204, headers=validation_headers(state))
+
+
+def validation_headers(state: ServerState) -> dict[str, str]:
+    """What the validation after a write found: the data took effect either way."""
+    if "conforms" not in state.validation:
+        return {}
+    return {
+        "X-Kzgraph-Conforms": str(state.validation["conforms"]).lower(),
+        "X-Kzgraph-Findings": str(state.validation["findings"]),
+    }
 
 
 async def sparql(request: Request) -> Response:
@@ -264,6 +274,7 @@ async def healthz(request: Request) -> Response:
             "updates": state.settings.allow_updates,
             "pool": {**pool, "pids": state.pool.pids()},
             "sandbox": state.sandboxed,
+            "validation": state.validation or None,
         },
         status_code=200 if ok else 503,
     )

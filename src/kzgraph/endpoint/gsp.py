@@ -156,13 +156,16 @@ async def write_graph(request: Request) -> Response:
     except ProtocolError as exc:
         return error(exc.status, exc.message)
     try:
-        await anyio.to_thread.run_sync(state.write, update + " ;\n" + MERGE)
+        await anyio.to_thread.run_sync(state.write, update + " ;\n" + MERGE, None, update)
     except (SyntaxError, RuntimeError, OSError, ValueError) as exc:
         return error(400, f"the write was refused, nothing was changed: {exc}")
+    from kzgraph.endpoint.app import validation_headers
+
+    checked = validation_headers(state)
     if request.method == "DELETE" or existed:
-        return Response(status_code=204)
+        return Response(status_code=204, headers=checked)
     headers = {"Location": f"{request.base_url}store?graph={quote(graph.value, safe='')}"}
-    return Response(status_code=201, headers=headers if created else {})
+    return Response(status_code=201, headers={**checked, **(headers if created else {})})
 
 
 async def graph_store(request: Request) -> Response:

@@ -309,3 +309,55 @@ def scan(text: str, prefixes: Mapping[str, str] | None = None, base: str | None 
         op.start, op.end = segment_start, len(text)
         found.operations.append(op)
     return found
+
+
+#: Words that make an update's effect depend on the data (a WHERE pattern) or reach whole
+#: graph sets; the nodes such an update touches cannot be read from its text.
+_UNBOUNDED = {"WHERE", "LOAD", "ADD", "COPY", "MOVE", "ALL", "NAMED", "DEFAULT", "USING", "WITH"}
+
+
+def touched(
+    text: str, prefixes: Mapping[str, str] | None = None, base: str | None = None
+) -> tuple[set[str], set[str]] | None:
+    """The IRIs a ground update names, and the graphs it drops or clears.
+
+    For INSERT DATA, DELETE DATA, CREATE, and DROP or CLEAR of one graph, these are every node
+    whose shapes the update can change (with the dropped graphs' contents, which the caller reads
+    before the write). None when the update has variables or reaches whole graph sets: then only
+    a full validation can tell.
+    """
+    toks = tokens(text)
+    known = dict(prefixes or {})
+    iris: set[str] = set()
+    graphs: set[str] = set()
+    i = 0
+    while i < len(toks):
+        token = toks[i]
+        word = token.keyword
+        if token.kind == "var" or word in _UNBOUNDED:
+            return None
+        if word == "PREFIX" and i + 2 < len(toks) and toks[i + 2].kind == "iri":
+            resolved = _resolve(toks[i + 2], known, base)
+            if resolved is not None:
+                known[toks[i + 1].text[:-1]] = resolved
+            i += 3
+            continue
+        if word == "BASE" and i + 1 < len(toks) and toks[i + 1].kind == "iri":
+            base = _resolve(toks[i + 1], known, base)
+            i += 2
+            continue
+        if word in ("DROP", "CLEAR"):
+            j = i + 1
+            while j < len(toks) and toks[j].keyword in ("SILENT", "GRAPH"):
+                j += 1
+            target = _resolve(toks[j], known, base) if j < len(toks) else None
+            if target is None:
+                return None
+            graphs.add(target)
+        if token.kind in ("iri", "pname"):
+            resolved = _resolve(token, known, base)
+            if resolved is None:
+                return None
+            iris.add(resolved)
+        i += 1
+    return iris, graphs

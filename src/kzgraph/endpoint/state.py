@@ -53,6 +53,8 @@ class ServerState:
     cache: dict[str, Any] = field(default_factory=dict)
     #: Read-only checkpoints the workers read, when the store is on disk.
     snapshots: Snapshots | None = None
+    #: The last validation's outcome: conforms, findings, and whether it was full or focused.
+    validation: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def start(cls, settings: ServerSettings, store: OxigraphStore) -> ServerState:
@@ -98,24 +100,70 @@ class ServerState:
             self._labels = {str(iri): label for iri, label in label_map(self.store).items()}
         return self._labels
 
-    def write(self, update: str, base_iri: str | None = None) -> None:
+    def write(
+        self, update: str, base_iri: str | None = None, changed_by: str | None = None
+    ) -> None:
         """Apply one SPARQL Update and re-derive the default graph, in one transaction.
 
         Oxigraph runs a request's operations atomically, so the user's operations, the merge
         after each of them, and the final merge either all take effect or none does (a kill -9
         in the middle leaves the previous state). Writes are serialised by a lock.
+
+        ``changed_by`` is the client's own update (without the merges): when it names every node
+        it changes (INSERT DATA, DELETE DATA, a graph dropped or replaced), only those nodes and
+        the nodes pointing to them are validated again; otherwise the whole store is.
         """
+        from kzgraph.endpoint.sparql_text import touched
+        from kzgraph.namespaces import PREFIXES
+
         with self._write_lock:
             path = self.store.path
             before = store_state.mark_dirty(path) if path is not None else None
+            found = touched(changed_by, PREFIXES, base_iri) if changed_by is not None else None
+            focus: set[str] | None = None
+            if found is not None:
+                focus = set(found[0])
+                for graph in found[1]:  # what a dropped graph held is touched too
+                    focus |= _iris_in(self.store.store, graph)
             self.store.store.update(update, base_iri=base_iri)
             self.store.store.flush()
             if path is not None and before is not None:
-                # the id of the new data; its validation is recorded when it is next run
-                store_state.write(
-                    path, store_state.StoreState(store_state.chained(before.content, update))
-                )
+                new = store_state.chained(before.content, update)
+                store_state.write(path, store_state.StoreState(new))
             self.changed()
+            self.revalidate(focus)
+
+    def revalidate(self, focus: set[str] | None) -> None:
+        """Validate after a write, only ``focus`` and what points to it where that suffices.
+
+        Focusing is sound when the data conformed before the write; otherwise everything is
+        checked. The outcome is kept in ``validation`` and in the store's record.
+        """
+        if not self.settings.validate:
+            return
+        from kzgraph import derived
+        from kzgraph.loading import load_shapes
+        from kzgraph.validation import validate_store
+
+        store = self.store.store
+        if focus is not None and self.validation.get("conforms") is True:
+            focus = focus | _pointing_to(store, focus)
+            report = validate_store(store, load_shapes(self.settings.project), focus)
+            scope = f"{len(focus)} node(s)"
+        else:
+            report = validate_store(store, load_shapes(self.settings.project))
+            scope = "full"
+        self.validation = {
+            "conforms": report.conforms,
+            "findings": len(report.findings),
+            "scope": scope,
+        }
+        path = self.store.path
+        recorded = store_state.read(path) if path is not None else None
+        if path is not None and recorded is not None and recorded.content:
+            key = derived.store_validation_key(self.settings.project, recorded.content)
+            recorded.validated = {"key": key, **self.validation}
+            store_state.write(path, recorded)
 
     def changed(self) -> None:
         """Call after any write: drop caches and hand workers the new data."""
@@ -159,3 +207,25 @@ def with_merges(text: str, found: Scan, using: list[str], using_named: list[str]
 def nquads_of(store: ox.Store) -> bytes:
     """The named graphs as N-Quads, for the workers and the dumps."""
     return ox.serialize(named_quads(store), format=ox.RdfFormat.N_QUADS) or b""
+
+
+def _iris_in(store: ox.Store, graph: str) -> set[str]:
+    """Subjects and objects (IRIs) of one named graph, before it is dropped or replaced."""
+    found: set[str] = set()
+    for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
+        for term in (quad.subject, quad.object):
+            if isinstance(term, ox.NamedNode):
+                found.add(term.value)
+    return found
+
+
+def _pointing_to(store: ox.Store, focus: set[str]) -> set[str]:
+    """IRIs with a statement whose object is in ``focus``: their shapes may look at it."""
+    found: set[str] = set()
+    ordered = sorted(focus)
+    for start in range(0, len(ordered), 500):
+        values = " ".join(f"<{iri}>" for iri in ordered[start : start + 500])
+        rows = store.query(f"SELECT DISTINCT ?s WHERE {{ VALUES ?o {{ {values} }} ?s ?p ?o }}")
+        assert isinstance(rows, ox.QuerySolutions)
+        found |= {row[0].value for row in rows if isinstance(row[0], ox.NamedNode)}
+    return found

@@ -1,0 +1,302 @@
+"""Scale benchmark: kzgraph on graphs 15 to 1,500 times the seeded one, beside Oxigraph's own tools.
+
+Run with one command: ``bash bench/scale.sh`` (installs the Oxigraph server from PyPI into .venv,
+then runs this). For each size (``--sizes 100000 1000000``; add 10000000 for the big one) it
+generates a synthetic graph shaped like the seeded one (``kzgraph.synthetic``: firms, projects,
+regions, amounts, statuses, quotations, provenance, 2% invalid copies), then measures, side by
+side in one run:
+
+- bulk load: ``kzgraph load`` (check, load, merge, content id, validation) against
+  ``oxigraph load`` (the server's own bulk loader), wall time and peak RSS;
+- start-up on the loaded store: ``kzgraph serve --store`` (2 and 4 workers) against
+  ``oxigraph serve-read-only`` and a minimal pyoxigraph + Starlette endpoint, time until the
+  first answer, and the RSS (and PSS, which splits shared pages fairly) of every process;
+- the saved queries without parameters, p50/p99 latency and throughput at 1, 4 and 16 clients,
+  on each server;
+- validation: ``kzgraph validate --store`` (SHACL compiled to SPARQL), wall time and peak RSS.
+
+Figures are printed as a table with ratios against the named baseline (Oxigraph server for load
+and start-up, the minimal endpoint for queries). Nothing here is a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.server_process import free_port  # noqa: E402
+
+from bench.endpoint import load_test  # noqa: E402
+
+BIN = Path(sys.executable).parent
+MINIMAL = """
+import sys, pyoxigraph as ox
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+import uvicorn
+store = ox.Store.read_only(sys.argv[1])
+async def sparql(request):
+    form = await request.form() if request.method == "POST" else request.query_params
+    result = store.query(form["query"], use_default_graph_as_union=True)
+    body = result.serialize(format=ox.QueryResultsFormat.JSON) if not isinstance(result, bool) else b""
+    return Response(body, media_type="application/sparql-results+json")
+app = Starlette(routes=[Route("/sparql", sparql, methods=["GET", "POST"])])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """Run ``command``; (seconds, peak RSS in MB of it or its children, stderr tail)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"{command[:3]} failed:\n{done.stderr[-2000:]}")
+    return (
+        seconds,
+        max(peak, before) / 1024,
+        done.stderr.strip().splitlines()[-1:][0] if done.stderr.strip() else "",
+    )
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    out = [pid]
+    kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    for kid in kids:
+        out.extend(tree(int(kid)))
+    return out
+
+
+def memory(pid: int, field: str) -> float:
+    """VmRSS (from status) or Pss (from smaps_rollup) of one process, in MB."""
+    source = "status" if field == "VmRSS" else "smaps_rollup"
+    try:
+        for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def serve(command: list[str], url: str) -> tuple[subprocess.Popen[bytes], float]:
+    """Start a server; (process, seconds until it answers a query)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while time.perf_counter() - started < 600:
+        try:
+            if httpx.get(url, params={"query": "ASK {}"}, timeout=2).status_code == 200:
+                return process, time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[:3]} exited with {process.returncode}")
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{command[:3]} did not start")
+
+
+def saved_queries() -> list[str]:
+    from kzgraph.catalogue import load_catalogue
+    from kzgraph.namespaces import PREFIXES
+
+    prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+    return [
+        prologue + q.text
+        for q in load_catalogue().values()
+        if not any(p.required for p in q.parameters)
+    ]
+
+
+def latency(
+    url: str, queries: list[str], clients: int, seconds: float
+) -> tuple[float, float, float]:
+    done, times = asyncio.run(load_test(url, queries, clients, seconds))
+    elapsed, lat = times[0], sorted(times[1:])
+    if not lat:
+        return 0.0, float("nan"), float("nan")
+    return (
+        done / elapsed,
+        statistics.median(lat) * 1000,
+        lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+    )
+
+
+def run_size(quads: int, work: Path, seconds: float, rows: list[list[str]]) -> None:
+    data = ROOT / "bench" / "data" / f"synthetic-{quads}.nq.gz"
+    if not data.exists():
+        data.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                str(BIN / "python"),
+                str(ROOT / "bench" / "generate.py"),
+                "--quads",
+                str(quads),
+                "-o",
+                str(data),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    label = f"{quads / 1e6:g}M" if quads >= 1_000_000 else f"{quads // 1000}k"
+    kz_store, ox_store = work / f"kz-{quads}", work / f"ox-{quads}"
+
+    kz_load, kz_load_mb, kz_note = timed(
+        [str(BIN / "kzgraph"), "load", str(data), "--store", str(kz_store)]
+    )
+    ox_load, ox_load_mb, _ = timed(
+        [str(BIN / "oxigraph"), "load", "--location", str(ox_store), "--file", str(data)]
+    )
+    rows.append(
+        [
+            label,
+            "bulk load (s)",
+            f"{kz_load:.1f}",
+            f"{ox_load:.1f}",
+            f"{kz_load / ox_load:.2f}x oxigraph load",
+            kz_note,
+        ]
+    )
+    rows.append(
+        [
+            label,
+            "bulk load peak RSS (MB)",
+            f"{kz_load_mb:.0f}",
+            f"{ox_load_mb:.0f}",
+            "",
+            "kzgraph: load + merge + content id + validation",
+        ]
+    )
+
+    val, val_mb, _val_note = timed(
+        [str(BIN / "kzgraph"), "validate", "--store", str(kz_store), "--format", "json"]
+    )
+    rows.append(
+        [
+            label,
+            "full validation (s / peak MB)",
+            f"{val:.1f} / {val_mb:.0f}",
+            "",
+            "",
+            "SHACL compiled to SPARQL",
+        ]
+    )
+
+    queries = saved_queries()
+    servers: dict[str, tuple[subprocess.Popen[bytes], float, str]] = {}
+    for name, command_of in {
+        "oxigraph server": lambda port: [
+            str(BIN / "oxigraph"),
+            "serve-read-only",
+            "--location",
+            str(ox_store),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--union-default-graph",
+        ],
+        "minimal endpoint": lambda port: [
+            str(BIN / "python"),
+            "-c",
+            MINIMAL,
+            str(ox_store),
+            str(port),
+        ],
+        "kzgraph 1 worker": lambda port: [
+            str(BIN / "kzgraph"),
+            "serve",
+            "--store",
+            str(kz_store),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-validate",
+        ],
+        "kzgraph 4 workers": lambda port: [
+            str(BIN / "kzgraph"),
+            "serve",
+            "--store",
+            str(kz_store),
+            "--port",
+            str(port),
+            "--workers",
+            "4",
+            "--no-validate",
+        ],
+    }.items():
+        port = free_port()
+        url = f"http://127.0.0.1:{port}" + ("/query" if name == "oxigraph server" else "/sparql")
+        process, start = serve(command_of(port), url)
+        try:
+            latency(url, queries, 1, 1.0)  # warm the caches once
+            pids = tree(process.pid)
+            rss = sum(memory(p, "VmRSS") for p in pids)
+            pss = sum(memory(p, "Pss") for p in pids)
+            rows.append(
+                [
+                    label,
+                    f"{name}: start-up (s)",
+                    f"{start:.2f}",
+                    "",
+                    "",
+                    f"{len(pids)} process(es), RSS {rss:.0f} MB, PSS {pss:.0f} MB",
+                ]
+            )
+            for clients in (1, 4, 16):
+                rate, p50, p99 = latency(url, queries, clients, seconds)
+                rows.append(
+                    [
+                        label,
+                        f"{name}: {clients} client(s)",
+                        f"{rate:.1f} q/s",
+                        f"p50 {p50:.1f} ms",
+                        f"p99 {p99:.0f} ms",
+                        f"{len(queries)} saved queries",
+                    ]
+                )
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        servers[name] = (process, start, url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per load level")
+    args = parser.parse_args()
+    if not (BIN / "oxigraph").exists():
+        sys.exit("the Oxigraph server is missing: run bash bench/scale.sh, which installs it")
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory(prefix="kzgraph-scale-") as tmp:
+        for quads in args.sizes:
+            run_size(quads, Path(tmp), args.seconds, rows)
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp, exist_ok=True)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+if __name__ == "__main__":
+    main()
