@@ -10,7 +10,7 @@ import click
 import networkx as nx
 
 from kzgraph.cli_support import friendly_errors
-from kzgraph.loading import load
+from kzgraph.loading import KzgraphError, load
 from kzgraph.network import graph as netgraph
 from kzgraph.network import measures, paths
 from kzgraph.network.draw import draw as draw_network
@@ -19,29 +19,49 @@ from kzgraph.network.exports import export as export_network
 from kzgraph.network.projections import load_projections, project
 from kzgraph.network.rdf import measures_graph
 from kzgraph.settings import Settings
-from kzgraph.store import open_store
+from kzgraph.store import OxigraphStore, open_store
 
 
 @dataclass
 class NetworkContext:
-    """The full graph and a store to run projections on, built once per command."""
+    """A store to run projections on and, when the data is small, the full graph."""
 
-    full: nx.MultiDiGraph
+    full: nx.MultiDiGraph | None
     settings: Settings
     store: object
 
     def graph(self, projection: str) -> nx.Graph:
         """The full graph, or a named projection of it."""
         if projection == "full":
+            if self.full is None:
+                raise KzgraphError(
+                    "--store analyses projections (company-project, company-region, ...); "
+                    "the full graph of a big store is not built: pass --projection"
+                )
             return self.full
         return project(projection, self.store, self.full, self.settings)  # type: ignore[arg-type]
 
 
 def context(ctx: click.Context) -> NetworkContext:
-    """Load once and keep on the click context."""
+    """Load once and keep on the click context: the seeded files, or an on-disk store."""
     settings: Settings = ctx.obj
+    store_path = _store_option(ctx)
+    if store_path is not None:
+        if not (store_path / "CURRENT").exists():
+            raise KzgraphError(f"{store_path}: not an Oxigraph store (no CURRENT file)")
+        return NetworkContext(None, settings, OxigraphStore.read_only(store_path))
     ds = load(settings)
     return NetworkContext(netgraph.full_graph(ds), settings, open_store("oxigraph", dataset=ds))
+
+
+def _store_option(ctx: click.Context) -> Path | None:
+    """The ``--store`` given to ``kzgraph network``, if any."""
+    node: click.Context | None = ctx
+    while node is not None:
+        if node.info_name == "network" and node.params.get("store_path") is not None:
+            return Path(node.params["store_path"])
+        node = node.parent
+    return None
 
 
 def _label(g: nx.Graph, n: object) -> str:
@@ -57,7 +77,15 @@ projection_option = click.option(
 
 
 @click.group(name="network")
-def network() -> None:
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Analyse an on-disk Oxigraph store (opened read-only) instead of the seeded files; "
+    "projections are built from it by SPARQL.",
+)
+def network(store_path: Path | None) -> None:
     """Analyse the company–project network (networkx)."""
 
 

@@ -202,6 +202,14 @@ class OxigraphStore:
         self.path = path
         self.store = ox.Store(str(path)) if path is not None else ox.Store()
 
+    @classmethod
+    def read_only(cls, path: Path) -> OxigraphStore:
+        """Open an on-disk store for reading only (no lock; nothing may write it meanwhile)."""
+        store = cls.__new__(cls)
+        store.path = None  # nothing here may write, snapshot or record state
+        store.store = ox.Store.read_only(str(path))
+        return store
+
     def load_dataset(self, ds: Dataset) -> None:
         """Replace the contents with ``ds``, passed as N-Quads so graph names survive."""
         data = ds.serialize(format="nquads", encoding="utf-8")

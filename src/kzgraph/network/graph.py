@@ -37,10 +37,15 @@ def _is_node(term: object) -> bool:
 
 
 def _labels(ds: Dataset) -> dict[str, str]:
+    """One English label per node, the alphabetically first of several.
+
+    Two articles may name a firm differently; every way of building a graph shows the same one.
+    """
     labels: dict[str, str] = {}
     for s, o in ds.subject_objects(RDFS.label):
-        if isinstance(o, Literal) and o.language in (None, "en") and str(s) not in labels:
-            labels[str(s)] = str(o)
+        if isinstance(o, Literal) and o.language in (None, "en"):
+            if str(s) not in labels or str(o) < labels[str(s)]:
+                labels[str(s)] = str(o)
     for s, o in ds.subject_objects(SKOS.prefLabel):
         if isinstance(o, Literal) and o.language in (None, "en"):
             labels.setdefault(str(s), str(o))

@@ -61,10 +61,66 @@ def _brokerage(g: nx.Graph, weight: str | None) -> dict[Any, float]:
     return {n: (v if v == v else 0.0) for n, v in nx.effective_size(g, weight=weight).items()}
 
 
+#: Above this many nodes, betweenness and closeness are estimated from ``PIVOTS`` sampled
+#: sources instead of computed from every node (exact: O(nodes x edges); at a million quads the
+#: projections have tens of thousands of nodes and exact betweenness takes minutes). The seed is
+#: fixed, so an estimate is repeatable; ``bench/scale.py`` prints its error against the exact one.
+EXACT_LIMIT = 5000
+PIVOTS = 512
+SEED = 7
+
+
+def estimated(g: nx.Graph) -> bool:
+    """True when :data:`EXACT_LIMIT` makes betweenness and closeness estimates for ``g``."""
+    return bool(g.number_of_nodes() > EXACT_LIMIT)
+
+
+def _betweenness(g: nx.Graph, weight: str | None) -> dict[Any, float]:
+    """Brandes betweenness; above the limit, Brandes-Pich from sampled sources (networkx ``k``)."""
+    if not estimated(g):
+        return dict(nx.betweenness_centrality(g, normalized=True))
+    k = min(PIVOTS, g.number_of_nodes())
+    return dict(nx.betweenness_centrality(g, k=k, normalized=True, seed=SEED))
+
+
+def _closeness(g: nx.Graph, weight: str | None) -> dict[Any, float]:
+    """Closeness as networkx computes it (Wasserman-Faust scaled on disconnected graphs).
+
+    Above the limit, a big component's distance sums are estimated from breadth-first searches
+    out of sampled pivots in it (Eppstein-Wang: the sum of distances from v is about r/k times
+    the sum of its distances to k random nodes of its component of r nodes); small components
+    are computed exactly, since their searches are cheap.
+    """
+    if not estimated(g):
+        return dict(nx.closeness_centrality(g))
+    import random
+
+    n = g.number_of_nodes()
+    rng = random.Random(SEED)
+    scores = dict.fromkeys(g, 0.0)
+    for component in nx.connected_components(g):
+        r = len(component)
+        if r < 2:
+            continue
+        sub = g.subgraph(component)
+        if r <= PIVOTS:
+            sums = {u: sum(nx.single_source_shortest_path_length(sub, u).values()) for u in sub}
+        else:
+            pivots = rng.sample(sorted(component, key=str), PIVOTS)
+            sums = dict.fromkeys(component, 0.0)
+            for pivot in pivots:
+                for u, d in nx.single_source_shortest_path_length(sub, pivot).items():
+                    sums[u] += d
+            sums = {u: s * r / PIVOTS for u, s in sums.items()}
+        for u, total in sums.items():
+            scores[u] = ((r - 1) / total) * ((r - 1) / (n - 1)) if total > 0 else 0.0
+    return scores
+
+
 MEASURES: dict[str, Callable[[nx.Graph, str | None], dict[Any, float]]] = {
     "degree": lambda g, w: dict(g.degree(weight=w)),
-    "betweenness": lambda g, w: nx.betweenness_centrality(g, weight=None, normalized=True),
-    "closeness": lambda g, w: nx.closeness_centrality(g),
+    "betweenness": _betweenness,
+    "closeness": _closeness,
     "eigenvector": _eigenvector,
     "pagerank": lambda g, w: (
         nx.pagerank(g, weight=w) if g.number_of_edges() else dict.fromkeys(g, 0.0)

@@ -54,28 +54,71 @@ def load_projections(settings: Settings | None = None) -> dict[str, Projection]:
     return out
 
 
+def node_attributes(
+    store: OxigraphStore | RdflibStore, nodes: list[str]
+) -> dict[str, dict[str, str]]:
+    """Label, most specific kzgraph type and IRI of ``nodes``, read from the store by SPARQL.
+
+    What a projection needs of the full graph, without building it: at a million quads the full
+    graph takes minutes and gigabytes, a projection's nodes a few queries.
+    """
+    from kzgraph.namespaces import curie
+
+    out: dict[str, dict[str, str]] = {
+        n: {"label": curie(n), "type": "Thing", "iri": n} for n in nodes
+    }
+    for start in range(0, len(nodes), 2000):
+        values = " ".join(f"<{n}>" for n in nodes[start : start + 2000])
+        for row in store.query(
+            f"SELECT ?n ?l WHERE {{ VALUES ?n {{ {values} }} ?n rdfs:label ?l "
+            'FILTER(LANG(?l) IN ("en", "")) }'
+        ).dicts():
+            node, label = str(row["n"]), str(row["l"])
+            if out[node]["label"] == curie(node) or label < out[node]["label"]:
+                out[node]["label"] = label  # the alphabetically first, as the full graph does
+        for row in store.query(
+            f"SELECT ?n ?t WHERE {{ VALUES ?n {{ {values} }} ?n a ?t "
+            "FILTER(STRSTARTS(STR(?t), STR(kz:))) "
+            "FILTER NOT EXISTS { ?n a ?sub . ?sub rdfs:subClassOf+ ?t FILTER(?sub != ?t) } }"
+        ).dicts():
+            current = out[str(row["n"])]["type"]
+            name = str(row["t"]).rsplit("#", 1)[-1]
+            out[str(row["n"])]["type"] = name if current == "Thing" else min(current, name)
+    return out
+
+
 def project(
     name: str,
     store: OxigraphStore | RdflibStore,
-    full: nx.MultiDiGraph,
+    full: nx.MultiDiGraph | None,
     settings: Settings | None = None,
 ) -> nx.Graph:
-    """Run projection ``name``; nodes carry the attributes of the full graph."""
+    """Run projection ``name``; nodes carry the full graph's attributes, or the store's."""
     projections = load_projections(settings)
     if name not in projections:
         raise KzgraphError(f"no projection {name!r}; choose one of {', '.join(projections)}")
     definition = projections[name]
     g: nx.Graph = nx.DiGraph() if definition.directed else nx.Graph()
     g.graph["name"] = name
-    for row in store.query(definition.query).dicts():
+    rows = store.query(definition.query).dicts()
+    attributes = (
+        node_attributes(store, sorted({str(r[k]) for r in rows for k in ("source", "target")}))
+        if full is None
+        else {}
+    )
+    for row in rows:
         source, target = str(row["source"]), str(row["target"])
         weight = row.get("weight")
         relation = row.get("relation")
         for node in (source, target):
             if node not in g:
-                g.add_node(
-                    node, **(full.nodes[node] if node in full else {"label": node, "type": "Thing"})
-                )
+                if full is None:
+                    g.add_node(node, **attributes[node])
+                else:
+                    g.add_node(
+                        node,
+                        **(full.nodes[node] if node in full else {"label": node, "type": "Thing"}),
+                    )
         g.add_edge(
             source,
             target,
