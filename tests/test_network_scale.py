@@ -44,6 +44,7 @@ def test_estimates_equal_exact_values_when_every_node_is_a_pivot(monkeypatch):
     exact_c = measures.compute(g, "closeness")
     monkeypatch.setattr(measures, "EXACT_LIMIT", 10)
     monkeypatch.setattr(measures, "PIVOTS", g.number_of_nodes())
+    monkeypatch.setattr(measures, "BUDGET", 10**12)
     assert measures.estimated(g)
     est_b = measures.compute(g, "betweenness")
     est_c = measures.compute(g, "closeness")
@@ -58,6 +59,7 @@ def test_sampled_estimates_rank_nodes_like_exact_ones(monkeypatch):
     exact = {m: measures.compute(g, m) for m in ("betweenness", "closeness")}
     monkeypatch.setattr(measures, "EXACT_LIMIT", 100)
     monkeypatch.setattr(measures, "PIVOTS", 200)
+    monkeypatch.setattr(measures, "BUDGET", 10**12)
     for m, truth in exact.items():
         estimate = measures.compute(g, m)
         nodes = sorted(g)
@@ -83,3 +85,16 @@ def test_network_cli_on_a_store(tmp_path, settings):
         [*kz, "network", "--store", str(store_dir), "rank"], capture_output=True, text=True
     )
     assert full.returncode == 2 and "pass --projection" in full.stderr
+
+
+def test_brokerage_by_triangles_equals_networkx_effective_size():
+    g = nx.barabasi_albert_graph(400, 3, seed=11)
+    g.add_node("alone")
+    expected = {n: (v if v == v else 0.0) for n, v in nx.effective_size(g).items()}
+    assert measures.compute(g, "brokerage") == pytest.approx(expected)
+
+
+def test_fewer_pivots_on_bigger_graphs():
+    small, big = nx.path_graph(2000), nx.path_graph(200_000)
+    assert measures.pivots(small) == measures.PIVOTS
+    assert measures.MIN_PIVOTS <= measures.pivots(big) < measures.PIVOTS
