@@ -242,3 +242,68 @@ def test_a_write_is_validated_on_the_nodes_it_touches(built, settings):
         state.close()
     recorded = store_state.read(built)
     assert recorded and recorded.validated and recorded.validated["conforms"] is True
+
+
+def _merge_holds(store: ox.Store) -> bool:
+    default = {
+        (q.subject, q.predicate, q.object)
+        for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())
+    }
+    named = {
+        (q.subject, q.predicate, q.object)
+        for q in store.quads_for_pattern(None, None, None, None)
+        if not isinstance(q.graph_name, ox.DefaultGraph)
+    }
+    return default == named
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ground_writes_keep_the_merge_graph_by_graph(built, settings, seed):
+    import random
+
+    from kzgraph.endpoint.sparql_text import scan
+    from kzgraph.endpoint.state import with_merges
+
+    rng = random.Random(seed)
+    state = prepare(
+        ServerSettings(
+            project=settings, store_path=built, workers=1, sandbox=False, validate=False,
+            allow_updates=True, token="t",
+        )
+    )  # fmt: skip
+    graphs = [f"https://w3id.org/kzgraph/graph/t{i}" for i in range(3)]
+    # a triple the seeded graphs already hold, so deleting it elsewhere must keep it in the merge
+    shared = (
+        "<https://w3id.org/kzgraph/id/company/tbea> <http://www.w3.org/2000/01/rdf-schema#label> "
+        '"TBEA Company Limited"@en'
+    )
+    triples = [shared] + [
+        f"<http://example.org/s{i}> <http://example.org/p> <http://example.org/o{i % 3}>"
+        for i in range(6)
+    ]
+    try:
+        for _ in range(12):
+            g = rng.choice(graphs)
+            chosen = " . ".join(rng.sample(triples, 3))
+            update = rng.choice(
+                [
+                    f"INSERT DATA {{ GRAPH <{g}> {{ {chosen} }} }}",
+                    f"DELETE DATA {{ GRAPH <{g}> {{ {chosen} }} }}",
+                    f"DROP SILENT GRAPH <{g}>",
+                    # one request, two graphs: a triple in both goes if both lose it
+                    f"DELETE DATA {{ GRAPH <{graphs[0]}> {{ {chosen} }} GRAPH <{graphs[1]}> {{ {chosen} }} }}",
+                    f"PREFIX ex: <http://example.org/> INSERT DATA {{ GRAPH <{g}> {{ ex:a ex:b ex:c }} }} ;",
+                ]
+            )
+            text = with_merges(update, scan(update), [], [])
+            assert "DROP SILENT DEFAULT" not in text  # graph by graph, not the whole store
+            state.write(text, None, update)
+            assert _merge_holds(state.store.store), update
+        # a data-dependent update still gets the full merge, and it still holds
+        update = "DELETE { ?s ?p ?o } WHERE { GRAPH ?g { ?s <http://example.org/p> ?o } }"
+        text = with_merges(update, scan(update), [], [])
+        assert "DROP SILENT DEFAULT" in text
+        state.write(text, None, update)
+        assert _merge_holds(state.store.store)
+    finally:
+        state.close()

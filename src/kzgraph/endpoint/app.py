@@ -131,7 +131,7 @@ async def run_update(
     assert req.update is not None
     using = bool(req.using_graphs or req.using_named_graphs)
     found = check_update(req.update, base, using=using)
-    text = with_merges(req.update, found, req.using_graphs, req.using_named_graphs)
+    text = with_merges(req.update, found, req.using_graphs, req.using_named_graphs, base)
     try:
         await anyio.to_thread.run_sync(state.write, text, base, req.update)
     except SyntaxError as exc:

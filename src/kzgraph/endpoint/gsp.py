@@ -14,9 +14,8 @@ from starlette.routing import Route
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, pick
 from kzgraph.endpoint.protocol import ProtocolError, check_charset, read_body
 from kzgraph.endpoint.responses import error, not_acceptable
-from kzgraph.endpoint.state import ServerState
+from kzgraph.endpoint.state import ServerState, scoped_merge
 from kzgraph.endpoint.workers import RDF_FORMATS
-from kzgraph.store import MERGE
 
 #: New graphs POSTed without a name get an IRI under this base.
 GRAPH_BASE = "https://w3id.org/kzgraph/graph/posted-"
@@ -156,7 +155,9 @@ async def write_graph(request: Request) -> Response:
     except ProtocolError as exc:
         return error(exc.status, exc.message)
     try:
-        await anyio.to_thread.run_sync(state.write, update + " ;\n" + MERGE, None, update)
+        # only this graph's share of the merged default graph is redone, not the whole store
+        merged = scoped_merge(update, {graph.value})
+        await anyio.to_thread.run_sync(state.write, merged, None, update)
     except (SyntaxError, RuntimeError, OSError, ValueError) as exc:
         return error(400, f"the write was refused, nothing was changed: {exc}")
     from kzgraph.endpoint.app import validation_headers

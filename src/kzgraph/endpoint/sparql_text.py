@@ -361,3 +361,33 @@ def touched(
             iris.add(resolved)
         i += 1
     return iris, graphs
+
+
+def graphs_written(
+    text: str, prefixes: Mapping[str, str] | None = None, base: str | None = None
+) -> set[str] | None:
+    """The named graphs a ground update changes, or None when that cannot be read from the text.
+
+    Ground updates (INSERT DATA, DELETE DATA, CREATE, DROP or CLEAR of one graph) name every graph
+    they change: the IRI after GRAPH (in a data block or a graph operation). The server then keeps
+    the merged default graph up to date graph by graph instead of re-deriving all of it.
+    """
+    if touched(text, prefixes, base) is None:
+        return None
+    toks = tokens(text)
+    known = dict(prefixes or {})
+    graphs: set[str] = set()
+    for i, token in enumerate(toks):
+        word = token.keyword
+        if word == "PREFIX" and i + 2 < len(toks) and toks[i + 2].kind == "iri":
+            resolved = _resolve(toks[i + 2], known, base)
+            if resolved is not None:
+                known[toks[i + 1].text[:-1]] = resolved
+        elif word == "BASE" and i + 1 < len(toks) and toks[i + 1].kind == "iri":
+            base = _resolve(toks[i + 1], known, base)
+        elif word == "GRAPH" and i + 1 < len(toks):
+            target = _resolve(toks[i + 1], known, base)
+            if target is None:
+                return None
+            graphs.add(target)
+    return graphs

@@ -186,12 +186,27 @@ class ServerState:
         self.store.store.flush()
 
 
-def with_merges(text: str, found: Scan, using: list[str], using_named: list[str]) -> str:
-    """The client's update with the merge after each operation and ``using-graph-uri`` added.
+def with_merges(
+    text: str,
+    found: Scan,
+    using: list[str],
+    using_named: list[str],
+    base: str | None = None,
+) -> str:
+    """The client's update with the merge kept up to date and ``using-graph-uri`` added.
 
-    Re-deriving after each operation lets a later operation's WHERE see an earlier one's
-    writes through the default graph, as a single-graph store would.
+    A ground update names the graphs it changes: their share of the default graph is removed
+    first and put back after, so the cost follows those graphs, not the store. Any other update
+    gets the full merge after each operation, which lets a later operation's WHERE see an
+    earlier one's writes through the default graph, as a single-graph store would.
     """
+    from kzgraph.endpoint.sparql_text import graphs_written
+    from kzgraph.namespaces import PREFIXES
+
+    if not (using or using_named):
+        graphs = graphs_written(text, PREFIXES, base)
+        if graphs is not None:
+            return scoped_merge(text, graphs)
     clauses = "".join(f" USING <{g}>" for g in using)
     clauses += "".join(f" USING NAMED <{g}>" for g in using_named)
     parts: list[str] = []
@@ -202,6 +217,46 @@ def with_merges(text: str, found: Scan, using: list[str], using_named: list[str]
             segment = segment[:cut] + clauses + " " + segment[cut:]
         parts.append(segment + "\n;\n" + MERGE)
     return " ;\n".join(parts) if parts else MERGE
+
+
+def scoped_merge(update: str, graphs: set[str]) -> str:
+    """``update`` wrapped so the default graph stays the merge, touching only ``graphs``.
+
+    Before: drop from the default graph what only these graphs hold. After: copy these graphs
+    into it again. All run in one request, so they take effect with the update or not at all.
+    The update's own PREFIX and BASE lines stay in front; the wrapping uses absolute IRIs.
+    """
+    ordered = sorted(graphs)
+    names = " ".join(f"<{g}>" for g in ordered)
+    # what only the touched graphs hold, together: a triple in two of them goes if both lose it
+    before = [
+        f"DELETE {{ ?s ?p ?o }} WHERE {{ VALUES ?g {{ {names} }} GRAPH ?g {{ ?s ?p ?o }} "
+        f"FILTER NOT EXISTS {{ GRAPH ?other {{ ?s ?p ?o }} "
+        f"FILTER(?other NOT IN ({', '.join(f'<{g}>' for g in ordered)})) }} }}"
+    ]
+    after = [f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}" for g in ordered]
+    head, body = _prologue(update)
+    return head + " ;\n".join([*before, body.strip().rstrip(";"), *after])
+
+
+def _prologue(update: str) -> tuple[str, str]:
+    """The update's leading PREFIX and BASE lines, and the rest.
+
+    Oxigraph accepts a prologue only at the start of a request, so the wrapping goes after it;
+    its absolute IRIs mean nothing in the prologue can change what it refers to.
+    """
+    from kzgraph.endpoint.sparql_text import tokens
+
+    toks = tokens(update)
+    end, i = 0, 0
+    while i < len(toks) and toks[i].keyword in ("PREFIX", "BASE"):
+        step = 3 if toks[i].keyword == "PREFIX" else 2
+        if i + step > len(toks):
+            break
+        last = toks[i + step - 1]
+        end = last.start + len(last.text)
+        i += step
+    return update[:end] + "\n", update[end:]
 
 
 def nquads_of(store: ox.Store) -> bytes:
