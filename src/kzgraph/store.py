@@ -237,10 +237,12 @@ class OxigraphStore:
         self.store.clear_graph(ox.DefaultGraph())
 
         def merged() -> Iterator[ox.Quad]:
+            done = 0
             for graph in list(self.store.named_graphs()):
-                for n, quad in enumerate(self.store.quads_for_pattern(None, None, None, graph)):
+                for quad in self.store.quads_for_pattern(None, None, None, graph):
                     yield ox.Quad(quad.subject, quad.predicate, quad.object, ox.DefaultGraph())
-                    if progress is not None and n % 10_000 == 9_999:
+                    done += 1
+                    if progress is not None and done % 10_000 == 0:  # counted across graphs
                         progress(10_000)
 
         self.store.bulk_extend(merged())
