@@ -307,3 +307,18 @@ def test_ground_writes_keep_the_merge_graph_by_graph(built, settings, seed):
         assert _merge_holds(state.store.store)
     finally:
         state.close()
+
+
+def test_healthz_count_never_blocks(built, settings):
+    import time
+
+    state = prepare(ServerSettings(project=settings, store_path=built, workers=1, sandbox=False))
+    try:
+        first = state.size_if_known()  # starts a count in a thread, returns at once
+        deadline = time.monotonic() + 30
+        while state.size_if_known() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first is None or first == len(state.store)
+        assert state.size_if_known() == len(state.store)
+    finally:
+        state.close()

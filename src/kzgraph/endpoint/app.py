@@ -268,7 +268,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(
         {
             "status": "ok" if ok else "unavailable",
-            "quads": state.size(),
+            "quads": state.size_if_known(),  # null until a background count finishes
             "graphs": len(state.graphs()),
             "generation": state.generation,
             "updates": state.settings.allow_updates,
