@@ -20,14 +20,8 @@ from kzgraph.figures import parse_stated
 from kzgraph.namespaces import GEO, KZ, PREFIXES, entity
 
 from .conftest import ROOT, article_figure, paragraph_with
+from .test_queries import S000, S001, S002, S003, S004
 
-S000, S001, S002, S003, S004 = (
-    "000_096687169d175def",
-    "001_eb158449043a4115",
-    "002_97890c3330489398",
-    "003_497b471c4106a90e",
-    "004_2b059f08c0a5d038",
-)
 ROW = re.compile(
     r"^\| (Q\d\d) \| (.+?) \| `([a-z0-9-]+)` \|\s*(.*?)\s*\| `([a-z_]+\.py)::(test_\w+)` \|$"
 )

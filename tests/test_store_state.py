@@ -35,6 +35,16 @@ def _count(state) -> int:
     return int(json.loads(answer.body)["results"]["bindings"][0]["n"]["value"])
 
 
+def writable(settings, store: Path, workers: int = 1, **options):
+    """A server state on ``store`` that accepts writes (sandbox off: in-process tests)."""
+    return prepare(
+        ServerSettings(
+            project=settings, store_path=store, workers=workers, sandbox=False,
+            allow_updates=True, token="t", **options,
+        )
+    )  # fmt: skip
+
+
 @pytest.fixture()
 def built(tmp_path, settings) -> Path:
     """A store filled from the files by a first server start, then stopped."""
@@ -78,12 +88,7 @@ def test_a_restart_reuses_the_recorded_validation(built, settings, caplog):
 
 
 def test_workers_read_a_new_snapshot_after_each_write(built, settings):
-    state = prepare(
-        ServerSettings(
-            project=settings, store_path=built, workers=2, sandbox=False,
-            allow_updates=True, token="t",
-        )
-    )  # fmt: skip
+    state = writable(settings, built, workers=2)
     try:
         assert state.snapshots is not None
         before = _count(state)
@@ -106,12 +111,7 @@ def test_a_write_records_the_new_content_and_its_validation(built, settings):
 
     before = store_state.read(built)
     assert before is not None
-    state = prepare(
-        ServerSettings(
-            project=settings, store_path=built, workers=1, sandbox=False,
-            allow_updates=True, token="t",
-        )
-    )  # fmt: skip
+    state = writable(settings, built)
     try:
         state.write(NEW_FIRM + " ;\n" + MERGE)
     finally:
@@ -125,12 +125,7 @@ def test_a_write_records_the_new_content_and_its_validation(built, settings):
 
 
 def test_a_write_with_validation_off_leaves_no_record(built, settings):
-    state = prepare(
-        ServerSettings(
-            project=settings, store_path=built, workers=1, sandbox=False,
-            allow_updates=True, token="t", validate=False,
-        )
-    )  # fmt: skip
+    state = writable(settings, built, validate=False)
     try:
         state.write(NEW_FIRM + " ;\n" + MERGE)
     finally:
@@ -140,12 +135,7 @@ def test_a_write_with_validation_off_leaves_no_record(built, settings):
 
 
 def test_a_write_that_breaks_a_shape_is_found_at_the_next_start(built, settings):
-    state = prepare(
-        ServerSettings(
-            project=settings, store_path=built, workers=1, sandbox=False,
-            allow_updates=True, token="t",
-        )
-    )  # fmt: skip
+    state = writable(settings, built)
     try:  # a company with no label breaks kzsh:LabelledShape
         state.write(
             "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/test> { "
@@ -207,12 +197,7 @@ def test_touched_reads_ground_updates_only():
 
 
 def test_a_write_is_validated_on_the_nodes_it_touches(built, settings):
-    state = prepare(
-        ServerSettings(
-            project=settings, store_path=built, workers=1, sandbox=False,
-            allow_updates=True, token="t",
-        )
-    )  # fmt: skip
+    state = writable(settings, built)
     nameless = "https://w3id.org/kzgraph/id/company/nameless"
     breaking = (
         "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/test> { "
@@ -265,12 +250,7 @@ def test_ground_writes_keep_the_merge_graph_by_graph(built, settings, seed):
     from kzgraph.endpoint.state import with_merges
 
     rng = random.Random(seed)
-    state = prepare(
-        ServerSettings(
-            project=settings, store_path=built, workers=1, sandbox=False, validate=False,
-            allow_updates=True, token="t",
-        )
-    )  # fmt: skip
+    state = writable(settings, built, validate=False)
     graphs = [f"https://w3id.org/kzgraph/graph/t{i}" for i in range(3)]
     # a triple the seeded graphs already hold, so deleting it elsewhere must keep it in the merge
     shared = (

@@ -12,14 +12,20 @@ import click
 from kzgraph import export as export_mod
 from kzgraph import results, store_state
 from kzgraph.catalogue import ParameterError, get_query, load_catalogue
-from kzgraph.cli_support import RDF_FORMAT_NAMES, AliasedChoice, F, friendly_errors
+from kzgraph.cli_support import (
+    RDF_FORMAT_NAMES,
+    AliasedChoice,
+    F,
+    friendly_errors,
+    require_store,
+)
 from kzgraph.docs_catalogue import catalogue_markdown
 from kzgraph.loading import KzgraphError, data_files, load, load_shapes, ontology_files
 from kzgraph.querying import Store, label_map
 from kzgraph.settings import Settings
 from kzgraph.stats import compute
 from kzgraph.store import ENGINES, OxigraphStore, QueryResult, open_store
-from kzgraph.validation import validate
+from kzgraph.validation import Report, validate
 
 inference_option = click.option(
     "--inference",
@@ -232,6 +238,11 @@ def validate_cmd(
     click.echo("validating against ontology/shapes.ttl ...", err=True)
     report = validate(settings, dataset=expand(load(settings), inference))
     derived.remember_conformance(settings, key, report.conforms, len(report.findings))
+    _print_report(report, fmt)
+
+
+def _print_report(report: Report, fmt: str) -> None:
+    """Print a validation report in ``fmt`` and exit 1 when it does not conform."""
     if fmt == "json":
         click.echo(report.to_json())
     elif fmt == "turtle":
@@ -251,9 +262,7 @@ def _validate_with_sparql(
     if engine == "pyshacl":
         raise KzgraphError("--store validates with --engine sparql; pyshacl needs the files")
     if store_path is not None:
-        if not (store_path / "CURRENT").exists():
-            raise KzgraphError(f"{store_path}: not an Oxigraph store (no CURRENT file)")
-        store = OxigraphStore(store_path)
+        store = OxigraphStore(require_store(store_path))
         if inference != "none":
             raise KzgraphError("--inference applies to the seeded files, not to --store")
     else:
@@ -261,13 +270,7 @@ def _validate_with_sparql(
         store.load_dataset(expand(load(settings), inference))
     click.echo("validating against ontology/shapes.ttl (SPARQL engine) ...", err=True)
     report = validate_store(store.store, load_shapes(settings))
-    if fmt == "json":
-        click.echo(report.to_json())
-    elif fmt == "turtle":
-        click.echo(report.to_turtle())
-    else:
-        click.echo(report.to_text())
-    sys.exit(0 if report.conforms else 1)
+    _print_report(report, fmt)
 
 
 @main.command()

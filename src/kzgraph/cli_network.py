@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import networkx as nx
 
-from kzgraph.cli_support import friendly_errors
+from kzgraph.cli_support import friendly_errors, require_store
 from kzgraph.loading import KzgraphError, load
 from kzgraph.network import graph as netgraph
 from kzgraph.network import measures, paths
@@ -47,9 +47,7 @@ def context(ctx: click.Context) -> NetworkContext:
     settings: Settings = ctx.obj
     store_path = _store_option(ctx)
     if store_path is not None:
-        if not (store_path / "CURRENT").exists():
-            raise KzgraphError(f"{store_path}: not an Oxigraph store (no CURRENT file)")
-        return NetworkContext(None, settings, OxigraphStore.read_only(store_path))
+        return NetworkContext(None, settings, OxigraphStore.read_only(require_store(store_path)))
     ds = load(settings)
     return NetworkContext(netgraph.full_graph(ds), settings, open_store("oxigraph", dataset=ds))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -63,3 +64,10 @@ class AliasedChoice(click.ParamType):  # type: ignore[type-arg]
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         """Show the canonical names in --help."""
         return "[" + "|".join(sorted(set(self.aliases.values()))) + "]"
+
+
+def require_store(path: Path) -> Path:
+    """``path`` if it holds an Oxigraph store; a clear error instead of an empty new store."""
+    if not (path / "CURRENT").exists():
+        raise KzgraphError(f"{path}: not an Oxigraph store (no CURRENT file)")
+    return path

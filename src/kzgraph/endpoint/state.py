@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
+from rdflib import Graph
 
 from kzgraph import store_state
 from kzgraph.catalogue import SavedQuery, load_catalogue
@@ -47,6 +48,7 @@ class ServerState:
     _graphs: list[str] | None = None
     _size: int | None = None
     _counting: bool = False
+    _shapes: Graph | None = None
     docs_dir: Path | None = None
     #: True once the seccomp filter keeps this process and its workers off the network.
     sandboxed: bool = False
@@ -155,6 +157,14 @@ class ServerState:
             self.changed()
             self.revalidate(focus)
 
+    def shapes(self) -> Graph:
+        """The shapes graph, parsed once: every write's validation uses it."""
+        if self._shapes is None:
+            from kzgraph.loading import load_shapes
+
+            self._shapes = load_shapes(self.settings.project)
+        return self._shapes
+
     def revalidate(self, focus: set[str] | None) -> None:
         """Validate after a write, only ``focus`` and what points to it where that suffices.
 
@@ -164,16 +174,15 @@ class ServerState:
         if not self.settings.validate:
             return
         from kzgraph import derived
-        from kzgraph.loading import load_shapes
         from kzgraph.validation import validate_store
 
         store = self.store.store
         if focus is not None and self.validation.get("conforms") is True:
             focus = focus | _pointing_to(store, focus)
-            report = validate_store(store, load_shapes(self.settings.project), focus)
+            report = validate_store(store, self.shapes(), focus)
             scope = f"{len(focus)} node(s)"
         else:
-            report = validate_store(store, load_shapes(self.settings.project))
+            report = validate_store(store, self.shapes())
             scope = "full"
         self.validation = {
             "conforms": report.conforms,
