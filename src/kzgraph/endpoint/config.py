@@ -18,6 +18,8 @@ class ServerSettings:
     max_rows: int = 100_000
     max_request_bytes: int = 1_000_000
     workers: int = 2
+    #: Processes serving HTTP on the shared port, each answering queries itself (read-only).
+    processes: int = 1
     allow_updates: bool = False
     token: str | None = None
     validate: bool = True
@@ -38,5 +40,12 @@ class ServerSettings:
     def __post_init__(self) -> None:
         if self.allow_updates and not self.token:
             raise ValueError("updates need a token: start with --allow-updates --token ...")
+        if self.processes < 1:
+            raise ValueError("--processes must be at least 1")
+        if self.processes > 1 and self.allow_updates:
+            raise ValueError(
+                "--processes serves read-only: writes go to one primary store, so start "
+                "--allow-updates with one process (the default) and --workers for queries"
+            )
         if self.allow_updates and self.store_path is None:
             raise ValueError("updates persist on disk: give --store PATH with --allow-updates")

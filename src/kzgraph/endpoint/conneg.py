@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import mimeparse
 
@@ -74,11 +75,14 @@ ALIASES = {
 }
 
 
+@lru_cache(maxsize=512)
 def pick(offers: tuple[Format, ...], accept: str | None, override: str | None) -> Format | None:
     """The format to answer in, or None when nothing acceptable is offered (406).
 
     A ``format=`` this resource does not offer is ignored and ``Accept`` decides, as clients
     such as SPARQLWrapper send ``format=`` on every request, sometimes with names of their own.
+    Remembered: clients send the same few Accept headers, and matching them costs more than a
+    small query.
     """
     if override:
         wanted = ALIASES.get(override.lower(), override.lower())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from kzgraph.endpoint.protocol import ProtocolError
-from kzgraph.endpoint.sparql_text import MAX_CHAIN, MAX_DEPTH, QUERY_FORMS, Scan, scan
+from kzgraph.endpoint.sparql_text import MAX_CHAIN, MAX_DEPTH, QUERY_FORMS, Scan, scan, scan_query
 from kzgraph.namespaces import PREFIXES
 
 NO_SERVICE = "SERVICE is refused: this endpoint never queries other endpoints"
@@ -33,7 +33,7 @@ def _bounded(found: Scan) -> None:
 
 def check_query(text: str, known_graphs: Collection[str], base: str | None = None) -> Scan:
     """Refuse updates sent as queries, SERVICE, FROM of graphs this dataset lacks, deep nesting."""
-    found = scan(text, PREFIXES, base)
+    found = scan_query(text, PREFIXES, base)
     _bounded(found)
     if found.is_update:
         raise ProtocolError(

@@ -6,9 +6,10 @@ import errno
 import logging
 import socket
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import uvicorn
 from rdflib import Dataset
 
 from kzgraph.endpoint.config import ServerSettings
@@ -20,8 +21,33 @@ from kzgraph.validation import validate
 log = logging.getLogger("kzgraph.endpoint")
 
 
+@dataclass
+class Prepared:
+    """A checked store, ready to serve: what every serving process starts from."""
+
+    store: OxigraphStore
+    #: What validation found (empty with --no-validate).
+    validation: dict[str, Any] = field(default_factory=dict)
+    docs_dir: Path | None = None
+
+
 def prepare(settings: ServerSettings) -> ServerState:
-    """The state a server answers from; refuses a graph that fails validation unless told.
+    """The state a single-process server answers from, its worker pool started."""
+    return start_state(settings, prepare_data(settings))
+
+
+def start_state(settings: ServerSettings, prepared: Prepared) -> ServerState:
+    """Start the worker pool over a prepared store."""
+    state = ServerState.start(settings, prepared.store)
+    state.validation = dict(prepared.validation)
+    state.docs_dir = prepared.docs_dir
+    where = "on snapshots" if prepared.store.path is not None else "on copies"
+    log.info("workers: %d processes %s, timeout %g s", settings.workers, where, settings.timeout)
+    return state
+
+
+def prepare_data(settings: ServerSettings) -> Prepared:
+    """The checked store; refuses a graph that fails validation unless told.
 
     An on-disk store that already holds data is the source of truth and is opened as it is:
     nothing is re-read, re-hashed or re-validated when its recorded content id and shapes are
@@ -34,7 +60,7 @@ def prepare(settings: ServerSettings) -> ServerState:
     return prepare_from_files(settings, store)
 
 
-def prepare_existing(settings: ServerSettings, store: OxigraphStore, path: Path) -> ServerState:
+def prepare_existing(settings: ServerSettings, store: OxigraphStore, path: Path) -> Prepared:
     """Serve an existing on-disk store, checking only what its record does not vouch for."""
     from kzgraph import derived, store_state
     from kzgraph.loading import load_shapes
@@ -75,15 +101,12 @@ def prepare_existing(settings: ServerSettings, store: OxigraphStore, path: Path)
             "validation: the store conforms to the shapes%s",
             "" if conforms is None else " (recorded)",
         )
-    state = ServerState.start(settings, store)
-    if settings.validate:
-        state.validation = {"conforms": True, "findings": 0, "scope": "full"}
-    state.docs_dir = build_docs(settings, derived.files_fingerprint(settings.project))
-    log.info("workers: %d processes on snapshots, timeout %g s", settings.workers, settings.timeout)
-    return state
+    validation = {"conforms": True, "findings": 0, "scope": "full"} if settings.validate else {}
+    docs = build_docs(settings, derived.files_fingerprint(settings.project))
+    return Prepared(store, validation, docs)
 
 
-def prepare_from_files(settings: ServerSettings, store: OxigraphStore) -> ServerState:
+def prepare_from_files(settings: ServerSettings, store: OxigraphStore) -> Prepared:
     """Fill the store from the project's files (with --inference, from a store's own data)."""
     from kzgraph import derived, store_state
     from kzgraph.inference import INFERRED, expand
@@ -116,12 +139,8 @@ def prepare_from_files(settings: ServerSettings, store: OxigraphStore) -> Server
             key = derived.store_validation_key(settings.project, recorded.content or "")
             recorded.validated = {"key": key, "conforms": True, "findings": 0}
             store_state.write(path, recorded)
-    state = ServerState.start(settings, store)
-    if settings.validate:
-        state.validation = {"conforms": True, "findings": 0, "scope": "full"}
-    state.docs_dir = build_docs(settings, fingerprint)
-    log.info("workers: %d processes, timeout %g s", settings.workers, settings.timeout)
-    return state
+    validation = {"conforms": True, "findings": 0, "scope": "full"} if settings.validate else {}
+    return Prepared(store, validation, build_docs(settings, fingerprint))
 
 
 def check_conformance(settings: ServerSettings, ds: Dataset, nquads: bytes) -> None:
@@ -190,7 +209,6 @@ def serve(settings: ServerSettings, host: str, port: int) -> None:
     (which inherit it), then serve on the already-bound socket.
     """
     from kzgraph.endpoint.app import create_app
-    from kzgraph.endpoint.http import DeadlineH11Protocol
     from kzgraph.endpoint.sandbox import SandboxUnavailableError, deny_network
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -209,20 +227,17 @@ def serve(settings: ServerSettings, host: str, port: int) -> None:
         log.info("sandbox: this process and its workers cannot open network connections")
     else:
         log.warning("sandbox: OFF (--no-sandbox); SERVICE and LOAD are refused by the parser only")
+    if settings.processes > 1:
+        from kzgraph.endpoint.processes import supervise
+
+        log.info("serving on http://%s:%d/ (SPARQL at /sparql); press Ctrl+C to stop", host, port)
+        supervise(settings, sock, sandboxed)
+        return
+    from kzgraph.endpoint.processes import uvicorn_server
+
     state = prepare(settings)
     state.sandboxed = sandboxed
-    app = create_app(state)
-    DeadlineH11Protocol.header_timeout = settings.header_timeout
-    config = uvicorn.Config(
-        app,
-        http=DeadlineH11Protocol,
-        access_log=False,
-        log_level="warning",
-        limit_concurrency=settings.max_connections,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn_server(create_app(state), settings)
     log.info("serving on http://%s:%d/ (SPARQL at /sparql); press Ctrl+C to stop", host, port)
     server.run(sockets=[sock])
 

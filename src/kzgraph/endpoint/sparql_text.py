@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urljoin
 
 QUERY_FORMS = {"SELECT", "CONSTRUCT", "ASK", "DESCRIBE"}
@@ -248,6 +249,27 @@ def _operation(toks: list[Token]) -> Operation:
                 op.where_at = token.start
             i += 1
     return op
+
+
+#: Requests longer than this are scanned every time rather than kept in the cache.
+CACHED_CHARS = 16_384
+
+
+def scan_query(text: str, prefixes: Mapping[str, str], base: str | None) -> Scan:
+    """:func:`scan`, remembered for the last 1,024 short requests.
+
+    Scanning a saved query takes longer than Oxigraph takes to answer it, and clients send the
+    same texts again and again. The cache holds at most 1,024 × 16 KB; callers must treat the
+    :class:`Scan` as read-only.
+    """
+    if len(text) > CACHED_CHARS:
+        return scan(text, prefixes, base)
+    return _scan_cached(text, tuple(prefixes.items()), base)
+
+
+@lru_cache(maxsize=1024)
+def _scan_cached(text: str, prefixes: tuple[tuple[str, str], ...], base: str | None) -> Scan:
+    return scan(text, dict(prefixes), base)
 
 
 def scan(text: str, prefixes: Mapping[str, str] | None = None, base: str | None = None) -> Scan:

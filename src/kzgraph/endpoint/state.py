@@ -19,6 +19,7 @@ from rdflib import Graph
 from kzgraph import store_state
 from kzgraph.catalogue import SavedQuery, load_catalogue
 from kzgraph.endpoint.config import ServerSettings
+from kzgraph.endpoint.inline import InlineRunner
 from kzgraph.endpoint.metrics import Metrics
 from kzgraph.endpoint.snapshots import Snapshots
 from kzgraph.endpoint.sparql_text import Scan
@@ -38,7 +39,8 @@ class ServerState:
 
     settings: ServerSettings
     store: OxigraphStore
-    pool: QueryPool
+    #: The worker pool, or with several serving processes this process's own query thread.
+    pool: QueryPool | InlineRunner
     catalogue: dict[str, SavedQuery] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     generation: int = 0

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -68,7 +70,10 @@ class _Worker:
 
     def __init__(self, source: bytes | str, max_rows: int, memory_mb: int, max_bytes: int) -> None:
         ours, theirs = socket.socketpair()
-        self.conn = Connection(ours.detach())
+        #: The event loop's end: jobs and answers go through it without a thread.
+        self.sock = ours
+        #: The same socket for blocking use in threads (start-up, new data).
+        self.conn = Connection(os.dup(ours.fileno()))
         self.source = source
         child_fd = theirs.fileno()
         self.process = subprocess.Popen(
@@ -99,6 +104,38 @@ class _Worker:
         except subprocess.TimeoutExpired:  # pragma: no cover - kill -9 is not refused
             pass
         self.conn.close()
+        self.sock.close()
+
+
+def _frame(payload: bytes) -> bytes:
+    """``payload`` with the length header :class:`multiprocessing.connection.Connection` reads."""
+    if len(payload) > 0x7FFFFFFF:
+        return struct.pack("!i", -1) + struct.pack("!Q", len(payload)) + payload
+    return struct.pack("!i", len(payload)) + payload
+
+
+async def _read_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytes:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        n = await loop.sock_recv_into(sock, view[got:])
+        if n == 0:
+            raise EOFError("the worker closed its socket")
+        got += n
+    return bytes(buffer)
+
+
+async def _exchange(sock: socket.socket, job: Job) -> Answer:
+    """Send ``job`` and read the answer on the event loop: no thread, no blocking call."""
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    await loop.sock_sendall(sock, _frame(pickle.dumps(job, pickle.HIGHEST_PROTOCOL)))
+    (size,) = struct.unpack("!i", await _read_exactly(loop, sock, 4))
+    if size == -1:
+        (size,) = struct.unpack("!Q", await _read_exactly(loop, sock, 8))
+    answer: Answer = pickle.loads(await _read_exactly(loop, sock, size))
+    return answer
 
 
 class QueryPool:
@@ -187,6 +224,7 @@ class QueryPool:
 
     def _prepare(self, worker: _Worker) -> None:
         """Wait for a fresh worker to load, and hand it new data after an update."""
+        os.set_blocking(worker.conn.fileno(), True)  # the event loop's reads left it non-blocking
         worker.wait_ready(60)
         if worker.generation != self._generation:
             source = self._source
@@ -197,41 +235,17 @@ class QueryPool:
             worker.source = source
             self._retire()
 
-    async def _wait_readable(self, worker: _Worker, timeout: float) -> bool:
-        loop = asyncio.get_running_loop()
-        readable: asyncio.Future[None] = loop.create_future()
-        fd = worker.conn.fileno()
-
-        def wake() -> None:
-            if not readable.done():
-                readable.set_result(None)
-
-        loop.add_reader(fd, wake)
-        try:
-            await asyncio.wait_for(readable, timeout)
-        except TimeoutError:
-            return False
-        finally:
-            loop.remove_reader(fd)
-        return True
-
     async def _answer(self, worker: _Worker, job: Job, deadline: float) -> Answer | None:
         """Send the job and await the reply; None when the deadline passes first."""
         if not worker.ready or worker.generation != self._generation:
             await anyio.to_thread.run_sync(self._prepare, worker)
         if not worker.ready:
             raise EOFError("the worker did not start")
-        worker.conn.send(job)
-        if not await self._wait_readable(worker, max(0.0, deadline - time.monotonic())):
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                return await _exchange(worker.sock, job)
+        except TimeoutError:
             return None
-        answer: Answer = await anyio.to_thread.run_sync(self._receive, worker)
-        return answer
-
-    @staticmethod
-    def _receive(worker: _Worker) -> Answer:
-        os.set_blocking(worker.conn.fileno(), True)  # uvloop may leave it non-blocking
-        answer: Answer = worker.conn.recv()
-        return answer
 
     async def _checkout(self, deadline: float) -> _Worker:
         """An idle, living worker, waiting at most until ``deadline``."""

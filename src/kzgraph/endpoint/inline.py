@@ -1,0 +1,178 @@
+"""Queries answered inside the serving process, under a deadline, for ``serve --processes N``.
+
+When several processes serve HTTP on one port (:mod:`kzgraph.endpoint.processes`), each answers
+its queries itself on its read-only copy of the data instead of handing them to a worker
+process: no pickling and no second hop, and every core parses HTTP. pyoxigraph releases the GIL
+while it evaluates and serialises, so the query runs in a thread and the event loop keeps time.
+
+A running query cannot be cancelled from Python. When one passes its deadline the client gets
+its 503 at once, and the process stops taking connections, finishes what it holds and exits; the
+supervisor starts a fresh one. The supervisor also reads each process's deadline from shared
+memory and kills a process whose query outlives it by :data:`GRACE` seconds, whatever the
+reason, so no query holds a core for long after its time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mmap
+import os
+import struct
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+
+from kzgraph.endpoint.worker_process import Answer, Job, run_job
+from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
+
+#: Seconds past a query's deadline after which the supervisor kills its process.
+GRACE = 10.0
+
+
+class Deadlines:
+    """One deadline per serving process (``time.monotonic``, 0 when idle), in shared memory.
+
+    Created before the processes fork, so each writes its own slot and the supervisor reads
+    them all; CLOCK_MONOTONIC is the same clock in every process of the machine.
+    """
+
+    def __init__(self, count: int) -> None:
+        self._map = mmap.mmap(-1, 8 * max(1, count))
+        self.count = count
+
+    def set(self, slot: int, deadline: float) -> None:
+        """Record that ``slot``'s process runs a query due by ``deadline`` (0: none)."""
+        struct.pack_into("d", self._map, 8 * slot, deadline)
+
+    def get(self, slot: int) -> float:
+        """The deadline of the query ``slot``'s process is running, or 0."""
+        value: float = struct.unpack_from("d", self._map, 8 * slot)[0]
+        return value
+
+    def overdue(self, slot: int, now: float) -> bool:
+        """True when ``slot``'s query is more than :data:`GRACE` seconds past its deadline."""
+        deadline = self.get(slot)
+        return 0 < deadline < now - GRACE
+
+
+@dataclass
+class _Ticket:
+    started: bool = False
+    abandoned: bool = False
+
+
+class InlineRunner:
+    """Runs one query at a time in a thread of this process; the same interface as the pool."""
+
+    def __init__(
+        self,
+        store: ox.Store,
+        max_rows: int,
+        max_bytes: int,
+        max_queue: int,
+        deadlines: Deadlines | None = None,
+        slot: int = 0,
+        on_stuck: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.max_queue = max_queue
+        self.size = 1
+        self.waiting = 0
+        self.timeouts = 0
+        #: True once a query overran: this process is on its way out.
+        self.stuck = False
+        self.on_retired: Callable[[set[str]], None] | None = None
+        self._deadlines = deadlines
+        self._slot = slot
+        self._on_stuck = on_stuck
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kzgraph-query")
+        self._prefixes: dict[str, str] | None = None
+
+    def pids(self) -> list[int]:
+        """The pid of this process, which answers its queries itself."""
+        return [os.getpid()]
+
+    def status(self) -> dict[str, int]:
+        """What /healthz reports, in the pool's terms (one in-process worker)."""
+        busy = 1 if self.waiting else 0
+        return {
+            "size": 1,
+            "alive": 0 if self.stuck else 1,
+            "idle": 1 - busy,
+            "starting": 0,
+            "waiting": max(0, self.waiting - 1),
+            "respawns": 0,
+        }
+
+    def reload(self, source: bytes | str) -> None:
+        """Never called: a server with several processes is read-only."""
+        raise RuntimeError("a server with several processes is read-only and never reloads")
+
+    def in_use(self) -> set[str]:
+        """No snapshots of its own: the supervisor owns them."""
+        return set()
+
+    def close(self) -> None:
+        """Let the thread go; a stuck query ends with the process."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _work(self, job: Job, deadline: float, ticket: _Ticket) -> Answer | None:
+        if ticket.abandoned or time.monotonic() >= deadline:
+            return None
+        ticket.started = True
+        if self._deadlines is not None:
+            self._deadlines.set(self._slot, deadline)
+        try:
+            return run_job(self.store, job, self.max_rows, self.max_bytes, self._prefixes)
+        finally:
+            if self._deadlines is not None:
+                self._deadlines.set(self._slot, 0.0)
+
+    async def run(self, job: Job, timeout: float) -> Answer:
+        """Answer ``job`` within ``timeout`` seconds, or raise; an overrun retires the process."""
+        if self.stuck:
+            raise PoolBusyError("this process is restarting after a query overran")
+        if self.waiting > self.max_queue:
+            raise PoolBusyError(f"{self.waiting} requests are already waiting")
+        if self._prefixes is None:
+            from kzgraph.namespaces import PREFIXES
+
+            self._prefixes = dict(PREFIXES)
+        deadline = time.monotonic() + timeout
+        ticket = _Ticket()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._work, job, deadline, ticket)
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(timeout):
+                answer = await asyncio.shield(future)
+        except TimeoutError:
+            self.timeouts += 1
+            ticket.abandoned = True
+            if not ticket.started:
+                raise QueryTimeoutError(
+                    f"no worker became free within {timeout:g} s (the server is busy)"
+                ) from None
+            self._retire()
+            raise QueryTimeoutError(
+                f"the query ran longer than {timeout:g} s and was stopped"
+            ) from None
+        finally:
+            self.waiting -= 1
+        if answer is None:  # only when its deadline passed just as it came out of the queue
+            self.timeouts += 1
+            raise QueryTimeoutError(f"no worker became free within {timeout:g} s")
+        return answer
+
+    def _retire(self) -> None:
+        """The thread is stuck in a query: stop taking work and let the process end."""
+        if self.stuck:
+            return
+        self.stuck = True
+        if self._on_stuck is not None:
+            self._on_stuck()

@@ -1,0 +1,313 @@
+"""``serve --processes N``: several processes serve HTTP and answer queries themselves.
+
+Real servers on loopback, as clients meet them: the supervisor hands connections round, a
+runaway query gets its 503 and its process is replaced, a killed process is replaced, SIGTERM
+stops every process, the limits and the sandbox of the single-process server hold, and the
+answers are the saved queries' answers on the seeded graph.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kzgraph.catalogue import load_catalogue
+from kzgraph.endpoint.inline import GRACE, Deadlines
+from kzgraph.namespaces import PREFIXES
+
+from .hostile import RUNAWAY, Listener, corpus
+from .server_process import Server
+
+ASK = "ASK { ?s ?p ?o }"
+JSON = {"Accept": "application/sparql-results+json"}
+PROLOGUE = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+
+
+@pytest.fixture(scope="module")
+def multi():
+    s = Server(
+        "--processes", "2", "--timeout", "2", "--max-rows", "500",
+        "--max-answer-bytes", "200000", "--header-timeout", "2", "--body-timeout", "2",
+        "--no-validate",
+    )  # fmt: skip
+    yield s
+    s.stop()
+
+
+def pids_seen(url: str, tries: int = 12) -> set[int]:
+    """The serving processes that answered /healthz on fresh connections."""
+    seen: set[int] = set()
+    for _ in range(tries):
+        r = httpx.get(url + "healthz", timeout=10)
+        seen.update(r.json()["pool"]["pids"])
+    return seen
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def wait_for(predicate, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_connections_are_handed_round_both_processes(multi):
+    seen = pids_seen(multi.url)
+    assert len(seen) == 2 and multi.process.pid not in seen
+    health = httpx.get(multi.url + "healthz").json()
+    assert health["sandbox"] is True and health["updates"] is False
+
+
+def test_keep_alive_clients_are_spread_over_the_processes(multi):
+    """Four kept-alive clients: two per process, not all four on whichever woke first."""
+    clients = [httpx.Client(base_url=multi.url, timeout=10) for _ in range(4)]
+    try:
+        owners = collections.Counter(c.get("/healthz").json()["pool"]["pids"][0] for c in clients)
+    finally:
+        for c in clients:
+            c.close()
+    assert sorted(owners.values()) == [2, 2]
+
+
+def test_every_saved_query_answers_as_in_process(multi, run):
+    for name, saved in load_catalogue().items():
+        if any(p.required for p in saved.parameters):
+            continue
+        r = httpx.post(
+            multi.url + "sparql", data={"query": PROLOGUE + saved.text}, headers=JSON, timeout=30
+        )
+        assert r.status_code == 200, (name, r.text[:300])
+        assert len(r.json()["results"]["bindings"]) == len(run(name)), name
+
+
+def test_limits_hold_in_every_process(multi):
+    small = "FILTER(!isLiteral(?o) || STRLEN(STR(?o)) < 200)"
+    for _ in range(4):  # fresh connections: both processes answer
+        r = httpx.get(
+            multi.url + "sparql",
+            params={"query": f"SELECT * WHERE {{ ?s ?p ?o {small} }}"},
+            headers={"Accept": "text/tab-separated-values"},
+        )
+        assert r.headers["X-Kzgraph-Truncated"] == "true"
+        assert len(r.text.strip().splitlines()) == 501
+    r = httpx.post(multi.url + "sparql", data={"update": "CLEAR ALL"})
+    assert r.status_code == 403
+
+
+def test_a_runaway_query_gets_503_and_its_process_is_replaced(multi):
+    before = pids_seen(multi.url)
+    started = time.monotonic()
+    r = httpx.get(multi.url + "sparql", params={"query": RUNAWAY, "timeout": "1"}, timeout=30)
+    took = time.monotonic() - started
+    assert r.status_code == 503 and "ran longer than 1 s" in r.text and r.headers["Retry-After"]
+    assert took < 2.5
+    assert wait_for(lambda: len(pids_seen(multi.url) - before) >= 1)
+    assert len(pids_seen(multi.url)) == 2
+    r = httpx.get(multi.url + "sparql", params={"query": ASK}, headers=JSON)
+    assert r.json()["boolean"] is True
+
+
+def test_queries_waiting_behind_a_runaway_get_503_within_their_own_deadline(multi):
+    results: list[httpx.Response] = []
+
+    def ask(query: str, timeout: str) -> None:
+        with httpx.Client(base_url=multi.url, timeout=30) as c:
+            results.append(c.get("/sparql", params={"query": query, "timeout": timeout}))
+
+    threads = [threading.Thread(target=ask, args=(RUNAWAY, "2")) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    with httpx.Client(base_url=multi.url, timeout=30) as c:
+        polite = c.get("/sparql", params={"query": ASK, "timeout": "1"}, headers=JSON)
+    waited = time.monotonic() - started
+    for t in threads:
+        t.join()
+    assert polite.status_code in (200, 503) and waited < 2.5
+    assert all(r.status_code == 503 for r in results)
+    assert wait_for(lambda: len(pids_seen(multi.url)) == 2)
+
+
+def test_kill_a_serving_process_under_load(multi):
+    """Only the victim's connections fail; the supervisor starts a replacement at once."""
+    victim = sorted(pids_seen(multi.url))[0]
+    outcomes: collections.Counter[str] = collections.Counter()
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                with httpx.Client(base_url=multi.url, timeout=10) as c:
+                    while not stop.is_set():
+                        r = c.post("/sparql", data={"query": "ASK { ?s a kz:Company }"})
+                        outcomes[str(r.status_code)] += 1
+            except httpx.HTTPError:
+                outcomes["dropped"] += 1
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    os.kill(victim, signal.SIGKILL)
+    time.sleep(2)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert outcomes["200"] > 100
+    assert outcomes["dropped"] <= 4, outcomes  # at most the connections the victim held
+    assert set(outcomes) <= {"200", "dropped"}
+    assert wait_for(lambda: len(pids_seen(multi.url)) == 2 and victim not in pids_seen(multi.url))
+
+
+def test_slow_headers_are_cut_off_in_the_serving_processes(multi):
+    socks = []
+    for _ in range(20):
+        sock = socket.create_connection(("127.0.0.1", multi.port))
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        socks.append(sock)
+    time.sleep(3.5)
+    closed = 0
+    for sock in socks:
+        sock.settimeout(2)
+        try:
+            closed += sock.recv(10) == b""
+        except ConnectionResetError:
+            closed += 1
+        except TimeoutError:
+            pass
+        sock.close()
+    assert closed == 20
+
+
+def test_hostile_corpus_against_several_processes(multi):
+    listener = Listener()
+    try:
+        probes = corpus(seed=11, size=800, target=listener.url)
+        statuses: collections.Counter[int] = collections.Counter()
+        failures: list[str] = []
+
+        def send(probe) -> None:
+            try:
+                with httpx.Client(base_url=multi.url, timeout=30) as c:
+                    r = c.request(
+                        probe.method, probe.path, params=probe.params,
+                        headers={k: v.encode() for k, v in probe.headers.items()},
+                        content=probe.body,
+                    )  # fmt: skip
+            except httpx.HTTPError as exc:
+                failures.append(f"{probe.family}: {type(exc).__name__}")
+                return
+            statuses[r.status_code] += 1
+            if r.status_code >= 500 and r.status_code != 503:
+                failures.append(f"{probe.family} {probe.path} -> {r.status_code}")
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(send, probes))
+        assert not failures, failures[:20]
+        assert sum(statuses.values()) == len(probes)
+        assert listener.contacts == 0
+    finally:
+        listener.close()
+    assert wait_for(lambda: len(pids_seen(multi.url)) == 2)
+    r = httpx.get(multi.url + "sparql", params={"query": ASK}, headers=JSON)
+    assert r.json()["boolean"] is True
+
+
+def test_sigterm_stops_every_process():
+    s = Server("--processes", "2", "--no-validate")
+    children = pids_seen(s.url)
+    assert len(children) == 2
+    s.process.send_signal(signal.SIGTERM)
+    assert s.process.wait(timeout=30) == 0
+    assert wait_for(lambda: not any(alive(pid) for pid in children), 10)
+
+
+def test_processes_auto_uses_every_cpu():
+    s = Server("--processes", "auto", "--no-validate")
+    try:
+        expected = len(os.sched_getaffinity(0))
+        assert len(pids_seen(s.url, tries=4 * expected)) == expected
+    finally:
+        s.stop()
+
+
+def test_an_on_disk_store_is_served_from_one_snapshot(tmp_path):
+    store = tmp_path / "store"
+    out = subprocess.run(
+        [sys.executable, "-m", "kzgraph", "build", "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    s = Server("--store", str(store), "--processes", "2", "--no-validate")
+    try:
+        assert len(pids_seen(s.url)) == 2
+        snapshots = list(Path(f"{store}.snapshots").iterdir())
+        assert len(snapshots) == 1  # both processes read the same published checkpoint
+        count = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+        answers = {
+            httpx.get(s.url + "sparql", params={"query": count}, headers=JSON).json()["results"][
+                "bindings"
+            ][0]["n"]["value"]
+            for _ in range(4)
+        }
+        assert len(answers) == 1 and int(answers.pop()) > 6000
+    finally:
+        s.stop()
+    assert not list(Path(f"{store}.snapshots").glob("*"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--processes", "2", "--allow-updates", "--token", "t", "--store", "STORE"],
+        ["--processes", "0"],
+        ["--processes", "many"],
+    ],
+)
+def test_bad_process_counts_and_writes_are_refused_clearly(tmp_path, args):
+    args = [str(tmp_path / "s") if a == "STORE" else a for a in args]
+    out = subprocess.run(
+        [sys.executable, "-m", "kzgraph", "serve", "--port", "1", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "--processes" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_deadlines_are_shared_across_fork():
+    deadlines = Deadlines(2)
+    pid = os.fork()
+    if pid == 0:  # the child writes, the parent reads
+        deadlines.set(1, 12345.5)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert deadlines.get(1) == 12345.5 and deadlines.get(0) == 0
+    assert not deadlines.overdue(1, 12345.5 + GRACE - 1)
+    assert deadlines.overdue(1, 12345.5 + GRACE + 1)
+    deadlines.set(1, 0.0)
+    assert not deadlines.overdue(1, 1e12)
