@@ -86,8 +86,8 @@ def tree(pid: int) -> list[int]:
 
 
 def memory(pid: int, field: str) -> float:
-    """VmRSS (from status) or Pss (from smaps_rollup) of one process, in MB."""
-    source = "status" if field == "VmRSS" else "smaps_rollup"
+    """VmRSS or RssAnon (from status) or Pss (from smaps_rollup) of one process, in MB."""
+    source = "smaps_rollup" if field == "Pss" else "status"
     try:
         for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
             if line.startswith(field + ":"):
@@ -156,6 +156,19 @@ async def load_test(
     started = time.perf_counter()
     await asyncio.gather(*(client(k) for k in range(clients)))
     return ok, failed, time.perf_counter() - started, latencies
+
+
+def cold_pass(url: str, queries: list[str]) -> list[float]:
+    """Seconds for each query's first answer, one after the other, on a fresh server."""
+    times = []
+    with httpx.Client(timeout=600) as http:
+        for query in queries:
+            started = time.perf_counter()
+            http.post(
+                url, data={"query": query}, headers={"Accept": "application/sparql-results+json"}
+            )
+            times.append(time.perf_counter() - started)
+    return times
 
 
 def latency(
@@ -231,7 +244,7 @@ def run_size(quads: int, work: Path, seconds: float, rows: list[list[str]]) -> N
     )
 
     queries = saved_queries()
-    servers: dict[str, tuple[subprocess.Popen[bytes], float, str]] = {}
+    kzgraph = [str(BIN / "kzgraph"), "serve", "--store", str(kz_store), "--no-validate"]
     for name, command_of in {
         "oxigraph server": lambda port: [
             str(BIN / "oxigraph"),
@@ -249,36 +262,22 @@ def run_size(quads: int, work: Path, seconds: float, rows: list[list[str]]) -> N
             str(ox_store),
             str(port),
         ],
-        "kzgraph 1 worker": lambda port: [
-            str(BIN / "kzgraph"),
-            "serve",
-            "--store",
-            str(kz_store),
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-validate",
+        "kzgraph 1 worker": lambda port: [*kzgraph, "--port", str(port), "--workers", "1"],
+        "kzgraph 4 workers": lambda port: [*kzgraph, "--port", str(port), "--workers", "4"],
+        "kzgraph --processes 1+1": lambda port: [
+            *kzgraph, "--port", str(port), "--processes", "1", "--workers", "1"
         ],
-        "kzgraph 4 workers": lambda port: [
-            str(BIN / "kzgraph"),
-            "serve",
-            "--store",
-            str(kz_store),
-            "--port",
-            str(port),
-            "--workers",
-            "4",
-            "--no-validate",
-        ],
-    }.items():
+        "kzgraph --processes 2": lambda port: [*kzgraph, "--port", str(port), "--processes", "2"],
+        "kzgraph --processes 4": lambda port: [*kzgraph, "--port", str(port), "--processes", "4"],
+    }.items():  # fmt: skip
         port = free_port()
         url = f"http://127.0.0.1:{port}" + ("/query" if name == "oxigraph server" else "/sparql")
         process, start = serve(command_of(port), url)
         try:
-            latency(url, queries, 1, 1.0)  # warm the caches once
+            cold = cold_pass(url, queries)
             pids = tree(process.pid)
             rss = sum(memory(p, "VmRSS") for p in pids)
+            anon = sum(memory(p, "RssAnon") for p in pids)
             pss = sum(memory(p, "Pss") for p in pids)
             rows.append(
                 [
@@ -287,7 +286,18 @@ def run_size(quads: int, work: Path, seconds: float, rows: list[list[str]]) -> N
                     f"{start:.2f}",
                     "",
                     "",
-                    f"{len(pids)} process(es), RSS {rss:.0f} MB, PSS {pss:.0f} MB",
+                    f"{len(pids)} process(es): RSS {rss:.0f} MB (anonymous {anon:.0f} MB), "
+                    f"PSS {pss:.0f} MB",
+                ]
+            )
+            rows.append(
+                [
+                    label,
+                    f"{name}: first answer to each query",
+                    f"p50 {statistics.median(cold) * 1000:.0f} ms",
+                    f"max {max(cold) * 1000:.0f} ms",
+                    "",
+                    f"{len(queries)} saved queries in turn, 1 client, nothing cached yet",
                 ]
             )
             for clients in (1, 4, 16):
@@ -308,7 +318,6 @@ def run_size(quads: int, work: Path, seconds: float, rows: list[list[str]]) -> N
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        servers[name] = (process, start, url)
     network_rows(label, kz_store, rows)
 
 

@@ -311,3 +311,27 @@ def test_deadlines_are_shared_across_fork():
     assert deadlines.overdue(1, 12345.5 + GRACE + 1)
     deadlines.set(1, 0.0)
     assert not deadlines.overdue(1, 1e12)
+
+
+def test_each_process_keeps_its_slow_answers(multi):
+    slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a a ?t . ?d a ?u }"
+    with httpx.Client(base_url=multi.url, timeout=30) as c:  # one connection: one process
+        answers = [c.get("/sparql", params={"query": slow}, headers=JSON) for _ in range(3)]
+        kept = c.get("/healthz").json()["answers"]
+    assert [r.headers["X-Kzgraph-Cache"] for r in answers] == ["miss", "hit", "hit"]
+    assert len({r.content for r in answers}) == 1
+    assert kept["hits"] >= 2 and kept["entries"] >= 1
+
+
+def test_the_answer_cache_can_be_switched_off():
+    s = Server("--processes", "2", "--answer-cache-mb", "0", "--no-validate")
+    try:
+        slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a a ?t . ?d a ?u }"
+        with httpx.Client(base_url=s.url, timeout=30) as c:
+            seen = {
+                c.get("/sparql", params={"query": slow}, headers=JSON).headers["X-Kzgraph-Cache"]
+                for _ in range(3)
+            }
+            assert seen == {"miss"} and c.get("/healthz").json()["answers"]["entries"] == 0
+    finally:
+        s.stop()

@@ -332,3 +332,24 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(tmp_path: Path):
             assert c.get("/id/company/tbea", headers={"Accept": "text/turtle"}).status_code == 200
     finally:
         again.stop()
+
+
+SLOW_COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?a a ?t . ?d a ?u }"
+
+
+def test_a_kept_answer_never_outlives_a_write(client):
+    """Repeated slow queries come from the answer cache until a write changes the data."""
+    first = client.get("/sparql", params={"query": SLOW_COUNT}, headers=JSON)
+    again = client.get("/sparql", params={"query": SLOW_COUNT}, headers=JSON)
+    assert again.headers["X-Kzgraph-Cache"] == "hit" and again.content == first.content
+    before = int(first.json()["results"]["bindings"][0]["n"]["value"])
+    r = update(
+        client,
+        "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/cache-test> "
+        "{ <urn:x:firm> a <https://w3id.org/kzgraph/ontology#Company> } }",
+    )
+    assert r.status_code == 204, r.text
+    after = client.get("/sparql", params={"query": SLOW_COUNT}, headers=JSON)
+    assert after.headers["X-Kzgraph-Cache"] == "miss"
+    assert int(after.json()["results"]["bindings"][0]["n"]["value"]) > before
+    update(client, "DROP GRAPH <https://w3id.org/kzgraph/graph/cache-test>")

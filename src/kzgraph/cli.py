@@ -436,6 +436,13 @@ def query_cmd(
 )
 @click.option("--workers", default=2, show_default=True, type=int, help="Query worker processes.")
 @click.option(
+    "--answer-cache-mb",
+    default=64,
+    show_default=True,
+    type=int,
+    help="Memory for recent answers that took 20 ms or more, kept until the data changes (0: off).",
+)
+@click.option(
     "--processes",
     default="1",
     show_default=True,
@@ -502,7 +509,7 @@ def serve(
     workers: int, max_rows: int, max_request_bytes: int, allow_updates: bool,
     token: str | None, no_validate: bool, max_queue: int, max_answer_bytes: int,
     max_connections: int, header_timeout: float, body_timeout: float, no_sandbox: bool,
-    inference: str, processes: str,
+    inference: str, processes: str, answer_cache_mb: int,
 ) -> None:  # fmt: skip
     """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
     from kzgraph.endpoint.config import ServerSettings
@@ -517,7 +524,7 @@ def serve(
     try:
         settings = ServerSettings(
             project=_settings(ctx), store_path=store_path, timeout=timeout, workers=workers,
-            processes=count,
+            processes=count, answer_cache_mb=answer_cache_mb,
             max_rows=max_rows, max_request_bytes=max_request_bytes, allow_updates=allow_updates,
             token=token, validate=not no_validate, inference=inference, max_queue=max_queue,
             max_answer_bytes=max_answer_bytes, max_connections=max_connections,

@@ -78,14 +78,20 @@ def busy(message: str, retry_after: int = 2) -> Response:
 
 
 async def run_job(state: ServerState, job: Job, timeout: float) -> Answer | Response:
-    """Run a job in the pool, mapping overload and time-outs to 503s."""
+    """A kept answer, else one from the pool; overload and time-outs become 503s."""
+    key = state.answers.key(job, state.generation)
+    cached = state.answers.get(key)
+    if cached is not None:
+        return cached
     try:
-        return await state.pool.run(job, timeout)
+        answer = await state.pool.run(job, timeout)
     except QueryTimeoutError as exc:
         state.metrics.timeouts.inc()
         return busy(f"{exc}; narrow the query or pass a LIMIT")
     except PoolBusyError as exc:
         return busy(f"the server is busy: {exc}; retry shortly")
+    state.answers.put(key, answer)
+    return answer
 
 
 async def run_query(
@@ -275,6 +281,7 @@ async def healthz(request: Request) -> Response:
             "pool": {**pool, "pids": state.pool.pids()},
             "sandbox": state.sandboxed,
             "validation": state.validation or None,
+            "answers": state.answers.status(),
         },
         status_code=200 if ok else 503,
     )

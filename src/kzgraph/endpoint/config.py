@@ -34,6 +34,8 @@ class ServerSettings:
     body_timeout: float = 30.0
     #: Open connections the server holds at most; more are answered 503 at once.
     max_connections: int = 1000
+    #: Megabytes of recent answers (those that took 20 ms or more) kept until the data changes.
+    answer_cache_mb: int = 64
     #: Install the seccomp filter that keeps the server and its workers off the network.
     sandbox: bool = True
 

@@ -61,4 +61,5 @@ def answer_response(answer: Answer, select_fmt: Format, graph_fmt: Format) -> Re
     headers = {"Vary": "Accept"}
     if answer.truncated:
         headers["X-Kzgraph-Truncated"] = "true"
+    headers["X-Kzgraph-Cache"] = "hit" if answer.cached else "miss"
     return Response(answer.body, media_type=fmt.content_type, headers=headers)

@@ -18,6 +18,7 @@ from rdflib import Graph
 
 from kzgraph import store_state
 from kzgraph.catalogue import SavedQuery, load_catalogue
+from kzgraph.endpoint.answer_cache import AnswerCache
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.inline import InlineRunner
 from kzgraph.endpoint.metrics import Metrics
@@ -60,6 +61,11 @@ class ServerState:
     snapshots: Snapshots | None = None
     #: The last validation's outcome: conforms, findings, and whether it was full or focused.
     validation: dict[str, Any] = field(default_factory=dict)
+    #: Recent slow answers, emptied whenever the data changes.
+    answers: AnswerCache = field(default_factory=AnswerCache)
+
+    def __post_init__(self) -> None:
+        self.answers = AnswerCache(max_bytes=self.settings.answer_cache_mb * 1_000_000)
 
     @classmethod
     def start(cls, settings: ServerSettings, store: OxigraphStore) -> ServerState:
@@ -206,6 +212,7 @@ class ServerState:
             self._graphs = None
             self._size = None
             self.cache.clear()
+            self.answers.clear()
             if self.snapshots is not None:
                 self.pool.reload(self.snapshots.publish())
             else:

@@ -60,6 +60,8 @@ class Answer:
     truncated: bool = False
     message: str = ""
     seconds: float = 0.0
+    #: True when the server answered from its cache of recent answers.
+    cached: bool = False
 
 
 class _CappedWriter(io.RawIOBase):
