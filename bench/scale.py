@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -40,6 +39,8 @@ sys.path.insert(0, str(ROOT))
 from tests.server_process import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
+#: Seconds a client waits for one answer: kzgraph's default deadline, applied to every server.
+LIMIT = 30.0
 MINIMAL = """
 import sys, urllib.parse, pyoxigraph as ox
 from starlette.applications import Starlette
@@ -61,19 +62,26 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 
 
 def timed(command: list[str]) -> tuple[float, float, str]:
-    """Run ``command``; (seconds, peak RSS in MB of it or its children, stderr tail)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run ``command``; (seconds, peak RSS in MB of it and its children, stderr tail).
+
+    It runs under a small Python wrapper whose own child usage is the command's alone: this
+    process's RUSAGE_CHILDREN keeps the largest peak of every command run before.
+    """
+    wrapper = (
+        "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+        "sys.exit(code)"
+    )
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True, check=False
+    )
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if done.returncode not in (0, 1):
         raise RuntimeError(f"{command[:3]} failed:\n{done.stderr[-2000:]}")
-    return (
-        seconds,
-        max(peak, before) / 1024,
-        done.stderr.strip().splitlines()[-1:][0] if done.stderr.strip() else "",
-    )
+    lines = done.stderr.strip().splitlines()
+    peak = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+    return seconds, peak / 1024, lines[-2] if len(lines) > 1 else ""
 
 
 def tree(pid: int) -> list[int]:
@@ -136,7 +144,7 @@ async def load_test(
 
     async def client(k: int) -> None:
         nonlocal ok, failed
-        async with httpx.AsyncClient(timeout=120) as http:
+        async with httpx.AsyncClient(timeout=LIMIT) as http:
             i = k
             while time.perf_counter() < stop_at:
                 started = time.perf_counter()
@@ -156,6 +164,15 @@ async def load_test(
     started = time.perf_counter()
     await asyncio.gather(*(client(k) for k in range(clients)))
     return ok, failed, time.perf_counter() - started, latencies
+
+
+class Rows(list[list[str]]):
+    """The table's rows; each is also printed to stderr as it is measured (runs take minutes)."""
+
+    def append(self, row: list[str]) -> None:
+        """Keep ``row`` and show it now."""
+        print("  ".join(c for c in row if c), file=sys.stderr, flush=True)
+        super().append(row)
 
 
 def cold_pass(url: str, queries: list[str]) -> list[float]:
@@ -362,7 +379,7 @@ def main() -> None:
         return
     if not (BIN / "oxigraph").exists():
         sys.exit("the Oxigraph server is missing: run bash bench/scale.sh, which installs it")
-    rows = []
+    rows = Rows()
     with tempfile.TemporaryDirectory(prefix="kzgraph-scale-") as tmp:
         for quads in args.sizes:
             run_size(quads, Path(tmp), args.seconds, rows)

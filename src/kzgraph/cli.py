@@ -17,7 +17,9 @@ from kzgraph.cli_support import (
     RDF_FORMAT_NAMES,
     AliasedChoice,
     F,
+    backend_option,
     friendly_errors,
+    make_backend,
     require_store,
 )
 from kzgraph.docs_catalogue import catalogue_markdown
@@ -37,10 +39,16 @@ inference_option = click.option(
 )
 
 
-def _store(ctx: click.Context, engine: str, inference: str) -> Store:
-    """A store of the seeded data, with the chosen closure added."""
+def _store(ctx: click.Context, engine: str, inference: str, backend: str | None = None) -> Store:
+    """A store of the seeded data, with the chosen closure added, or a remote store."""
     from kzgraph.inference import expand
 
+    if backend is not None:
+        from kzgraph.remote import RemoteStore
+
+        if inference != "none":
+            raise KzgraphError("--inference applies to the seeded files, not to --backend")
+        return RemoteStore(make_backend(backend))
     settings = _settings(ctx)
     dataset = expand(load(settings), inference) if inference != "none" else None
     return open_store(engine, settings=settings, dataset=dataset)
@@ -307,6 +315,37 @@ def export(ctx: click.Context, fmt: str | None, output: Path | None) -> None:
         click.echo(f"wrote {len(data)} bytes to {output}", err=True)
 
 
+@main.command()
+@click.option(
+    "--backend",
+    metavar="URL",
+    required=True,
+    help="The remote store's SPARQL query URL (an Oxigraph server's /query).",
+)
+@click.option("--backend-update", metavar="URL", default=None, help="Its SPARQL Update URL.")
+@click.option("--backend-store", metavar="URL", default=None, help="Its Graph Store URL.")
+@click.pass_context
+@friendly_errors
+def push(
+    ctx: click.Context, backend: str, backend_update: str | None, backend_store: str | None
+) -> None:
+    """Put the named graphs into a remote store (replacing them there), then verify the counts."""
+    from tqdm import tqdm
+
+    from kzgraph.push import named_graphs
+    from kzgraph.push import push as push_graphs
+
+    ds = load(_settings(ctx))
+    total = sum(len(g) for g in named_graphs(ds).values())
+    with tqdm(total=total, unit="triple", unit_scale=True, desc="pushing") as bar:
+        report = push_graphs(
+            ds,
+            make_backend(backend, backend_update, backend_store),
+            lambda graph, n: bar.update(n),
+        )
+    click.echo(report.to_text())
+
+
 def result_options(func: F) -> F:
     """The options every query command shares: format, labels or IRIs, engine, inference."""
     for option in reversed(
@@ -323,6 +362,7 @@ def result_options(func: F) -> F:
                 "--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True
             ),
             inference_option,
+            backend_option,
         ]
     ):
         func = option(func)
@@ -348,13 +388,14 @@ def sparql(
     iris: bool,
     engine: str,
     inference: str,
+    backend: str | None,
 ) -> None:
     """Run an ad-hoc SPARQL query (kzgraph's prefixes are preset)."""
     if query_file is not None:
         query = query_file.read()
     if not query:
         raise click.UsageError("give a QUERY or --file")
-    store = _store(ctx, engine, inference)
+    store = _store(ctx, engine, inference, backend)
     _print_result(store.query(query), fmt, store, iris)
 
 
@@ -402,6 +443,7 @@ def query_cmd(
     iris: bool,
     engine: str,
     inference: str,
+    backend: str | None,
 ) -> None:
     """Run the saved query NAME."""
     values: dict[str, str] = {}
@@ -413,7 +455,7 @@ def query_cmd(
     settings = _settings(ctx)
     saved = get_query(name, settings)
     bindings = saved.bind(values)
-    store = _store(ctx, engine, inference)
+    store = _store(ctx, engine, inference, backend)
     _print_result(store.query(saved.text, bindings).without(saved.hidden), fmt, store, iris)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import networkx as nx
 
-from kzgraph.cli_support import friendly_errors, require_store
+from kzgraph.cli_support import friendly_errors, make_backend, require_store
 from kzgraph.loading import KzgraphError, load
 from kzgraph.network import graph as netgraph
 from kzgraph.network import measures, paths
@@ -45,6 +45,11 @@ class NetworkContext:
 def context(ctx: click.Context) -> NetworkContext:
     """Load once and keep on the click context: the seeded files, or an on-disk store."""
     settings: Settings = ctx.obj
+    backend = _option(ctx, "backend")
+    if backend is not None:
+        from kzgraph.remote import RemoteStore
+
+        return NetworkContext(None, settings, RemoteStore(make_backend(backend)))
     store_path = _store_option(ctx)
     if store_path is not None:
         return NetworkContext(None, settings, OxigraphStore.read_only(require_store(store_path)))
@@ -52,14 +57,20 @@ def context(ctx: click.Context) -> NetworkContext:
     return NetworkContext(netgraph.full_graph(ds), settings, open_store("oxigraph", dataset=ds))
 
 
-def _store_option(ctx: click.Context) -> Path | None:
-    """The ``--store`` given to ``kzgraph network``, if any."""
+def _option(ctx: click.Context, name: str) -> str | None:
+    """An option given to the ``kzgraph network`` group, if any."""
     node: click.Context | None = ctx
     while node is not None:
-        if node.info_name == "network" and node.params.get("store_path") is not None:
-            return Path(node.params["store_path"])
+        if node.info_name == "network" and node.params.get(name) is not None:
+            return str(node.params[name])
         node = node.parent
     return None
+
+
+def _store_option(ctx: click.Context) -> Path | None:
+    """The ``--store`` given to ``kzgraph network``, if any."""
+    path = _option(ctx, "store_path")
+    return Path(path) if path is not None else None
 
 
 def _label(g: nx.Graph, n: object) -> str:
@@ -83,7 +94,13 @@ projection_option = click.option(
     help="Analyse an on-disk Oxigraph store (opened read-only) instead of the seeded files; "
     "projections are built from it by SPARQL.",
 )
-def network(store_path: Path | None) -> None:
+@click.option(
+    "--backend",
+    metavar="URL",
+    default=None,
+    help="Analyse a remote SPARQL endpoint filled by 'kzgraph push' (projections by SPARQL).",
+)
+def network(store_path: Path | None, backend: str | None) -> None:
     """Analyse the company–project network (networkx)."""
 
 

@@ -6,11 +6,14 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from kzgraph.loading import KzgraphError
+
+if TYPE_CHECKING:
+    from kzgraph.remote import Backend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,6 +67,32 @@ class AliasedChoice(click.ParamType):  # type: ignore[type-arg]
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         """Show the canonical names in --help."""
         return "[" + "|".join(sorted(set(self.aliases.values()))) + "]"
+
+
+def make_backend(url: str, update: str | None = None, store: str | None = None) -> Backend:
+    """A remote store's URLs: an Oxigraph server's update and Graph Store URLs follow /query.
+
+    >>> make_backend("http://127.0.0.1:7878/query").store_url
+    'http://127.0.0.1:7878/store'
+    """
+    from kzgraph.remote import Backend
+
+    if not url.startswith(("http://", "https://")):
+        raise KzgraphError(f"--backend takes the http(s) URL of a SPARQL endpoint, not {url!r}")
+    if url.rstrip("/").endswith("/query"):
+        base = url.rstrip("/")[: -len("/query")]
+        update = update or base + "/update"
+        store = store or base + "/store"
+    return Backend(url, update, store)
+
+
+backend_option = click.option(
+    "--backend",
+    metavar="URL",
+    default=None,
+    help="Query a remote SPARQL endpoint (filled by 'kzgraph push') instead of the seeded "
+    "files; credentials come from KZGRAPH_BACKEND_USER / KZGRAPH_BACKEND_PASSWORD.",
+)
 
 
 def require_store(path: Path) -> Path:

@@ -13,9 +13,8 @@ from rdflib import Literal, Node, URIRef
 
 from kzgraph.catalogue import get_query
 from kzgraph.settings import Settings
-from kzgraph.store import OxigraphStore, QueryResult, RdflibStore, open_store
-
-Store = RdflibStore | OxigraphStore
+from kzgraph.store import QueryResult, open_store
+from kzgraph.store import Store as Store
 
 _LABELS = """
 SELECT ?x ?label ?lang WHERE {
