@@ -233,3 +233,30 @@ def test_count_through_the_backend_matches(remote, dataset):
     assert len(remote) == sum(counts.values())
     ours = sum(n for g, n in counts.items() if g.startswith("https://w3id.org/kzgraph/graph/"))
     assert ours == sum(len(g) for g in named_graphs(dataset).values())
+
+
+def test_validation_on_the_backend_matches_the_embedded_one(remote, stores, shapes, oxigraph):
+    from kzgraph.validation import validate_store
+
+    local = validate_store(stores["oxigraph"].store, shapes)
+    there = validate_store(remote, shapes)
+    assert there.conforms == local.conforms
+    assert len(there.findings) == len(local.findings)
+    broken = oxigraph.replace("/query", "/update")
+    firm = "https://w3id.org/kzgraph/id/company/tbea"
+    httpx.post(
+        broken,
+        data={
+            "update": f"DELETE WHERE {{ <{firm}> rdfs:label ?l }}".replace(
+                "rdfs:label", "<http://www.w3.org/2000/01/rdf-schema#label>"
+            )
+        },
+    )
+    try:
+        report = validate_store(remote, shapes)
+        assert not report.conforms and any(firm in f.focus for f in report.findings)
+        out = kzgraph("validate", "--backend", oxigraph)
+        assert out.returncode == 1 and "tbea" in out.stdout
+    finally:
+        assert kzgraph("push", "--backend", oxigraph).returncode == 0
+    assert validate_store(remote, shapes).conforms == local.conforms

@@ -214,6 +214,7 @@ def record_validation(settings: Settings, store: OxigraphStore, store_path: Path
     help="Validate this on-disk Oxigraph store instead of the seeded files.",
 )
 @inference_option
+@backend_option
 @click.pass_context
 @friendly_errors
 def validate_cmd(
@@ -223,6 +224,7 @@ def validate_cmd(
     engine: str | None,
     store_path: Path | None,
     inference: str,
+    backend: str | None,
 ) -> None:
     """Validate the graph against the SHACL shapes; exit 1 when it does not conform.
 
@@ -233,6 +235,16 @@ def validate_cmd(
     from kzgraph.inference import expand
 
     settings = _settings(ctx)
+    if backend is not None:
+        from kzgraph.remote import RemoteStore
+        from kzgraph.validation import validate_store
+
+        if engine == "pyshacl" or store_path is not None or inference != "none":
+            raise KzgraphError("--backend validates the remote store with the SPARQL engine only")
+        click.echo(f"validating {backend} against ontology/shapes.ttl (SPARQL) ...", err=True)
+        remote = RemoteStore(make_backend(backend))
+        _print_report(validate_store(remote, load_shapes(settings)), fmt)
+        return
     if store_path is not None or engine == "sparql":
         _validate_with_sparql(settings, store_path, engine, fmt, inference)
         return

@@ -19,12 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, Node, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, RDFS, SH, SKOS
+
+if TYPE_CHECKING:
+    from kzgraph.store import Store as KzStore
 
 #: The constraint parameters the compiler understands (besides sh:path and sh:message).
 SUPPORTED = {
@@ -320,11 +323,24 @@ class Compiler:
         )
 
 
-def _classes(store: ox.Store, cls: URIRef) -> list[str]:
+def select(store: ox.Store | KzStore, query: str) -> list[dict[str, Node]]:
+    """Rows of a SELECT as rdflib terms, from pyoxigraph or any kzgraph store (a remote one).
+
+    The checks run on whatever holds the data: the embedded engine directly, a triple store
+    that others run through :class:`kzgraph.remote.RemoteStore`.
+    """
+    if isinstance(store, ox.Store):
+        results = store.query(query)
+        assert isinstance(results, ox.QuerySolutions)
+        names = [v.value for v in results.variables]
+        return [{n: _ox_to_rdflib(row[n]) for n in names if row[n] is not None} for row in results]
+    return [{k: v for k, v in row.items() if v is not None} for row in store.query(query).dicts()]
+
+
+def _classes(store: ox.Store | KzStore, cls: URIRef) -> list[str]:
     """``cls`` and every class below it by rdfs:subClassOf in the data."""
-    rows = store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {_RDFS_SUBCLASS}* <{cls}> }}")
-    assert isinstance(rows, ox.QuerySolutions)
-    found = {row[0].value for row in rows if isinstance(row[0], ox.NamedNode)}
+    rows = select(store, f"SELECT DISTINCT ?c WHERE {{ ?c {_RDFS_SUBCLASS}* <{cls}> }}")
+    found = {str(row["c"]) for row in rows if isinstance(row.get("c"), URIRef)}
     return sorted(found | {str(cls)})
 
 
@@ -343,7 +359,7 @@ def _focus_pattern(classes: list[str], focus: Iterable[str] | None) -> str:
 
 
 def validate_store(
-    store: ox.Store, shapes: Graph, focus: Iterable[str] | None = None
+    store: ox.Store | KzStore, shapes: Graph, focus: Iterable[str] | None = None
 ) -> list[Violation]:
     """Every violation in ``store`` (its default graph), or only those of ``focus`` nodes."""
     targets, checks = Compiler(shapes).checks()
@@ -360,22 +376,16 @@ def validate_store(
             query = f"{prologue}SELECT DISTINCT * WHERE {{ {pattern} {{ SELECT{rest} }} }}"
         else:
             query = f"SELECT DISTINCT ?this ?value WHERE {{ {pattern} {check.where} }}"
-        results = store.query(query)
-        assert isinstance(results, ox.QuerySolutions)
-        names = {v.value for v in results.variables}
-        for row in results:
-            this = _ox_to_rdflib(row["this"])
-            value_term = row["value"] if "value" in names else None
-            value = _ox_to_rdflib(value_term) if value_term is not None else None
+        for row in select(store, query):
+            this = row["this"]
+            value = row.get("value")
             if check.value_is_focus and value is None:
                 value = this
             message = check.message
             if check.template:
                 for name in check.projected:
-                    bound = row[name] if name in names else None
+                    bound = row.get(name)
                     if bound is not None:
-                        message = re.sub(
-                            r"\{[?$]" + name + r"\}", str(_ox_to_rdflib(bound)), message
-                        )
+                        message = re.sub(r"\{[?$]" + name + r"\}", str(bound), message)
             found.add(Violation(this, check.path, value, message, check.shape))
     return sorted(found, key=lambda v: (str(v.focus), str(v.path), str(v.value), v.message))

@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 from pyshacl import validate as shacl_validate
@@ -21,6 +22,9 @@ from rdflib.namespace import RDF, RDFS, SH, SKOS
 from kzgraph.loading import load, load_shapes
 from kzgraph.namespaces import bind_prefixes
 from kzgraph.settings import Settings
+
+if TYPE_CHECKING:
+    from kzgraph.store import Store as KzStore
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,9 @@ def validate(settings: Settings | None = None, dataset: Dataset | None = None) -
     return validate_graph(union_graph(ds), load_shapes(settings))
 
 
-def validate_store(store: ox.Store, shapes: Graph, focus: Iterable[str] | None = None) -> Report:
+def validate_store(
+    store: ox.Store | KzStore, shapes: Graph, focus: Iterable[str] | None = None
+) -> Report:
     """Validate an Oxigraph store (its default graph) with the SPARQL-compiled engine.
 
     For graphs pyshacl is too slow for: the same findings as :func:`validate_graph` (the tests
@@ -207,7 +213,7 @@ def validate_store(store: ox.Store, shapes: Graph, focus: Iterable[str] | None =
     return Report(conforms=not violations, findings=findings, graph=results)
 
 
-def _store_labels(store: ox.Store, iris: set[str]) -> dict[str, str]:
+def _store_labels(store: ox.Store | KzStore, iris: set[str]) -> dict[str, str]:
     """English (or plain) labels of ``iris`` from the store, fetched in one query per 500."""
     labels: dict[str, str] = {}
     ordered = sorted(iris)
@@ -218,8 +224,8 @@ def _store_labels(store: ox.Store, iris: set[str]) -> dict[str, str]:
             "?s <http://www.w3.org/2000/01/rdf-schema#label> ?l . "
             'FILTER(LANG(?l) = "en" || LANG(?l) = "") }'
         )
-        rows = store.query(query)
-        assert isinstance(rows, ox.QuerySolutions)
-        for row in rows:
-            labels[row["s"].value] = row["l"].value
+        from kzgraph.shacl_sparql import select
+
+        for row in select(store, query):
+            labels[str(row["s"])] = str(row["l"])
     return labels
