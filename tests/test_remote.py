@@ -260,3 +260,16 @@ def test_validation_on_the_backend_matches_the_embedded_one(remote, stores, shap
     finally:
         assert kzgraph("push", "--backend", oxigraph).returncode == 0
     assert validate_store(remote, shapes).conforms == local.conforms
+
+
+def test_stats_by_sparql_match_the_files(remote, stores, dataset, oxigraph):
+    from kzgraph.stats import compute, compute_store
+
+    update = oxigraph.replace("/query", "/update")
+    httpx.post(update, data={"update": "DROP SILENT GRAPH <urn:someone-else>"})
+    assert kzgraph("push", "--backend", oxigraph).returncode == 0  # the merge without it
+    files = compute(dataset)
+    for store in (stores["oxigraph"], remote):
+        assert compute_store(store) == files
+    out = kzgraph("stats", "--backend", oxigraph)
+    assert out.returncode == 0 and files.to_text().splitlines()[0] in out.stdout

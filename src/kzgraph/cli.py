@@ -295,11 +295,28 @@ def _validate_with_sparql(
 
 
 @main.command()
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Count an on-disk Oxigraph store (by SPARQL) instead of the seeded files.",
+)
+@backend_option
 @click.pass_context
 @friendly_errors
-def stats(ctx: click.Context) -> None:
+def stats(ctx: click.Context, store_path: Path | None, backend: str | None) -> None:
     """Print triple counts per named graph, instances per class and quotations per source."""
-    click.echo(compute(load(_settings(ctx))).to_text())
+    from kzgraph.stats import compute_store
+
+    if backend is not None:
+        from kzgraph.remote import RemoteStore
+
+        click.echo(compute_store(RemoteStore(make_backend(backend))).to_text())
+    elif store_path is not None:
+        click.echo(compute_store(OxigraphStore.read_only(require_store(store_path))).to_text())
+    else:
+        click.echo(compute(load(_settings(ctx))).to_text())
 
 
 @main.command()

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from rdflib import Dataset
+from rdflib import Dataset, URIRef
 from rdflib.namespace import PROV, RDF
 
 from kzgraph.namespaces import KZ, ONTOLOGY_GRAPH, curie
+
+if TYPE_CHECKING:
+    from kzgraph.store import Store
 
 
 @dataclass
@@ -65,4 +69,33 @@ def compute(ds: Dataset) -> Stats:
         graphs=graphs,
         classes=dict(sorted(counts.items())),
         quotations=dict(sorted(quotations.items())),
+    )
+
+
+def compute_store(store: Store) -> Stats:
+    """The same counts by SPARQL, for a store too big to load (on disk, or run by others)."""
+
+    def rows(query: str) -> list[tuple[str, int]]:
+        return [
+            (curie(URIRef(str(k))), int(str(n)))
+            for k, n in store.query(query).rows
+            if k is not None and n is not None
+        ]
+
+    total = store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").rows[0][0]
+    graphs = rows("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+    classes = rows(
+        f"SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE {{ "
+        f"{{ SELECT DISTINCT ?c WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?c a ?t }} "
+        f'FILTER(STRSTARTS(STR(?c), "{KZ}")) }} }} ?s a ?c }} GROUP BY ?c'
+    )
+    quotations = rows(
+        f"SELECT ?src (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?d <{PROV.entity}> ?src }} "
+        f"FILTER EXISTS {{ GRAPH ?h {{ ?d <{KZ.quotation}> ?q }} }} }} GROUP BY ?src"
+    )
+    return Stats(
+        triples=int(str(total)) if total is not None else 0,
+        graphs=dict(sorted(graphs)),
+        classes=dict(sorted(classes)),
+        quotations=dict(sorted(quotations)),
     )
