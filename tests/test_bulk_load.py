@@ -32,7 +32,7 @@ def test_formats_gzip_graphs_and_the_merge(tmp_path: Path):
     store = tmp_path / "db"
     result = kz("load", str(ttl), str(nq), str(jsonld), "--store", str(store))
     assert result.returncode == 0, result.stderr
-    assert "loaded 5 quads from 3 file(s)" in result.stderr
+    assert "loaded 3 file(s); the store holds 5 quads" in result.stderr
     assert quads(store, "https://w3id.org/kzgraph/graph/loaded/firms") == 2
     assert quads(store, "urn:x:g") == 1
     assert quads(store, "https://w3id.org/kzgraph/graph/loaded/more") == 1  # its default graph
@@ -62,3 +62,19 @@ def test_a_syntax_error_names_file_and_line_and_writes_nothing(tmp_path: Path):
     unknown = tmp_path / "data.csv"
     unknown.write_text("a,b\n")
     assert "unknown RDF file extension" in kz("load", str(unknown), "--store", str(store)).stderr
+
+
+def test_a_syntax_error_leaves_a_store_with_data_as_it_was(tmp_path: Path):
+    """A store that holds data is written only after every file parsed."""
+    first = tmp_path / "first.nt"
+    first.write_text("<urn:x:a> <urn:x:p> <urn:x:b> .\n")
+    store = tmp_path / "db"
+    assert kz("load", str(first), "--store", str(store)).returncode == 0
+    good = tmp_path / "good.ttl"
+    good.write_text("<urn:x:c> <urn:x:p> 1 .\n")
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("<urn:x:d> <urn:x:p> .\n")
+    result = kz("load", str(good), str(bad), "--store", str(store))
+    assert result.returncode == 2 and "bad.ttl: syntax error" in result.stderr
+    assert quads(store, "https://w3id.org/kzgraph/graph/loaded/first") == 1
+    assert quads(store, "https://w3id.org/kzgraph/graph/loaded/good") == 0

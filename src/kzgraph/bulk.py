@@ -1,7 +1,8 @@
 """Load a user's RDF files into an on-disk Oxigraph store at the engine's own speed.
 
-Each file is read twice: once to check that it parses (a syntax error names the file and the
-line, and nothing is written), then by Oxigraph's bulk loader. Triples go to a named graph
+A store that held nothing is bulk-loaded at once and emptied again if a file fails to parse; a
+store that holds data is only written once every file has been checked (read once more), so a
+syntax error names the file and the line and changes nothing either way. Triples go to a named graph
 (``--graph``, else one named after the file), since the default graph here is the derived merge
 of the named graphs, which is re-derived after the load. Quad formats keep their graphs.
 Gzipped files are read as they are; a progress bar follows the bytes read.
@@ -94,9 +95,24 @@ def load_file(
     graph: ox.NamedNode | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Bulk-load ``path`` into ``store`` (checked first by :func:`check`)."""
+    """Bulk-load ``path`` into ``store``; a syntax error names the file and line."""
     fmt = format_of(path)
     target = graph or default_graph_for(path)
+    try:
+        _bulk_load(store, path, fmt, target, progress)
+    except SyntaxError as exc:
+        raise KzgraphError(f"{path}: syntax error: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise KzgraphError(f"{path}: cannot be read: {exc}") from None
+
+
+def _bulk_load(
+    store: ox.Store,
+    path: Path,
+    fmt: ox.RdfFormat,
+    target: ox.NamedNode,
+    progress: Callable[[int], None] | None,
+) -> None:
     with _reader(path, progress) as stream:
         if fmt.supports_datasets:
             store.bulk_load(stream, format=fmt, base_iri=path.resolve().as_uri())

@@ -127,7 +127,7 @@ def load_cmd(
     import pyoxigraph as ox
     from tqdm import tqdm
 
-    from kzgraph.bulk import check, load_file
+    from kzgraph.bulk import check, format_of, load_file
     from kzgraph.catalogue import ParameterError, expand_iri
 
     target = None
@@ -137,21 +137,31 @@ def load_cmd(
         except ParameterError as exc:
             raise KzgraphError(str(exc)) from None
     total = sum(f.stat().st_size for f in files)
-    counted = 0
-    with tqdm(total=total, unit="B", unit_scale=True, desc="checking") as bar:
-        for f in files:
-            counted += check(f, bar.update)
+    for f in files:
+        format_of(f)  # an unknown extension is refused before anything is read
     store = OxigraphStore(store_path)
+    # A store that held nothing is emptied again if a file fails to parse, so it is loaded at
+    # once; a store with data is only written once every file has parsed.
+    fresh = store.is_empty()
+    if not fresh:
+        with tqdm(total=total, unit="B", unit_scale=True, desc="checking") as bar:
+            for f in files:
+                check(f, bar.update)
     store_state.mark_dirty(store_path)  # a crash from here on makes the next start recheck
     with tqdm(total=total, unit="B", unit_scale=True, desc="loading") as bar:
         for f in files:
-            load_file(store.store, f, target, bar.update)
+            try:
+                load_file(store.store, f, target, bar.update)
+            except KzgraphError:
+                if fresh:
+                    store.store.clear()
+                    store.store.flush()
+                    store_state.write(store_path, store_state.StoreState())
+                raise
     size = len(store)
     with tqdm(total=size, unit="quad", unit_scale=True, desc="merging") as bar:
         store.bulk_refresh_union(bar.update)
-    click.echo(
-        f"loaded {counted:,} quads from {len(files)} file(s); the store holds {size:,}", err=True
-    )
+    click.echo(f"loaded {len(files)} file(s); the store holds {size:,} quads", err=True)
     record_validation(_settings(ctx), store, store_path)
 
 
