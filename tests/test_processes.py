@@ -335,3 +335,23 @@ def test_the_answer_cache_can_be_switched_off():
             assert seen == {"miss"} and c.get("/healthz").json()["answers"]["entries"] == 0
     finally:
         s.stop()
+
+
+def test_a_query_past_the_memory_limit_ends_only_its_process():
+    """Five memory bombs in a row: each ends its process, none stops the server."""
+    s = Server("--processes", "2", "--worker-memory-mb", "300", "--no-validate")
+    bomb = "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c } ORDER BY ?o ?c LIMIT 1"
+    try:
+        for _ in range(5):
+            try:
+                r = httpx.get(s.url + "sparql", params={"query": bomb}, timeout=60)
+                assert r.status_code in (400, 503)  # if the engine reports it instead
+            except httpx.HTTPError:
+                pass  # the process died under the query: its connection closed
+        assert s.process.poll() is None
+        assert wait_for(lambda: len(pids_seen(s.url)) == 2)
+        r = httpx.get(s.url + "sparql", params={"query": ASK}, headers=JSON)
+        assert r.json()["boolean"] is True
+        assert "ended (signal" in s.output()
+    finally:
+        s.stop()

@@ -517,6 +517,14 @@ def query_cmd(
 )
 @click.option("--workers", default=2, show_default=True, type=int, help="Query worker processes.")
 @click.option(
+    "--worker-memory-mb",
+    default=2048,
+    show_default=True,
+    type=int,
+    help="Memory a query may use on top of its process's own (0: no limit); past it the "
+    "process ends and is replaced.",
+)
+@click.option(
     "--answer-cache-mb",
     default=64,
     show_default=True,
@@ -590,7 +598,7 @@ def serve(
     workers: int, max_rows: int, max_request_bytes: int, allow_updates: bool,
     token: str | None, no_validate: bool, max_queue: int, max_answer_bytes: int,
     max_connections: int, header_timeout: float, body_timeout: float, no_sandbox: bool,
-    inference: str, processes: str, answer_cache_mb: int,
+    inference: str, processes: str, answer_cache_mb: int, worker_memory_mb: int,
 ) -> None:  # fmt: skip
     """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
     from kzgraph.endpoint.config import ServerSettings
@@ -606,6 +614,7 @@ def serve(
         settings = ServerSettings(
             project=_settings(ctx), store_path=store_path, timeout=timeout, workers=workers,
             processes=count, answer_cache_mb=answer_cache_mb,
+            worker_memory_mb=worker_memory_mb,
             max_rows=max_rows, max_request_bytes=max_request_bytes, allow_updates=allow_updates,
             token=token, validate=not no_validate, inference=inference, max_queue=max_queue,
             max_answer_bytes=max_answer_bytes, max_connections=max_connections,

@@ -42,9 +42,13 @@ from kzgraph.loading import KzgraphError
 
 log = logging.getLogger("kzgraph.endpoint")
 
-#: This many crashes within :data:`CRASH_WINDOW` seconds and the supervisor stops.
+#: This many start-up failures within :data:`CRASH_WINDOW` seconds and the supervisor stops.
 MAX_CRASHES = 5
 CRASH_WINDOW = 30.0
+#: A process that dies before it was handed a connection, within this many seconds of its
+#: start, failed to start. One that dies after serving was ended by what it ran (a query past its
+#: memory limit, kill -9): it is replaced and never counts, so no client can stop the server.
+STARTUP_SECONDS = 5.0
 
 
 def uvicorn_config(app: Any, settings: ServerSettings) -> uvicorn.Config:
@@ -199,6 +203,8 @@ class _Children:
         self.deadlines = Deadlines(2 * count)
         self.slots: dict[int, int] = {}  # pid → deadline slot, every process not yet reaped
         self.channels: dict[int, socket.socket] = {}  # pid → channel, processes taking work
+        self.started: dict[int, float] = {}  # pid → time.monotonic() at fork
+        self.served: set[int] = set()  # pids that were handed at least one connection
         self._turn = 0
 
     def free_slot(self) -> int:
@@ -218,6 +224,7 @@ class _Children:
                 socket.send_fds(self.channels[pid], [b"c"], [connection.fileno()])
             except OSError:
                 continue
+            self.served.add(pid)
             return True
         return False
 
@@ -273,6 +280,7 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
         ours.setblocking(False)
         children.channels[pid] = ours
         children.slots[pid] = slot
+        children.started[pid] = time.monotonic()
 
     def stop(signum: int, frame: Any) -> None:
         nonlocal stopping
@@ -359,14 +367,18 @@ def _reap(children: _Children, crashes: deque[float], spawn: Any) -> None:
             continue
         children.deadlines.set(slot, 0.0)
         channel = children.channels.pop(pid, None)
-        if os.WIFSIGNALED(status) or os.waitstatus_to_exitcode(status) != 0:
+        lived = now - children.started.pop(pid, now)
+        served = pid in children.served
+        children.served.discard(pid)
+        failed = os.WIFSIGNALED(status) or os.waitstatus_to_exitcode(status) != 0
+        if failed and not served and lived < STARTUP_SECONDS:
             crashes.append(now)
             while crashes and crashes[0] < now - CRASH_WINDOW:
                 crashes.popleft()
             if len(crashes) >= MAX_CRASHES:
                 raise KzgraphError(
-                    f"serving processes crashed {len(crashes)} times within {CRASH_WINDOW:g} s; "
-                    "stopping (see the log above)"
+                    f"serving processes failed to start {len(crashes)} times within "
+                    f"{CRASH_WINDOW:g} s; stopping (see the log above)"
                 )
         if channel is None:  # it had retired; its successor is already running
             log.info("process %d ended (%s)", pid, _how(status))
