@@ -355,3 +355,15 @@ def test_a_query_past_the_memory_limit_ends_only_its_process():
         assert "ended (signal" in s.output()
     finally:
         s.stop()
+
+
+def test_the_processes_share_their_slow_answers(multi):
+    """An answer one process computed is a hit in the other (they share a directory)."""
+    slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a a ?t . ?d a ?u FILTER(?a != ?d) }"
+    seen = []
+    for _ in range(4):  # fresh connections: handed round both processes
+        with httpx.Client(base_url=multi.url, timeout=30) as c:
+            r = c.get("/sparql", params={"query": slow}, headers=JSON)
+            seen.append((c.get("/healthz").json()["pool"]["pids"][0], r.headers["X-Kzgraph-Cache"]))
+    assert len({pid for pid, _ in seen}) == 2
+    assert [hit for _, hit in seen] == ["miss", "hit", "hit", "hit"]

@@ -227,45 +227,25 @@ class OxigraphStore:
         self.store.update(MERGE)
         self.store.flush()
 
-    #: Graphs up to this size are merged by one SPARQL update each; bigger ones are streamed.
-    UPDATE_GRAPH_QUADS = 100_000
-
     def bulk_refresh_union(self, progress: Callable[[int], None] | None = None) -> None:
-        """:meth:`refresh_union` for big stores: graph by graph instead of one transaction.
+        """:meth:`refresh_union` for big stores: the bulk loader instead of one transaction.
 
         One MERGE update holds the whole merge in memory as a transaction; at a million quads
-        that takes minutes and gigabytes. Here each graph of at most
-        :attr:`UPDATE_GRAPH_QUADS` quads is merged by its own update, which Oxigraph runs
-        without a Python object per quad (2.6 times faster than streaming), and bigger graphs
-        go through the bulk loader. Not atomic as a whole: use it where a half-done merge is
-        redone anyway (an offline load that marks the store dirty).
+        that takes minutes and gigabytes. The bulk loader streams it, but is not atomic: use it
+        where a half-done merge is redone anyway (an offline load that marks the store dirty).
         """
         self.store.clear_graph(ox.DefaultGraph())
-        sizes = self.store.query("SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
-        assert isinstance(sizes, ox.QuerySolutions)
-        big: list[ox.NamedNode | ox.BlankNode] = []
-        for graph, count in [(row[0], row[1]) for row in sizes]:  # read all before writing
-            n = int(count.value) if isinstance(count, ox.Literal) else 0
-            if n > self.UPDATE_GRAPH_QUADS or not isinstance(graph, ox.NamedNode):
-                big.append(graph)
-                continue
-            self.store.update(
-                f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}"
-            )
-            if progress is not None:
-                progress(n)
 
-        def streamed() -> Iterator[ox.Quad]:
+        def merged() -> Iterator[ox.Quad]:
             done = 0
-            for graph in big:
+            for graph in list(self.store.named_graphs()):
                 for quad in self.store.quads_for_pattern(None, None, None, graph):
                     yield ox.Quad(quad.subject, quad.predicate, quad.object, ox.DefaultGraph())
                     done += 1
-                    if progress is not None and done % 10_000 == 0:
+                    if progress is not None and done % 10_000 == 0:  # counted across graphs
                         progress(10_000)
 
-        if big:
-            self.store.bulk_extend(streamed())
+        self.store.bulk_extend(merged())
         self.store.flush()
 
     def query(self, sparql: str, bindings: Mapping[str, Node] | None = None) -> QueryResult:

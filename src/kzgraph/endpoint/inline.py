@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from kzgraph.endpoint.worker_process import Answer, Job, run_job
+from kzgraph.endpoint.worker_process import TRIM_AFTER_SECONDS, Answer, Job, release_memory, run_job
 from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
 
 #: Seconds past a query's deadline after which the supervisor kills its process.
@@ -127,11 +127,14 @@ class InlineRunner:
         ticket.started = True
         if self._deadlines is not None:
             self._deadlines.set(self._slot, deadline)
+        started = time.monotonic()
         try:
             return run_job(self.store, job, self.max_rows, self.max_bytes, self._prefixes)
         finally:
             if self._deadlines is not None:
                 self._deadlines.set(self._slot, 0.0)
+            if time.monotonic() - started >= TRIM_AFTER_SECONDS:
+                release_memory()
 
     async def run(self, job: Job, timeout: float) -> Answer:
         """Answer ``job`` within ``timeout`` seconds, or raise; an overrun retires the process."""

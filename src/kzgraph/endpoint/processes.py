@@ -26,9 +26,11 @@ import logging
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections import deque
 from pathlib import Path
@@ -113,12 +115,20 @@ class HandedServer(uvicorn.Server):
             loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
 
     def stop_taking(self) -> None:
-        """Take no more connections: the supervisor sees the channel close and skips us."""
+        """Take no more connections, and end the kept-alive ones now.
+
+        The supervisor sees the channel close and hands new connections to others. An idle
+        kept-alive connection is closed at once and one with a response under way closes after
+        it, so a client's next request reconnects to a healthy process instead of meeting a
+        string of 503s here while this process winds down.
+        """
         try:
             asyncio.get_running_loop().remove_reader(self.channel.fileno())
         except RuntimeError:
             pass
         self.channel.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
 
 
 def _limit_memory(memory_mb: int) -> None:
@@ -144,6 +154,7 @@ def _child(
     deadlines: Deadlines,
     slot: int,
     sandboxed: bool,
+    answers: Path,
 ) -> int:
     """One serving process: its own read-only store handle, app and event loop."""
     from kzgraph.catalogue import load_catalogue
@@ -171,6 +182,10 @@ def _child(
         on_stuck=stuck,
     )
     state = ServerState(settings, store, runner, load_catalogue(settings.project))
+    if settings.answer_cache_mb > 0:
+        from kzgraph.endpoint.answer_cache import AnswerCache
+
+        state.answers = AnswerCache(max_bytes=settings.answer_cache_mb * 1_000_000, shared=answers)
     state.validation = dict(prepared.validation)
     state.docs_dir = prepared.docs_dir
     state.sandboxed = sandboxed
@@ -251,6 +266,7 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
         snapshots = Snapshots(prepared.store.store, prepared.store.path)
         snapshot = snapshots.publish()
     children = _Children(settings.processes)
+    answers = Path(tempfile.mkdtemp(prefix="kzgraph-answers-"))  # shared by the processes
     crashes: deque[float] = deque()
     pending: deque[tuple[socket.socket, float]] = deque()
     stopping = False
@@ -269,7 +285,14 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
                 for waiting, _ in pending:
                     waiting.close()
                 code = _child(
-                    settings, theirs, prepared, snapshot, children.deadlines, slot, sandboxed
+                    settings,
+                    theirs,
+                    prepared,
+                    snapshot,
+                    children.deadlines,
+                    slot,
+                    sandboxed,
+                    answers,
                 )
             except BaseException as exc:
                 log.error("process %d failed: %s", os.getpid(), exc)
@@ -317,6 +340,7 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
         for waiting, _ in pending:
             waiting.close()
         _stop_all(children.slots)
+        shutil.rmtree(answers, ignore_errors=True)
         if snapshots is not None:
             snapshots.close()
         prepared.store.store.flush()

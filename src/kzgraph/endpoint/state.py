@@ -223,7 +223,8 @@ class ServerState:
         self.pool.close()
         if self.snapshots is not None:
             self.snapshots.close()
-        self.store.store.flush()
+        if self.store.path is not None:  # read-only opens (serving processes) have nothing to flush
+            self.store.store.flush()
 
 
 def with_merges(

@@ -221,6 +221,34 @@ def run_job(
     return Answer(True, kind, body or b"", truncated, seconds=time.perf_counter() - started)
 
 
+#: Queries that ran at least this long may have grown the heap; it is trimmed after them.
+TRIM_AFTER_SECONDS = 0.05
+
+
+def release_memory() -> None:
+    """Give the memory a finished query freed back to the system (glibc's ``malloc_trim``).
+
+    A process keeps the peak of the biggest query it ever ran: freed memory stays in the
+    allocator's arenas, so with four workers each one ends up holding its own heaviest query's
+    working memory. Trimming after slow queries brings each back near its resting size.
+    Elsewhere than glibc this does nothing.
+    """
+    global _TRIM
+    if _TRIM is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
+
+
 def load_store(source: bytes | str) -> ox.Store:
     """The worker's store: a read-only open of a snapshot directory, or a copy of N-Quads.
 
@@ -260,7 +288,10 @@ def worker_main(
             store = load_store(message)
             conn.send("ready")
             continue
-        conn.send(run_job(store, message, max_rows, max_bytes, prefixes))
+        answer = run_job(store, message, max_rows, max_bytes, prefixes)
+        conn.send(answer)
+        if answer.seconds >= TRIM_AFTER_SECONDS or not answer.ok:
+            release_memory()
 
 
 def main() -> None:
