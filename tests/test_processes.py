@@ -367,3 +367,13 @@ def test_the_processes_share_their_slow_answers(multi):
             seen.append((c.get("/healthz").json()["pool"]["pids"][0], r.headers["X-Kzgraph-Cache"]))
     assert len({pid for pid, _ in seen}) == 2
     assert [hit for _, hit in seen] == ["miss", "hit", "hit", "hit"]
+
+
+def test_a_kept_alive_client_of_a_retiring_process_moves_to_a_healthy_one(multi):
+    """After its runaway query, the client's next request is answered, not told "restarting"."""
+    with httpx.Client(base_url=multi.url, timeout=30) as c:
+        r = c.get("/sparql", params={"query": RUNAWAY, "timeout": "1"})
+        assert r.status_code == 503
+        answers = [c.get("/sparql", params={"query": ASK}, headers=JSON) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200] * 5
+    assert wait_for(lambda: len(pids_seen(multi.url)) == 2)
