@@ -6,9 +6,11 @@ generates a synthetic graph shaped like the seeded one (``kzgraph.synthetic``: f
 regions, amounts, statuses, quotations, provenance, 2% invalid copies), then measures, side by
 side in one run:
 
-- bulk load: ``kzgraph load`` (check, load, merge, content id, validation) against
-  ``oxigraph load`` (the server's own bulk loader), wall time and peak RSS;
-- start-up on the loaded store: ``kzgraph serve --store`` (2 and 4 workers) against
+- bulk load: ``kzgraph load`` (load, merge, content id, validation; a fresh store is not checked
+  in a separate pass) against ``oxigraph load`` (the server's own bulk loader), wall time and
+  peak RSS;
+- start-up on the loaded store: ``kzgraph serve --store`` (1 and 4 workers, ``--processes`` 2
+  and 4) against
   ``oxigraph serve-read-only`` and a minimal pyoxigraph + Starlette endpoint, time until the
   first answer, and the RSS (and PSS, which splits shared pages fairly) of every process;
 - the saved queries without parameters, p50/p99 latency and throughput at 1, 4 and 16 clients,
