@@ -377,3 +377,33 @@ def test_a_kept_alive_client_of_a_retiring_process_moves_to_a_healthy_one(multi)
         answers = [c.get("/sparql", params={"query": ASK}, headers=JSON) for _ in range(5)]
     assert [a.status_code for a in answers] == [200] * 5
     assert wait_for(lambda: len(pids_seen(multi.url)) == 2)
+
+
+def test_connections_that_reach_a_retiring_process_come_back_to_the_supervisor():
+    """The hand-back protocol: nothing handed over while a process retires is lost."""
+    from kzgraph.endpoint.processes import _Children
+
+    children = _Children(1)
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    children.channels[4242], children.slots[4242] = ours, 0
+    theirs.send(b"r")  # the process retires ...
+    client, handed = socket.socketpair()
+    assert children.hand(handed)  # ... while the supervisor still hands it a connection
+    _, fds, _, _ = socket.recv_fds(theirs, 64, 64)
+    socket.send_fds(theirs, [b"b"], fds)  # the process gives it back
+    returned: list[socket.socket] = []
+    stopped: list[int] = []
+    for _ in range(10):
+        s, r = children.poll_channels()
+        stopped += s
+        returned += r
+        if returned:
+            break
+        time.sleep(0.05)
+    assert stopped == [4242] and 4242 not in children.channels
+    assert b"k" in theirs.recv(16)  # acknowledged: the process may close its channel
+    client.sendall(b"ping")
+    assert returned[0].recv(4) == b"ping"  # the very connection, ready to hand to another
+    theirs.close()
+    assert children.poll_channels() == ([], []) and not children.retiring

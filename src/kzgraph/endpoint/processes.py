@@ -117,18 +117,40 @@ class HandedServer(uvicorn.Server):
     def stop_taking(self) -> None:
         """Take no more connections, and end the kept-alive ones now.
 
-        The supervisor sees the channel close and hands new connections to others. An idle
-        kept-alive connection is closed at once and one with a response under way closes after
-        it, so a client's next request reconnects to a healthy process instead of meeting a
-        string of 503s here while this process winds down.
+        The process tells the supervisor it is retiring (``r``) and hands back every
+        connection that reaches it until the supervisor's acknowledgement (``k``): the channel
+        is a stream, so nothing handed over in between is lost. An idle kept-alive connection is
+        closed at once and one with a response under way closes after it, so a client's next
+        request reconnects to a healthy process instead of meeting a string of 503s here.
         """
         try:
-            asyncio.get_running_loop().remove_reader(self.channel.fileno())
-        except RuntimeError:
-            pass
-        self.channel.close()
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self.channel.fileno())
+            self.channel.send(b"r")
+            loop.add_reader(self.channel.fileno(), self._bounce, loop)
+        except (RuntimeError, OSError):
+            self.channel.close()
         for connection in list(self.server_state.connections):
             connection.shutdown()
+
+    def _bounce(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Return connections to the supervisor until it acknowledges the retirement."""
+        try:
+            message, fds, _, _ = socket.recv_fds(self.channel, 64, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            message, fds = b"", []
+        for fd in fds:
+            try:
+                socket.send_fds(self.channel, [b"b"], [fd])
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        if b"k" in message or (not message and not fds):
+            loop.remove_reader(self.channel.fileno())
+            self.channel.close()
 
 
 def _limit_memory(memory_mb: int) -> None:
@@ -218,6 +240,7 @@ class _Children:
         self.deadlines = Deadlines(2 * count)
         self.slots: dict[int, int] = {}  # pid → deadline slot, every process not yet reaped
         self.channels: dict[int, socket.socket] = {}  # pid → channel, processes taking work
+        self.retiring: dict[int, socket.socket] = {}  # pid → channel, handing connections back
         self.started: dict[int, float] = {}  # pid → time.monotonic() at fork
         self.served: set[int] = set()  # pids that were handed at least one connection
         self._turn = 0
@@ -243,15 +266,44 @@ class _Children:
             return True
         return False
 
-    def closed_channels(self) -> list[int]:
-        """Processes that closed their channel since the last call: they take no more work."""
-        if not self.channels:
-            return []
-        readable, _, _ = select.select(list(self.channels.values()), [], [], 0)
-        gone = [pid for pid, channel in self.channels.items() if channel in readable]
-        for pid in gone:
-            self.channels.pop(pid).close()
-        return gone
+    def poll_channels(self) -> tuple[list[int], list[socket.socket]]:
+        """Processes that stopped taking work since the last call, and connections handed back.
+
+        A process retiring says ``r``: it gets no more connections and an acknowledgement
+        (``k``), and returns those that reached it meanwhile. A channel that closes (the process
+        died) also ends its share of the work.
+        """
+        watched = {**self.channels, **self.retiring}
+        if not watched:
+            return [], []
+        readable, _, _ = select.select(list(watched.values()), [], [], 0)
+        stopped: list[int] = []
+        returned: list[socket.socket] = []
+        for pid, channel in watched.items():
+            if channel not in readable:
+                continue
+            while True:
+                try:
+                    message, fds, _, _ = socket.recv_fds(channel, 64, 64)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    message, fds = b"", []
+                returned += [socket.socket(fileno=fd) for fd in fds]
+                if b"r" in message and pid in self.channels:
+                    self.retiring[pid] = self.channels.pop(pid)
+                    stopped.append(pid)
+                    try:
+                        channel.send(b"k")
+                    except OSError:
+                        pass
+                if not message and not fds:  # closed: the process ended or finished retiring
+                    if self.channels.pop(pid, None) is not None:
+                        stopped.append(pid)
+                    self.retiring.pop(pid, None)
+                    channel.close()
+                    break
+        return stopped, returned
 
 
 def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) -> None:
@@ -280,7 +332,7 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
             try:
                 sock.close()
                 ours.close()
-                for other in children.channels.values():
+                for other in [*children.channels.values(), *children.retiring.values()]:
                     other.close()
                 for waiting, _ in pending:
                     waiting.close()
@@ -326,7 +378,10 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
             readable, _, _ = select.select([sock], [], [], 0.01 if pending else 0.1)
             if readable:
                 _accept_all(sock, pending)
-            for pid in children.closed_channels():
+            stopped, returned = children.poll_channels()
+            for connection in returned:
+                pending.appendleft((connection, time.monotonic()))
+            for pid in stopped:
                 log.info("process %d takes no more connections; starting another", pid)
                 spawn()
             _hand_pending(children, pending)
@@ -391,6 +446,9 @@ def _reap(children: _Children, crashes: deque[float], spawn: Any) -> None:
             continue
         children.deadlines.set(slot, 0.0)
         channel = children.channels.pop(pid, None)
+        leftover = children.retiring.pop(pid, None)
+        if leftover is not None:
+            leftover.close()
         lived = now - children.started.pop(pid, now)
         served = pid in children.served
         children.served.discard(pid)
