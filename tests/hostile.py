@@ -195,3 +195,30 @@ def corpus(seed: int, size: int, target: str, token: str = "wrong") -> list[Prob
         else:
             probes.append(Probe("mutated", "POST", "/sparql", [], {"Content-Type": "application/sparql-query"}, text.encode("utf-8", "surrogatepass")))  # fmt: skip
     return probes[:size] if len(probes) > size else probes
+
+
+def closed_after_slow_headers(port: int, count: int, wait: float) -> int:
+    """Open ``count`` connections that never finish their headers; how many the server closed.
+
+    Slowloris: each sends a request line and one header, then nothing. After ``wait`` seconds a
+    server with a header deadline has closed them all (EOF or reset).
+    """
+    import time
+
+    socks = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        socks.append(sock)
+    time.sleep(wait)
+    closed = 0
+    for sock in socks:
+        sock.settimeout(2)
+        try:
+            closed += sock.recv(10) == b""
+        except ConnectionResetError:
+            closed += 1
+        except TimeoutError:
+            pass
+        sock.close()
+    return closed

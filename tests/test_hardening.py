@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .hostile import RUNAWAY, Listener, corpus
+from .hostile import RUNAWAY, Listener, closed_after_slow_headers, corpus
 from .server_process import Server
 
 ASK = "ASK { ?s ?p ?o }"
@@ -210,21 +210,7 @@ def test_answers_are_capped_by_rows_triples_and_bytes(client):
 
 def test_slow_headers_are_cut_off(server):
     """Slowloris: connections that never finish their headers are closed after --header-timeout."""
-    socks = []
-    for _ in range(50):
-        sock = socket.create_connection(("127.0.0.1", server.port))
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        socks.append(sock)
-    time.sleep(3.5)
-    closed = 0
-    for sock in socks:
-        sock.settimeout(2)
-        try:
-            closed += sock.recv(10) == b""
-        except (TimeoutError, ConnectionResetError):
-            closed += 1 if isinstance(sys.exc_info()[1], ConnectionResetError) else 0
-        sock.close()
-    assert closed == 50
+    assert closed_after_slow_headers(server.port, 50, 3.5) == 50
 
 
 def test_a_short_body_gets_408(server):

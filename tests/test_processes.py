@@ -26,7 +26,7 @@ from kzgraph.catalogue import load_catalogue
 from kzgraph.endpoint.inline import GRACE, Deadlines
 from kzgraph.namespaces import PREFIXES
 
-from .hostile import RUNAWAY, Listener, corpus
+from .hostile import RUNAWAY, Listener, closed_after_slow_headers, corpus
 from .server_process import Server
 
 ASK = "ASK { ?s ?p ?o }"
@@ -181,23 +181,7 @@ def test_kill_a_serving_process_under_load(multi):
 
 
 def test_slow_headers_are_cut_off_in_the_serving_processes(multi):
-    socks = []
-    for _ in range(20):
-        sock = socket.create_connection(("127.0.0.1", multi.port))
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        socks.append(sock)
-    time.sleep(3.5)
-    closed = 0
-    for sock in socks:
-        sock.settimeout(2)
-        try:
-            closed += sock.recv(10) == b""
-        except ConnectionResetError:
-            closed += 1
-        except TimeoutError:
-            pass
-        sock.close()
-    assert closed == 20
+    assert closed_after_slow_headers(multi.port, 20, 3.5) == 20
 
 
 def test_hostile_corpus_against_several_processes(multi):

@@ -88,7 +88,7 @@ class AnswerCache:
 
     def put(self, key: Hashable, answer: Answer) -> None:
         """Keep ``answer`` if it succeeded, was slow enough to matter and fits."""
-        size = len(answer.body) + len(answer.message)
+        size = _size(answer)
         worth = answer.ok and answer.seconds >= self.min_seconds and size <= self.max_entry
         if not worth or self.max_bytes <= 0:
             return
@@ -97,15 +97,14 @@ class AnswerCache:
             self._write(key, answer)
 
     def _keep(self, key: Hashable, answer: Answer) -> None:
-        size = len(answer.body) + len(answer.message)
         old = self._entries.pop(key, None)
         if old is not None:
-            self.bytes -= len(old.body) + len(old.message)
+            self.bytes -= _size(old)
         self._entries[key] = answer
-        self.bytes += size
+        self.bytes += _size(answer)
         while self.bytes > self.max_bytes and self._entries:
             _, dropped = self._entries.popitem(last=False)
-            self.bytes -= len(dropped.body) + len(dropped.message)
+            self.bytes -= _size(dropped)
 
     def _file(self, key: Hashable) -> Path:
         assert self.shared is not None
@@ -161,3 +160,8 @@ class AnswerCache:
             "hits": self.hits,
             "misses": self.misses,
         }
+
+
+def _size(answer: Answer) -> int:
+    """The bytes an answer holds, as the budget counts them."""
+    return len(answer.body) + len(answer.message)

@@ -74,6 +74,21 @@ def uvicorn_server(app: Any, settings: ServerSettings) -> uvicorn.Server:
     return uvicorn.Server(uvicorn_config(app, settings))
 
 
+def _receive(channel: socket.socket) -> tuple[bytes, list[int]] | None:
+    """One read from a non-blocking channel: (message, file descriptors), or None if empty.
+
+    A closed or broken channel reads as ``(b"", [])``, what the supervisor and the serving
+    processes both take for "the other side is gone".
+    """
+    try:
+        message, fds, _, _ = socket.recv_fds(channel, 64, 64)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b"", []
+    return message, fds
+
+
 class HandedServer(uvicorn.Server):
     """uvicorn serving the connections the supervisor hands over, instead of a listener.
 
@@ -100,12 +115,10 @@ class HandedServer(uvicorn.Server):
         return protocol
 
     def _take(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            message, fds, _, _ = socket.recv_fds(self.channel, 64, 64)
-        except BlockingIOError:
+        received = _receive(self.channel)
+        if received is None:
             return
-        except OSError:
-            message, fds = b"", []
+        message, fds = received
         if not message and not fds:  # the supervisor closed its end
             loop.remove_reader(self.channel.fileno())
             self.should_exit = True
@@ -135,12 +148,10 @@ class HandedServer(uvicorn.Server):
 
     def _bounce(self, loop: asyncio.AbstractEventLoop) -> None:
         """Return connections to the supervisor until it acknowledges the retirement."""
-        try:
-            message, fds, _, _ = socket.recv_fds(self.channel, 64, 64)
-        except BlockingIOError:
+        received = _receive(self.channel)
+        if received is None:
             return
-        except OSError:
-            message, fds = b"", []
+        message, fds = received
         for fd in fds:
             try:
                 socket.send_fds(self.channel, [b"b"], [fd])
@@ -282,13 +293,8 @@ class _Children:
         for pid, channel in watched.items():
             if channel not in readable:
                 continue
-            while True:
-                try:
-                    message, fds, _, _ = socket.recv_fds(channel, 64, 64)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    message, fds = b"", []
+            while (received := _receive(channel)) is not None:
+                message, fds = received
                 returned += [socket.socket(fileno=fd) for fd in fds]
                 if b"r" in message and pid in self.channels:
                     self.retiring[pid] = self.channels.pop(pid)
