@@ -42,3 +42,17 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "setup: npm not found: the endpoint works, but the query editor page will lack its scripts" >&2
 fi
+
+# The mapping engine for `kzgraph import`: morph-kgc, in a venv of its own because it pins
+# pyoxigraph<0.4, pandas<3 and rdflib<7.3, which kzgraph's own environment must not be held to.
+# kzgraph runs it as a program (`python -m morph_kgc`), so the two never share an interpreter.
+MORPH_KGC="morph-kgc==2.10.0"
+if [ "$(cat .tools/morph-kgc/.kzgraph-installed 2>/dev/null)" != "$MORPH_KGC" ]; then
+  echo "setup: installing the mapping engine ($MORPH_KGC) into .tools/morph-kgc" >&2
+  rm -rf .tools/morph-kgc
+  "$PYTHON" -m venv .tools/morph-kgc
+  .tools/morph-kgc/bin/python -m pip install --quiet "$MORPH_KGC"
+  printf '%s' "$MORPH_KGC" > .tools/morph-kgc/.kzgraph-installed
+else
+  echo "setup: .tools/morph-kgc is up to date ($MORPH_KGC)" >&2
+fi

@@ -27,7 +27,7 @@ BLOCK = re.compile(
 @pytest.fixture(scope="module")
 def extended(tmp_path_factory) -> Settings:
     root = tmp_path_factory.mktemp("project")
-    for folder in ("ontology", "graph", "queries", "tests"):
+    for folder in ("ontology", "graph", "queries", "sources", "tests"):
         shutil.copytree(
             ROOT / folder,
             root / folder,
@@ -92,7 +92,7 @@ def test_new_shape_fixtures_behave(extended):
 
 def test_lint_would_have_caught_a_missing_shape(extended, tmp_path):
     broken = tmp_path / "broken"
-    for folder in ("ontology", "graph", "queries"):
+    for folder in ("ontology", "graph", "queries", "sources"):
         shutil.copytree(extended.root / folder, broken / folder)
     shapes = broken / "ontology" / "shapes.ttl"
     shapes.write_text(shapes.read_text().split("kzsh:EconomicZoneShape a sh:NodeShape")[0])

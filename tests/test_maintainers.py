@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def copy_project(tmp_path: Path) -> Path:
-    for folder in ("ontology", "graph", "queries"):
+    for folder in ("ontology", "graph", "queries", "sources"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     return tmp_path
 

@@ -685,8 +685,10 @@ def docs_cmd(ctx: click.Context, output: Path) -> None:
 
 def _register_network() -> None:
     from kzgraph.cli_network import network
+    from kzgraph.cli_sources import source
 
     main.add_command(network)
+    main.add_command(source)
 
 
 _register_network()

@@ -266,6 +266,7 @@ def _used_in_queries(settings: Settings, prefixes: dict[str, str]) -> dict[URIRe
 
 def lint(settings: Settings | None = None) -> list[Finding]:
     """Run every check; findings sorted by severity, check and term."""
+    from kzgraph.lint_sources import check_sources
     from kzgraph.namespaces import PREFIXES
 
     settings = settings or Settings.discover()
@@ -322,6 +323,7 @@ def lint(settings: Settings | None = None) -> list[Finding]:
         *_check_shapes(ontology, shapes, declared, shapes_rel),
         *_check_usage(ontology, declared, used),
         *_check_ranges(ontology, data, file_of_subject),
+        *check_sources(settings, data, file_of_subject),
     ]
     order = {ERROR: 0, WARNING: 1, INFO: 2}
     return sorted(set(found), key=lambda f: (order[f.severity], f.check, f.term, f.file))
