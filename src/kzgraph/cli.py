@@ -685,10 +685,11 @@ def docs_cmd(ctx: click.Context, output: Path) -> None:
 
 def _register_network() -> None:
     from kzgraph.cli_network import network
-    from kzgraph.cli_sources import source
+    from kzgraph.cli_sources import import_cmd, source
 
     main.add_command(network)
     main.add_command(source)
+    main.add_command(import_cmd)
 
 
 _register_network()

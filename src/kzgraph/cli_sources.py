@@ -81,3 +81,76 @@ def list_cmd(ctx: click.Context) -> None:
             state = "ok"
         click.echo(f"{rec.id}  {rec.file.name:<28} {state:<8} {rec.title or ''}")
     sys.stdout.flush()
+
+
+@click.command(name="import")
+@click.argument("table", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="RML or YARRRML mapping (default: mappings/tracker.yarrrml.yml, for the template).",
+)
+@click.option(
+    "--decisions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Reviewer's decisions CSV (default: TABLE's name with .decisions.csv).",
+)
+@click.option("--dry-run", is_flag=True, help="Report, diff and validate; write nothing.")
+@click.option("--title", help="Title of the table as a source (default: its file name).")
+@click.option("--description", help="What the table is (recorded with it as a source).")
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also load the new graph into this on-disk store.",
+)
+@click.option("--diff-lines", default=20, show_default=True, help="Triples shown per graph.")
+@click.pass_context
+@friendly_errors
+def import_cmd(
+    ctx: click.Context,
+    table: Path,
+    mapping: Path | None,
+    decisions: Path | None,
+    dry_run: bool,
+    title: str | None,
+    description: str | None,
+    store_path: Path | None,
+    diff_lines: int,
+) -> None:
+    """Import a tracker table (.csv or .xlsx) through a mapping, reconciled against the graph.
+
+    Exit status: 0 when it imported (or would, with --dry-run), 1 when the result would break
+    the shapes (then nothing is written), 2 for a table or mapping it cannot read.
+    """
+    from kzgraph.importing import import_table
+
+    settings: Settings = ctx.obj
+    decisions = decisions or table.with_name(table.stem + ".decisions.csv")
+    result = import_table(
+        table,
+        settings,
+        mapping=mapping,
+        decisions=decisions,
+        dry_run=dry_run,
+        title=title,
+        description=description,
+        progress=lambda m: click.echo(f"{m} ...", err=True),
+    )
+    click.echo(result.summary())
+    if dry_run:
+        click.echo(result.diff().to_text(limit=diff_lines))
+        click.echo("dry run: nothing written")
+    if not result.report.conforms:
+        click.echo("nothing written: the import would break the shapes above", err=True)
+        sys.exit(1)
+    if result.pending and not dry_run:
+        click.echo(
+            f"{len(result.pending)} open question(s) in {decisions}: fill in 'decision' "
+            "(an IRI or CURIE to match, or 'new') and run the import again"
+        )
+    if store_path is not None and not dry_run and result.quads:
+        from kzgraph.cli import load_cmd
+
+        graph_file = settings.root / "graph" / "documents" / f"{result.source_id}.trig"
+        ctx.invoke(load_cmd, files=(graph_file,), store_path=store_path, graph=None)
