@@ -235,6 +235,8 @@ class _Checker:
             self.fail(n, "year", f"{c['year']!r} is not a year (YYYY)")
         if c.get("status_stated") and not c.get("status"):
             self.fail(n, "status", "empty, but the row gives status_stated")
+        if c.get("status") and not c.get("status_stated"):
+            self.fail(n, "status_stated", "empty: give the status in the source's words")
         self._quotation(n, c)
         return c
 

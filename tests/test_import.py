@@ -1,0 +1,375 @@
+"""`kzgraph import` end to end, with the real mapping engine (morph-kgc) on copies of the project:
+the worked example reproduces the seeds' investment facts into an empty graph and adds nothing to
+the full one; ambiguous names wait for a reviewer; conflicting figures are kept side by side; bad
+cells and dry runs write nothing."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from rdflib import Dataset
+
+from kzgraph.importing import TEMPLATE_COLUMNS, import_table
+from kzgraph.lint import ERROR, lint
+from kzgraph.loading import KzgraphError, load
+from kzgraph.settings import Settings
+from kzgraph.sources import normalise_quote, records, register
+from kzgraph.validation import validate
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "seed-investments.csv"
+FUFENG = "https://w3id.org/kzgraph/id/project/fufeng-corn-processing-plant"
+
+
+def copy_project(tmp_path: Path, *, seeds: bool = True) -> Path:
+    root = tmp_path / "project"
+    for folder in ("ontology", "graph", "queries", "sources", "mappings"):
+        shutil.copytree(ROOT / folder, root / folder)
+    (root / ".tools").symlink_to(ROOT / ".tools")
+    if not seeds:
+        shutil.rmtree(root / "graph" / "seed")
+    return root
+
+
+def tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and ".tools" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def example_rows() -> list[dict[str, str]]:
+    with EXAMPLE.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+INVESTMENTS = """
+PREFIX kz: <https://w3id.org/kzgraph/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX measure: <https://w3id.org/kzgraph/vocab/measure/>
+SELECT ?firm ?role ?project ?type ?region ?sector ?status ?statusAs ?value ?currency ?statedAs ?qualifier
+WHERE {
+  VALUES ?role { kz:investor kz:developer kz:partner }
+  ?p ?role ?f ; rdfs:label ?project ; a ?type ; kz:amount ?a .
+  ?f rdfs:label ?firm .
+  ?a kz:measure measure:investment ; kz:value ?value ; kz:currency ?currency ; kz:statedAs ?statedAs .
+  OPTIONAL { ?a kz:qualifier ?qualifier }
+  OPTIONAL { ?p kz:region ?region }
+  OPTIONAL { ?p kz:sector ?sector }
+  OPTIONAL { ?p kz:status ?status OPTIONAL { ?p kz:statusStatedAs ?statusAs } }
+  FILTER(STRSTARTS(STR(?type), STR(kz:)))
+}"""
+
+
+def investment_facts(ds: Dataset, projects: set[str]) -> set[tuple[object, ...]]:
+    rows = set()
+    for row in ds.query(INVESTMENTS):
+        values = [None if v is None else str(v) for v in row]
+        if values[2] in projects:
+            values[8] = Decimal(values[8])  # 8E8 and 800000000.0 are the same figure
+            rows.add(tuple(values))
+    return rows
+
+
+def test_the_worked_example_cites_its_articles_verbatim():
+    texts = {
+        r.id: normalise_quote(r.file.read_text(encoding="utf-8"))
+        for r in records()
+        if not r.is_table
+    }
+    for n, row in enumerate(example_rows(), start=2):
+        quote = normalise_quote(row["quotation"])
+        assert quote in texts[row["source"]], f"row {n}: quotation not in {row['source']}"
+        for column in ("amount_stated", "status_stated"):
+            assert normalise_quote(row[column]) in quote, f"row {n}: {column} not in its quotation"
+
+
+def test_worked_example_into_an_empty_graph_reproduces_the_seeded_investments(tmp_path, dataset):
+    root = copy_project(tmp_path, seeds=False)
+    settings = Settings.discover(root)
+    result = import_table(EXAMPLE, settings, decisions=root / "decisions.csv")
+    assert result.report.conforms, result.summary()
+    assert {r.outcome for r in result.rows} == {"new"}
+    assert len(result.rows) == len(example_rows())
+    projects = {row["project"] for row in example_rows()}
+    imported = investment_facts(load(settings), projects)
+    seeded = investment_facts(dataset, projects)
+    assert len(seeded) == len(example_rows())
+    assert imported == seeded
+    # every fact cites the row it came from and the article sentence; lint checks both
+    assert not [f for f in lint(settings) if f.severity == ERROR]
+    assert validate(settings).conforms
+    graph_file = root / "graph" / "documents" / f"{result.source_id}.trig"
+    assert graph_file.exists() and (root / "sources" / f"{result.source_id}.csv").exists()
+
+
+def test_worked_example_into_the_full_graph_matches_every_row_and_adds_nothing(tmp_path):
+    root = copy_project(tmp_path)
+    before = tree_digest(root)
+    result = import_table(EXAMPLE, Settings.discover(root), decisions=root / "decisions.csv")
+    assert [r.outcome for r in result.rows] == ["matched"] * len(example_rows())
+    assert result.added == 0 and all(r.added == 0 for r in result.rows)
+    assert result.written == []
+    assert tree_digest(root) == before
+
+
+def test_dry_run_reports_diffs_and_validates_but_writes_nothing(tmp_path):
+    root = copy_project(tmp_path, seeds=False)
+    before = tree_digest(root)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kzgraph",
+            "--root",
+            str(root),
+            "import",
+            str(EXAMPLE),
+            "--dry-run",
+            "--diff-lines",
+            "1000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"rows: 0 matched, {len(example_rows())} new, 0 held" in done.stdout
+    assert "validation: conforms" in done.stdout
+    assert "facts: " in done.stdout and " added, 0 removed" in done.stdout
+    added = [line for line in done.stdout.splitlines() if line.startswith("    + ")]
+    assert any("company:fufeng-group" in line and "rdfs:label" in line for line in added), added[:5]
+    assert "dry run: nothing written" in done.stdout
+    assert tree_digest(root) == before
+
+
+def write_table(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=TEMPLATE_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in TEMPLATE_COLUMNS})
+    return path
+
+
+def fufeng_row(**changes: str) -> dict[str, str]:
+    row = next(r for r in example_rows() if r["firm"] == "Fufeng Group")
+    return {**row, **changes}
+
+
+def test_a_firm_whose_country_contradicts_the_graph_is_held_until_decided(tmp_path):
+    root = copy_project(tmp_path)
+    settings = Settings.discover(root)
+    table = write_table(tmp_path / "t.csv", [fufeng_row(firm_country="KZ")])
+    decisions = tmp_path / "t.decisions.csv"
+    before = tree_digest(root)
+    held = import_table(table, settings, decisions=decisions)
+    assert [r.outcome for r in held.rows] == ["held"]
+    res = next(r for r in held.resolutions.values() if r.kind == "company")
+    assert res.outcome == "ambiguous" and "headquartersCountry" in res.reason
+    assert res.candidates == ["https://w3id.org/kzgraph/id/company/fufeng-group"]
+    assert tree_digest(root) == before  # nothing merged
+    with decisions.open(encoding="utf-8") as f:
+        pending = list(csv.DictReader(f))
+    assert [(p["kind"], p["name"], p["decision"], p["rows"]) for p in pending] == [
+        ("company", "Fufeng Group", "", "2")
+    ]
+    # the reviewer decides it is a different firm with the same name
+    pending[0]["decision"] = "new"
+    with decisions.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(pending[0]))
+        writer.writeheader()
+        writer.writerows(pending)
+    done = import_table(table, settings, decisions=decisions)
+    assert [r.outcome for r in done.rows] == ["new"]
+    company = next(r for r in done.resolutions.values() if r.kind == "company")
+    assert company.decided and company.iri == "https://w3id.org/kzgraph/id/company/fufeng-group-2"
+
+
+def test_a_name_two_entities_share_is_ambiguous_and_a_decision_matches_it(tmp_path):
+    root = copy_project(tmp_path)
+    settings = Settings.discover(root)
+    # a second firm that an article also calls "TBEA" (made up for this test, in a copy)
+    extra = root / "graph" / "documents"
+    extra.mkdir(parents=True, exist_ok=True)
+    (extra / "twin.trig").write_text(
+        """@prefix kz: <https://w3id.org/kzgraph/ontology#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+<https://w3id.org/kzgraph/graph/twin> {
+  <https://w3id.org/kzgraph/id/company/tbea-twin> a kz:Company ; rdfs:label "TBEA Twin"@en ;
+      skos:altLabel "TBEA Company Limited"@en .
+}
+""",
+        encoding="utf-8",
+    )
+    row = next(r for r in example_rows() if r["firm"] == "TBEA Company Limited")
+    table = write_table(tmp_path / "t.csv", [row])
+    decisions = tmp_path / "t.decisions.csv"
+    held = import_table(table, settings, decisions=decisions)
+    company = next(r for r in held.resolutions.values() if r.kind == "company")
+    assert company.outcome == "ambiguous" and len(company.candidates) == 2
+    assert held.rows[0].outcome == "held"
+    decisions.write_text(
+        "kind,name,decision\ncompany,TBEA Company Limited,company:tbea\n", encoding="utf-8"
+    )
+    done = import_table(table, settings, decisions=decisions)
+    assert done.rows[0].outcome == "matched" and done.added == 0
+
+
+def test_a_differing_figure_becomes_a_second_amount_with_its_own_source(tmp_path):
+    root = copy_project(tmp_path)
+    settings = Settings.discover(root)
+    # a made-up report (in this copy only) that states another figure for the same plant
+    article = tmp_path / "report.txt"
+    sentence = (
+        "Fufeng Group now expects to invest $900 million in its corn plant in the Zhambyl region."
+    )
+    article.write_text(f"Fufeng revises its plan\n\n{sentence}\n", encoding="utf-8")
+    reg = register(article, settings, description="A test report.", graph_file=False)
+    table = write_table(
+        tmp_path / "t.csv",
+        [fufeng_row(source=reg.record.id, quotation=sentence, amount="900000000",
+                    amount_stated="$900 million", status="planned",
+                    status_stated="expects to invest")],
+    )  # fmt: skip
+    result = import_table(table, settings, decisions=tmp_path / "d.csv")
+    assert result.report.conforms, result.summary()
+    assert [r.outcome for r in result.rows] == ["matched"] and result.added > 0
+    ds = load(settings)
+    amounts = ds.query(
+        """PREFIX kz: <https://w3id.org/kzgraph/ontology#>
+           PREFIX prov: <http://www.w3.org/ns/prov#>
+           SELECT ?value ?src WHERE {
+             ?p kz:amount ?a . ?a kz:value ?value .
+             OPTIONAL { ?a prov:qualifiedDerivation/prov:entity ?src
+                        FILTER NOT EXISTS { ?src kz:fileName ?f FILTER(STRENDS(?f, ".csv")) } }
+           }""",
+        initBindings={"p": __import__("rdflib").URIRef(FUFENG)},
+    )
+    found = {
+        (Decimal(str(v)), None if s is None else str(s).rsplit("/", 1)[-1]) for v, s in amounts
+    }
+    assert found == {(Decimal(800000000), None), (Decimal(900000000), reg.record.id)}
+    # the graph's status stays; the report's is a second statement with its source
+    statuses = ds.query(
+        """PREFIX kz: <https://w3id.org/kzgraph/ontology#>
+           SELECT ?s WHERE { ?p kz:statusStatement ?st . ?st kz:statusStatedAs "expects to invest" ; kz:status ?s }""",
+        initBindings={"p": __import__("rdflib").URIRef(FUFENG)},
+    )
+    assert [str(s).rsplit("/", 1)[-1] for (s,) in statuses] == ["planned"]
+    assert validate(settings).conforms
+    assert not [f for f in lint(settings) if f.severity == ERROR]
+
+
+BAD_CELLS = [
+    ({"amount": "8OO"}, "column 'amount': '8OO' is not a positive number"),
+    ({"currency": "usd"}, "column 'currency': 'usd' is not an ISO 4217 code"),
+    (
+        {"source": "999_0000000000000000"},
+        "column 'source': '999_0000000000000000' is not registered",
+    ),
+    (
+        {"quotation": "Fufeng Group plans to invest $8 billion."},
+        "column 'quotation': not found in sources/",
+    ),
+    (
+        {"amount_stated": "$801 million"},
+        "column 'amount_stated': '$801 million' is not in the row's quotation",
+    ),
+    ({"role": "owner"}, "column 'role': 'owner' is not one of"),
+    (
+        {"project_type": "Spaceport"},
+        "column 'project_type': 'Spaceport' is not a kind of kz:Project",
+    ),
+    ({"firm_country": "XX"}, "column 'firm_country': 'XX' is not an ISO 3166"),
+    ({"year": "25"}, "column 'year': '25' is not a year"),
+    ({"status_stated": ""}, "column 'status_stated': empty: give the status in the source's words"),
+]
+
+
+@pytest.mark.parametrize("change,message", BAD_CELLS, ids=[next(iter(c)) for c, _ in BAD_CELLS])
+def test_bad_cells_are_refused_naming_file_row_and_column_and_nothing_is_written(
+    tmp_path, change, message
+):
+    root = copy_project(tmp_path)
+    table = write_table(tmp_path / "t.csv", [fufeng_row(), fufeng_row(**change)])
+    before = tree_digest(root)
+    done = subprocess.run(
+        [sys.executable, "-m", "kzgraph", "--root", str(root), "import", str(table)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{table}:3: {message}" in done.stderr, done.stderr
+    assert tree_digest(root) == before
+
+
+def test_an_unknown_region_holds_the_row(tmp_path):
+    root = copy_project(tmp_path)
+    table = write_table(tmp_path / "t.csv", [fufeng_row(region="Zhambyl oblast")])
+    result = import_table(table, Settings.discover(root), dry_run=True)
+    assert result.rows[0].outcome == "held"
+    assert "unknown region 'Zhambyl oblast'" in result.rows[0].reasons
+
+
+def test_the_region_code_and_kazakh_name_match_too(tmp_path):
+    root = copy_project(tmp_path)
+    table = write_table(
+        tmp_path / "t.csv", [fufeng_row(region="KZ-31"), fufeng_row(region="Zhambyl oblysy")]
+    )
+    result = import_table(table, Settings.discover(root), dry_run=True)
+    assert [r.outcome for r in result.rows] == ["matched", "matched"] and result.added == 0
+
+
+def test_an_xlsx_tracker_imports_like_its_csv(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    root = copy_project(tmp_path)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    with EXAMPLE.open(encoding="utf-8", newline="") as f:
+        for row in csv.reader(f):
+            sheet.append(row)
+    xlsx = tmp_path / "seed-investments.xlsx"
+    book.save(xlsx)
+    result = import_table(xlsx, Settings.discover(root), dry_run=True)
+    assert [r.outcome for r in result.rows] == ["matched"] * len(example_rows())
+    assert result.added == 0
+
+
+def test_a_mapping_that_reads_missing_columns_is_refused(tmp_path):
+    root = copy_project(tmp_path)
+    table = tmp_path / "t.csv"
+    table.write_text("firm,project\nFufeng Group,Plant\n", encoding="utf-8")
+    with pytest.raises(KzgraphError, match=r"reads column\(s\) the table lacks: .*amount"):
+        import_table(table, Settings.discover(root), dry_run=True)
+
+
+def test_without_the_mapping_engine_the_error_says_how_to_get_it(tmp_path, monkeypatch):
+    root = copy_project(tmp_path)
+    (root / ".tools").unlink()
+    monkeypatch.delenv("KZGRAPH_MORPH_KGC", raising=False)
+    with pytest.raises(KzgraphError, match=r"morph-kgc is not installed: run scripts/setup\.sh"):
+        import_table(EXAMPLE, Settings.discover(root), dry_run=True)
+
+
+def test_names_like_na_are_names_not_missing_values(tmp_path):
+    # pandas, under morph-kgc, reads "NA" and "None" as missing unless told otherwise
+    root = copy_project(tmp_path, seeds=False)
+    table = write_table(
+        tmp_path / "t.csv",
+        [fufeng_row(firm="NA", source="", quotation="")],
+    )  # fmt: skip
+    result = import_table(table, Settings.discover(root), dry_run=True)
+    company = next(r for r in result.resolutions.values() if r.kind == "company")
+    assert company.name == "NA" and company.outcome == "new"
+    assert result.report.conforms
