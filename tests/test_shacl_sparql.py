@@ -132,6 +132,15 @@ def test_incremental_validation_equals_a_full_one(union, shapes, seed):
     assert engine_results(store, shapes, touched | pointing) == full
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_checks_run_side_by_side_give_the_same_report(union, shapes, seed):
+    edited, _ = _edits(union, random.Random(200 + seed), 8)
+    store = to_store(edited)
+    one = validate_store(store, shapes)
+    assert one, "eight random edits should break something"
+    assert validate_store(store, shapes, threads=4) == one
+
+
 def test_an_uncompiled_feature_is_refused_by_name(shapes):
     extra = Graph()
     for triple in shapes:

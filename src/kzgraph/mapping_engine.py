@@ -40,7 +40,7 @@ def _config(mapping: Path, output: Path) -> str:
         "output_format=N-QUADS\n"
         f"output_file={output}\n"
         "na_values=\n"
-        "number_of_processes=1\n"
+        f"number_of_processes={max(1, os.cpu_count() or 1)}\n"
         "logging_level=WARNING\n"
         "[Table]\n"
         f"mappings={mapping}\n"

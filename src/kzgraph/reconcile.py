@@ -24,6 +24,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -91,6 +92,7 @@ def key(name: str) -> str:
     return normalise_quote(unicodedata.normalize("NFKC", name)).casefold()
 
 
+@lru_cache(maxsize=1 << 16)
 def split(iri: str) -> tuple[str, str]:
     """The kind and the name of a provisional IRI.
 
@@ -98,7 +100,7 @@ def split(iri: str) -> tuple[str, str]:
     ('company', 'Fufeng Group')
     """
     kind, _, name = iri[len(PROVISIONAL) :].partition(":")
-    return kind, unquote(name)
+    return kind, unquote(name) if "%" in name else name
 
 
 def slug(name: str) -> str:

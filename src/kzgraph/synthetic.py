@@ -120,3 +120,65 @@ def generate_file(path: Path, target_quads: int, seed: int = 0, invalid: float =
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wb") as out, tqdm(total=target_quads, unit="quad", unit_scale=True) as bar:
         return generate(out, target_quads, seed, invalid, progress=bar.update)  # type: ignore[arg-type]
+
+
+@dataclass
+class TrackerCounts:
+    """What a generated tracker holds, by the outcome its rows are built to get."""
+
+    rows: int = 0
+    copies: int = 0
+    seed_firm_rows: int = 0
+    conflicting_rows: int = 0
+    unknown_region_rows: int = 0
+
+
+def generate_tracker(
+    path: Path,
+    rows: int,
+    seed: int = 0,
+    example: Path | None = None,
+    odd: float = 0.01,
+) -> TrackerCounts:
+    """A tracker table shaped like the worked example, copied under fresh names, for benchmarks.
+
+    Each copy ``k`` renames the example's firms and projects (``… s7``) and keeps their regions,
+    sectors, statuses and amounts; the table itself is the rows' source, as for a real tracker.
+    A seeded random choice gives a fraction ``odd`` of rows each of: a seed firm's own name (to
+    be matched), a seed firm's name with another country (to be held as ambiguous), and a
+    region no list has (to be held as unknown), so reconciliation has every outcome to report.
+    """
+    import csv
+
+    settings = Settings.discover()
+    example = example or settings.root / "examples" / "seed-investments.csv"
+    with example.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        columns = list(reader.fieldnames or [])
+        template = list(reader)
+    rng = random.Random(seed)
+    counts = TrackerCounts()
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        while counts.rows < rows:
+            counts.copies += 1
+            for base in template:
+                if counts.rows >= rows:
+                    break
+                row = {**base, "source": "", "quotation": ""}
+                row["project"] = f"{base['project']} s{counts.copies}"
+                row["firm"] = f"{base['firm']} s{counts.copies}"
+                draw = rng.random()
+                if draw < odd:
+                    row["firm"] = base["firm"]
+                    counts.seed_firm_rows += 1
+                elif draw < 2 * odd:
+                    row["firm"], row["firm_country"] = base["firm"], "KZ"
+                    counts.conflicting_rows += 1
+                elif draw < 3 * odd:
+                    row["region"] = f"Region {rng.randrange(1000)}"
+                    counts.unknown_region_rows += 1
+                writer.writerow(row)
+                counts.rows += 1
+    return counts

@@ -169,7 +169,10 @@ def validate(settings: Settings | None = None, dataset: Dataset | None = None) -
 
 
 def validate_store(
-    store: ox.Store | KzStore, shapes: Graph, focus: Iterable[str] | None = None
+    store: ox.Store | KzStore,
+    shapes: Graph,
+    focus: Iterable[str] | None = None,
+    threads: int = 1,
 ) -> Report:
     """Validate an Oxigraph store (its default graph) with the SPARQL-compiled engine.
 
@@ -179,7 +182,7 @@ def validate_store(
     """
     from kzgraph.shacl_sparql import validate_store as run
 
-    violations = run(store, shapes, focus)
+    violations = run(store, shapes, focus, threads)
     labels = _store_labels(store, {str(v.focus) for v in violations if isinstance(v.focus, URIRef)})
     results = bind_prefixes(Graph())
     report_node = BNode()

@@ -1,0 +1,87 @@
+"""Import benchmark: `kzgraph import` of a generated tracker, 100k rows by default.
+
+Run with one command: ``bash bench/import.sh`` (sets up, then runs this). It generates a tracker
+shaped like the worked example (``kzgraph.synthetic.generate_tracker``: the example's firms and
+projects copied under fresh names, 1% each of seed-firm, conflicting-country and unknown-region
+rows), imports it into a copy of the project with validation, and prints each stage's time, the
+reconciliation counts, and the ratio against the named baseline: **morph-kgc alone** on the same
+prepared table (the mapping engine's own run, which every import includes). Nothing here is a
+pass/fail test; the target the issue sets is under 60 s with validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from kzgraph.importing import import_table  # noqa: E402
+from kzgraph.settings import Settings  # noqa: E402
+from kzgraph.synthetic import generate_tracker  # noqa: E402
+
+
+def copy_project(into: Path) -> Path:
+    for folder in ("ontology", "graph", "queries", "sources", "mappings"):
+        shutil.copytree(ROOT / folder, into / folder)
+    (into / ".tools").symlink_to(ROOT / ".tools")
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write", action="store_true", help="also write (not only --dry-run)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kzgraph-bench-import-") as tmp:
+        root = copy_project(Path(tmp) / "project")
+        table = Path(tmp) / "tracker.csv"
+        started = time.perf_counter()
+        counts = generate_tracker(table, args.rows, args.seed)
+        print(
+            f"generated {counts.rows:,} rows ({table.stat().st_size / 1e6:.1f} MB) in "
+            f"{time.perf_counter() - started:.1f} s: {counts.seed_firm_rows} seed-firm, "
+            f"{counts.conflicting_rows} conflicting-country, "
+            f"{counts.unknown_region_rows} unknown-region rows",
+            flush=True,
+        )
+        started = time.perf_counter()
+        result = import_table(
+            table,
+            Settings.discover(root),
+            decisions=Path(tmp) / "decisions.csv",
+            dry_run=not args.write,
+            progress=lambda m: print(f"  {time.perf_counter() - started:6.1f} s  {m}", flush=True),
+        )
+        total = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        engine = result.timings.get("map (morph-kgc)", float("nan"))
+        print()
+        print(f"{'stage':<22} {'seconds':>9}")
+        for stage, seconds in result.timings.items():
+            print(f"{stage:<22} {seconds:>9.1f}")
+        print(f"{'total':<22} {total:>9.1f}   (target: < 60 s with validation)")
+        print(f"peak RSS of the importing process: {peak:,.0f} MB (morph-kgc runs in its own)")
+        print(
+            f"baseline morph-kgc alone: {engine:.1f} s; import / baseline = {total / engine:.2f}x"
+        )
+        print(f"rows per second: {counts.rows / total:,.0f}")
+        print()
+        print("reconciliation:")
+        for kind, by_outcome in sorted(result.counts().items()):
+            print(f"  {kind:<8} " + ", ".join(f"{n:,} {o}" for o, n in sorted(by_outcome.items())))
+        print(
+            f"triples added: {result.added:,}; validation conforms: {result.report.conforms} "
+            f"({len(result.report.findings)} finding(s))"
+        )
+
+
+if __name__ == "__main__":
+    main()
