@@ -19,6 +19,7 @@ from rdflib import Dataset
 from kzgraph.importing import TEMPLATE_COLUMNS, import_table
 from kzgraph.lint import ERROR, lint
 from kzgraph.loading import KzgraphError, load
+from kzgraph.querying import run_saved
 from kzgraph.settings import Settings
 from kzgraph.sources import normalise_quote, records, register
 from kzgraph.validation import validate
@@ -266,6 +267,17 @@ def test_a_differing_figure_becomes_a_second_amount_with_its_own_source(tmp_path
         initBindings={"p": __import__("rdflib").URIRef(FUFENG)},
     )
     assert [str(s).rsplit("/", 1)[-1] for (s,) in statuses] == ["planned"]
+    # the analyst's saved query lists both amounts, each with the file of its graph
+    conflicts = run_saved("conflicts-and-revisions", settings=settings).dicts()
+    pairs = {
+        (str(r["statedAs"]), str(r["file"]))
+        for r in conflicts
+        if str(r["subject"]) == FUFENG and str(r["kind"]) == "different amounts"
+    }
+    assert pairs == {
+        ("$800 million", "002_97890c3330489398.txt"),
+        ("$900 million", f"{result.source_id}.csv"),
+    }
     assert validate(settings).conforms
     assert not [f for f in lint(settings) if f.severity == ERROR]
 
@@ -373,3 +385,63 @@ def test_names_like_na_are_names_not_missing_values(tmp_path):
     company = next(r for r in result.resolutions.values() if r.kind == "company")
     assert company.name == "NA" and company.outcome == "new"
     assert result.report.conforms
+
+
+def test_a_maintainer_adds_an_article_and_a_table_citing_it_as_the_readme_says(tmp_path):
+    # The README's steps on a copy: register a (made-up) article, write a fact citing it, lint and
+    # validate; then import a table row quoting the article, into the files and a store.
+    root = copy_project(tmp_path)
+    settings = Settings.discover(root)
+    article = tmp_path / "article.txt"
+    sentence = "Steppe Mills LLP will invest 12 billion tenge in a flour mill in the Akmola region."
+    article.write_text(f"A new flour mill for Akmola\n\n{sentence}\n", encoding="utf-8")
+    added = subprocess.run(
+        [sys.executable, "-m", "kzgraph", "--root", str(root), "source", "add", str(article),
+         "--description", "A flour mill in Akmola (test article)."],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    source_id = next(r.id for r in records(settings) if r.title == "A new flour mill for Akmola")
+    graph_file = root / "graph" / "documents" / f"{source_id}.trig"
+    graph_file.write_text(
+        graph_file.read_text(encoding="utf-8").replace(
+            f"kzg:{source_id} prov:wasDerivedFrom source:{source_id} .",
+            f"""kzg:{source_id} prov:wasDerivedFrom source:{source_id} .
+q:mill a prov:Derivation ; prov:entity source:{source_id} ; kz:quotation "{sentence}" .
+<https://w3id.org/kzgraph/id/company/steppe-mills> a kz:Company ;
+    rdfs:label "Steppe Mills LLP"@en ; prov:qualifiedDerivation q:mill .""",
+        ),
+        encoding="utf-8",
+    )
+    assert not [f for f in lint(settings) if f.severity == ERROR]
+    assert validate(settings).conforms
+    table = write_table(
+        tmp_path / "mills.csv",
+        [{"source": source_id, "quotation": sentence, "firm": "Steppe Mills LLP",
+          "project": "Steppe Mills flour mill in Akmola Region",
+          "project_type": "AgriculturalProject", "region": "Akmola region",
+          "sector": "agricultural processing", "amount": "12000000000", "currency": "KZT",
+          "amount_stated": "12 billion tenge", "status": "planned",
+          "status_stated": "will invest"}],
+    )  # fmt: skip
+    store = tmp_path / "store"
+    done = subprocess.run(
+        [sys.executable, "-m", "kzgraph", "--root", str(root), "import", str(table),
+         "--store", str(store)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "rows: 0 matched, 1 new, 0 held" in done.stdout
+    result = import_table(table, settings, dry_run=True)  # the firm was matched, the project new
+    assert result.added == 0
+    assert not [f for f in lint(settings) if f.severity == ERROR]
+    assert validate(settings).conforms
+    from kzgraph.store import OxigraphStore
+
+    rows = OxigraphStore.read_only(store).query(
+        """PREFIX kz: <https://w3id.org/kzgraph/ontology#>
+           SELECT ?firm ?value WHERE { ?p kz:investor ?firm ; kz:amount/kz:value ?value }"""
+    )
+    assert [(str(r["firm"]), Decimal(str(r["value"]))) for r in rows.dicts()] == [
+        ("https://w3id.org/kzgraph/id/company/steppe-mills", Decimal(12000000000))
+    ]
