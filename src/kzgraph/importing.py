@@ -34,7 +34,6 @@ from kzgraph.mapping_engine import run_mapping
 from kzgraph.namespaces import BASE, GRAPH, KZ
 from kzgraph.settings import Settings
 from kzgraph.sources import (
-    SOURCES_GRAPH,
     _write_atomic,
     documents_dir,
     next_id,
@@ -416,6 +415,7 @@ class _Assembler:
             assert isinstance(subject, ox.NamedNode)
             res = self.resolved.get(iri)
             matched = res is not None and res.outcome == reconcile.MATCHED
+            fresh = res is not None and res.outcome == reconcile.NEW  # nothing to look up
             status_words = next((q.object for q in qs if q.predicate == _STATUS_AS), None)
             for q in qs:
                 p = q.predicate
@@ -434,7 +434,7 @@ class _Assembler:
                 if p == _STATUS:
                     self._status(subject, o, status_words, qs, new_subjects)
                     continue
-                if not self._exists(subject, p, o):
+                if fresh or not self._exists(subject, p, o):
                     self.out.add((subject, p, o))
                     new_subjects.add(subject)
         for node in amount_nodes.values():
@@ -619,6 +619,7 @@ def _import_table(
         workdir = Path(tmp)
         _prepare(workdir, header, rows, table_id)
         mapped = run_mapping(settings, mapping, workdir)
+        lap("map (morph-kgc)")
         by_row: dict[int, list[ox.Quad]] = defaultdict(list)
         provisional: set[str] = set()
         claims: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
@@ -640,7 +641,7 @@ def _import_table(
             if isinstance(obj, ox.NamedNode) and obj.value.startswith(entity_prefixes):
                 provisional.add(obj.value)
                 row_entities[n].add(obj.value)
-    lap("map (morph-kgc)")
+    lap("read mapped quads")
     say("reconciling")
     index = reconcile.Index(store)
     decided = reconcile.read_decisions(decisions)
@@ -662,16 +663,18 @@ def _import_table(
         )
         reports.append(RowReport(n, outcome, assembler.row(n, by_row.get(n, []))))
     lap("assemble")
+    # Triples (default-graph quads): the working store and the graph file both take them as they
+    # are; building every quad a second time for a named graph cost seconds per million.
     graph = ox.NamedNode(str(GRAPH[table_id]))
-    quads = [ox.Quad(s, p, o, graph) for s, p, o in assembler.out]
+    quads = [ox.Quad(s, p, o) for s, p, o in assembler.out]
     if quads:
-        quads.append(ox.Quad(graph, _DERIVED, _n(str(source_iri(table_id))), graph))
+        quads.append(ox.Quad(graph, _DERIVED, _n(str(source_iri(table_id)))))
     pending = [
         r for r in resolved.values() if r.outcome in (reconcile.AMBIGUOUS, reconcile.UNKNOWN)
     ]
     say(f"validating {len(quads)} new triples")
-    report = _validate(settings, store, quads, table_id, table, title, known is not None)
-    lap("validate")
+    report = _validate(settings, store, quads, table_id, table, title, known is not None, lap)
+    lap("validate: shapes")
     result = ImportResult(table, table_id, reports, resolved, quads, report, timings, [], pending)
     if dry_run or not report.conforms:
         return result
@@ -695,8 +698,7 @@ def _table_record(table_id: str, table: Path, title: str | None) -> list[ox.Quad
         title=title or table.name,
         description="A tracker table.",
     )
-    graph = ox.NamedNode(str(SOURCES_GRAPH))
-    return [ox.Quad(_n(str(s)), _n(str(p)), _rdflib_to_ox(o), graph) for s, p, o in g]
+    return [ox.Quad(_n(str(s)), _n(str(p)), _rdflib_to_ox(o)) for s, p, o in g]
 
 
 def _rdflib_to_ox(term: object) -> Term:
@@ -713,6 +715,7 @@ def _validate(
     table: Path,
     title: str | None,
     registered: bool,
+    lap: Callable[[str], None] = lambda _name: None,
 ) -> Report:
     """Validate the nodes the import adds or touches, with the existing graph around them.
 
@@ -722,7 +725,9 @@ def _validate(
     nodes, and findings the graph already had are not the import's to report.
     """
     extra = [] if registered else _table_record(table_id, table, title)
-    store.bulk_extend(ox.Quad(q.subject, q.predicate, q.object) for q in [*quads, *extra])
+    store.bulk_extend(quads)
+    store.bulk_extend(extra)
+    lap("validate: add to graph")
     full = validate_store(store, load_shapes(settings), threads=os.cpu_count() or 1)
     if full.conforms:
         return full
@@ -769,10 +774,7 @@ def _write(
             f"{result.table}: registered as {reg.record.id}, expected {result.source_id}"
         )
     target = documents_dir(settings) / f"{result.source_id}.trig"
-    quads = list(result.quads)
-    if target.exists():
-        quads.extend(ox.parse(path=str(target), format=ox.RdfFormat.TRIG))
-    body = _trig(quads)
+    body = _trig(result.quads, ox.NamedNode(str(GRAPH[result.source_id])), target)
     header = (
         f"# Facts imported from sources/{result.source_id}{result.table.suffix} "
         f"({result.table.name}) by `kzgraph import`.\n"
@@ -789,10 +791,17 @@ def _write(
 READABLE_LIMIT = 20_000
 
 
-def _trig(quads: list[ox.Quad]) -> bytes:
+def _trig(triples: list[ox.Quad], graph: ox.NamedNode, existing: Path) -> bytes:
+    """The graph file: the new triples in ``graph``, with what ``existing`` already holds."""
     store = ox.Store()
-    store.bulk_extend(quads)
-    if len(quads) > READABLE_LIMIT:
+    store.bulk_load(
+        ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"",
+        format=ox.RdfFormat.N_TRIPLES,
+        to_graph=graph,
+    )
+    if existing.exists():
+        store.bulk_load(path=str(existing), format=ox.RdfFormat.TRIG)
+    if len(store) > READABLE_LIMIT:
         return store.dump(format=ox.RdfFormat.TRIG, prefixes=_prefixes()) or b""
     from rdflib import Dataset
 
