@@ -132,6 +132,35 @@ def test_incremental_validation_equals_a_full_one(union, shapes, seed):
     assert engine_results(store, shapes, touched | pointing) == full
 
 
+def test_a_wide_focus_gives_what_a_narrow_one_gives(union, shapes):
+    # Above FOCUS_LIMIT nodes the engine validates everything once and keeps the focus nodes'
+    # findings; the answer must be the one the focused queries give.
+    from kzgraph.shacl_sparql import FOCUS_LIMIT
+
+    for seed in range(300, 340):  # edits whose touched nodes a focused run can take
+        edited, touched = _edits(union, random.Random(seed), 4)
+        pointing = {
+            str(s)
+            for t in touched
+            for s in edited.subjects(None, URIRef(t))
+            if isinstance(s, URIRef)
+        }
+        narrow = touched | pointing
+        if len(narrow) <= FOCUS_LIMIT:
+            break
+    assert len(narrow) <= FOCUS_LIMIT
+    store = to_store(edited)
+    full = engine_results(store, shapes)
+    assert full
+    named = sorted({str(s) for s in edited.subjects() if isinstance(s, URIRef)})
+    untouched = [n for n in named if n not in narrow]
+    assert engine_results(store, shapes, narrow) == full  # the focused queries
+    wide = narrow | set(untouched[: FOCUS_LIMIT + 50])
+    assert engine_results(store, shapes, wide) == full  # one full pass, filtered
+    assert engine_results(store, shapes, set(untouched[: FOCUS_LIMIT + 50])) < full
+    assert engine_results(store, shapes, set(named)) == full
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_checks_run_side_by_side_give_the_same_report(union, shapes, seed):
     edited, _ = _edits(union, random.Random(200 + seed), 8)

@@ -725,8 +725,11 @@ def _validate(
     nodes, and findings the graph already had are not the import's to report.
     """
     extra = [] if registered else _table_record(table_id, table, title)
-    store.bulk_extend(quads)
-    store.bulk_extend(extra)
+    # Serialised and bulk-loaded by Oxigraph: handing it millions of Python quads was 3x slower.
+    store.bulk_load(
+        ox.serialize([*quads, *extra], format=ox.RdfFormat.N_QUADS) or b"",
+        format=ox.RdfFormat.N_QUADS,
+    )
     lap("validate: add to graph")
     full = validate_store(store, load_shapes(settings), threads=os.cpu_count() or 1)
     if full.conforms:

@@ -97,9 +97,7 @@ def _ox_to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> Node:
 class Compiler:
     """Turns a shapes graph into :class:`Check` objects, one per constraint."""
 
-    def __init__(
-        self, shapes: Graph, closure: Callable[[URIRef], list[str]] | None = None
-    ) -> None:
+    def __init__(self, shapes: Graph, closure: Callable[[URIRef], list[str]] | None = None) -> None:
         self.shapes = shapes
         self._fresh = 0
         # With the data's class hierarchy at hand, sh:class becomes a lookup among the class and
@@ -386,6 +384,10 @@ def validate_store(
 
     targets, checks = Compiler(shapes, closure).checks()
     focus_set = None if focus is None else set(focus)
+    kept: set[str] = set()
+    wide = focus_set is not None and len(focus_set) > FOCUS_LIMIT
+    if focus_set is not None and wide:  # one pass over everything, then the focus nodes' findings
+        kept, focus_set = focus_set, None
     classes = {shape: sorted({c for t in ts for c in closure(t)}) for shape, ts in targets.items()}
 
     def run(check: Check) -> set[Violation]:
@@ -421,4 +423,23 @@ def validate_store(
     else:
         for check in checks:
             found |= run(check)
+    if wide:
+        found = {v for v in found if _in_focus(store, v.focus, kept)}
     return sorted(found, key=lambda v: (str(v.focus), str(v.path), str(v.value), v.message))
+
+
+#: Above this many focus nodes a full pass is faster than constraining every check to them
+#: (measured: 2,922 focus nodes took 29 s with a VALUES block per check, a full pass 0.2 s).
+FOCUS_LIMIT = 200
+
+
+def _in_focus(store: ox.Store | KzStore, node: Node, focus: set[str]) -> bool:
+    """Whether ``node`` is a focus node, or a blank node one of them holds."""
+    if isinstance(node, URIRef):
+        return str(node) in focus
+    if isinstance(node, BNode):
+        if not isinstance(store, ox.Store):
+            return True  # a remote store cannot name one blank node: report it rather than lose it
+        owners = store.quads_for_pattern(None, None, ox.BlankNode(str(node)))
+        return any(getattr(q.subject, "value", None) in focus for q in owners)
+    return False
