@@ -39,3 +39,20 @@ def test_copies_conform_except_the_injected_violations(settings):
     assert counts.invalid_copies > 0  # type: ignore[attr-defined]
     assert len(missing_currency) == counts.invalid_copies  # type: ignore[attr-defined]
     assert len(report.findings) == counts.invalid_copies  # type: ignore[attr-defined]
+
+
+def test_the_tracker_generator_is_deterministic_and_mixes_every_outcome(tmp_path):
+    from kzgraph.synthetic import generate_tracker
+
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    counts = generate_tracker(a, 2000, seed=3)
+    generate_tracker(b, 2000, seed=3)
+    assert a.read_bytes() == b.read_bytes()
+    assert counts.rows == 2000 and counts.copies == 250
+    assert counts.seed_firm_rows and counts.conflicting_rows and counts.unknown_region_rows
+    import csv
+
+    with a.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sum(1 for r in rows if r["firm_country"] == "KZ") == counts.conflicting_rows
+    assert sum(1 for r in rows if r["region"].startswith("Region ")) == counts.unknown_region_rows
