@@ -12,10 +12,14 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rdflib import Dataset
 
+from kzgraph import reconcile
 from kzgraph.importing import TEMPLATE_COLUMNS, import_table
 from kzgraph.lint import ERROR, lint
 from kzgraph.loading import KzgraphError, load
@@ -445,3 +449,46 @@ q:mill a prov:Derivation ; prov:entity source:{source_id} ; kz:quotation "{sente
     assert [(str(r["firm"]), Decimal(str(r["value"]))) for r in rows.dicts()] == [
         ("https://w3id.org/kzgraph/id/company/steppe-mills", Decimal(12000000000))
     ]
+
+
+# ---- reconciliation's building blocks ------------------------------------------------------------
+
+
+@given(st.text(min_size=1, max_size=60))
+def test_names_survive_the_provisional_iri_and_slugs_are_iri_safe(name):
+    iri = f"{reconcile.PROVISIONAL}company:{quote(name, safe='')}"
+    assert reconcile.split(iri) == ("company", name)
+    assert reconcile.slug(name) and set(reconcile.slug(name)) <= set(
+        "abcdefghijklmnopqrstuvwxyz0123456789-"
+    )
+    assert reconcile.key(reconcile.key(name)) == reconcile.key(name)
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ("kind,name\ncompany,X\n", "missing column(s) decision"),
+        ("kind,name,decision\nfirm,X,new\n", ":2: kind 'firm' is not one of"),
+        (
+            "kind,name,decision\ncompany,X,maybe\n",
+            ":2: decision 'maybe' is neither an IRI nor 'new'",
+        ),
+    ],
+)
+def test_a_malformed_decisions_file_is_named_with_its_line(tmp_path, body, message):
+    path = tmp_path / "d.csv"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(KzgraphError) as caught:
+        reconcile.read_decisions(path)
+    assert message in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_a_decision_naming_an_entity_of_another_kind_is_refused(tmp_path):
+    root = copy_project(tmp_path)
+    table = write_table(tmp_path / "t.csv", [fufeng_row()])
+    decisions = tmp_path / "d.csv"
+    decisions.write_text(
+        "kind,name,decision\ncompany,Fufeng Group,region:zhambyl\n", encoding="utf-8"
+    )
+    with pytest.raises(KzgraphError, match="is no company in the graph"):
+        import_table(table, Settings.discover(root), decisions=decisions, dry_run=True)
