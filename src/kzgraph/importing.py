@@ -96,7 +96,7 @@ class ImportResult:
     source_id: str
     rows: list[RowReport]
     resolutions: dict[str, reconcile.Resolution]
-    quads: list[ox.Quad]
+    triples: bytes  # N-Triples of what the import adds
     report: Report
     timings: dict[str, float]
     written: list[Path] = field(default_factory=list)
@@ -117,20 +117,22 @@ class ImportResult:
         """What the import adds, in ``kzgraph diff``'s terms (an import never removes)."""
         from rdflib import Graph
 
-        from kzgraph.store import to_rdflib
-
         result = Diff()
-        if self.quads:
+        if self.triples:
             g = Graph()
-            for q in self.quads:
-                g.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))  # type: ignore[arg-type]
+            g.parse(data=self.triples, format="nt")
             result.added[str(GRAPH[self.source_id])] = g
         return result
 
     @property
+    def quads(self) -> list[ox.Quad]:
+        """What the import adds, as pyoxigraph quads (in the default graph)."""
+        return list(ox.parse(self.triples, format=ox.RdfFormat.N_QUADS))
+
+    @property
     def added(self) -> int:
         """Triples the import adds to the graph."""
-        return len(self.quads)
+        return self.triples.count(b"\n")
 
     def summary(self, limit: int = 20) -> str:
         """A reviewer's report: counts, held rows and why, validation, what was written."""
@@ -666,16 +668,25 @@ def _import_table(
     # Triples (default-graph quads): the working store and the graph file both take them as they
     # are; building every quad a second time for a named graph cost seconds per million.
     graph = ox.NamedNode(str(GRAPH[table_id]))
-    quads = [ox.Quad(s, p, o) for s, p, o in assembler.out]
-    if quads:
-        quads.append(ox.Quad(graph, _DERIVED, _n(str(source_iri(table_id)))))
+    # N-Triples straight from the terms (their str() is N-Triples): the working store, the graph
+    # file and the diff all read it, and building millions of quad objects cost more than this.
+    if assembler.out:
+        assembler.out.add((graph, _DERIVED, _n(str(source_iri(table_id)))))
+    triples = "".join([f"{s} {p} {o} .\n" for s, p, o in assembler.out]).encode("utf-8")
+    subjects = {s for s, _p, _o in assembler.out}
+    # What the rows mapped to is no longer needed: free it before the working graph grows.
+    assembler.out.clear()
+    by_row.clear()
     pending = [
         r for r in resolved.values() if r.outcome in (reconcile.AMBIGUOUS, reconcile.UNKNOWN)
     ]
-    say(f"validating {len(quads)} new triples")
-    report = _validate(settings, store, quads, table_id, table, title, known is not None, lap)
+    added = triples.count(b"\n")
+    say(f"validating {added} new triples")
+    report = _validate(
+        settings, store, triples, subjects, table_id, table, title, known is not None, lap
+    )
     lap("validate: shapes")
-    result = ImportResult(table, table_id, reports, resolved, quads, report, timings, [], pending)
+    result = ImportResult(table, table_id, reports, resolved, triples, report, timings, [], pending)
     if dry_run or not report.conforms:
         return result
     result.written = _write(settings, result, title, description, decisions, row_entities)
@@ -710,7 +721,8 @@ def _rdflib_to_ox(term: object) -> Term:
 def _validate(
     settings: Settings,
     store: ox.Store,
-    quads: list[ox.Quad],
+    triples: bytes,
+    subjects: set[ox.NamedNode | ox.BlankNode],
     table_id: str,
     table: Path,
     title: str | None,
@@ -725,20 +737,14 @@ def _validate(
     nodes, and findings the graph already had are not the import's to report.
     """
     extra = [] if registered else _table_record(table_id, table, title)
-    # Serialised and bulk-loaded by Oxigraph: handing it millions of Python quads was 3x slower.
-    store.bulk_load(
-        ox.serialize([*quads, *extra], format=ox.RdfFormat.N_QUADS) or b"",
-        format=ox.RdfFormat.N_QUADS,
-    )
+    store.bulk_extend(extra)
+    # Bulk-loaded by Oxigraph from N-Triples: handing it millions of Python quads was 3x slower.
+    store.bulk_load(triples, format=ox.RdfFormat.N_TRIPLES)
     lap("validate: add to graph")
     full = validate_store(store, load_shapes(settings), threads=os.cpu_count() or 1)
     if full.conforms:
         return full
-    touched = {
-        q.subject.value if isinstance(q.subject, ox.NamedNode) else f"_:{q.subject.value}"
-        for q in quads
-        if isinstance(q.subject, ox.NamedNode | ox.BlankNode)
-    }
+    touched = {s.value if isinstance(s, ox.NamedNode) else f"_:{s.value}" for s in subjects}
     findings = [f for f in full.findings if f.focus in touched]
     return Report(conforms=not findings, findings=findings, graph=full.graph)
 
@@ -761,7 +767,7 @@ def _write(
                 rows_of[f"{res.kind}:{res.name}"].append(n)
         if reconcile.write_decisions(decisions, result.pending, rows_of):
             written.append(decisions)
-    if not result.quads:
+    if not result.triples:
         return written
     reg = register(
         result.table,
@@ -777,7 +783,7 @@ def _write(
             f"{result.table}: registered as {reg.record.id}, expected {result.source_id}"
         )
     target = documents_dir(settings) / f"{result.source_id}.trig"
-    body = _trig(result.quads, ox.NamedNode(str(GRAPH[result.source_id])), target)
+    body = _trig(result.triples, ox.NamedNode(str(GRAPH[result.source_id])), target)
     header = (
         f"# Facts imported from sources/{result.source_id}{result.table.suffix} "
         f"({result.table.name}) by `kzgraph import`.\n"
@@ -794,14 +800,10 @@ def _write(
 READABLE_LIMIT = 20_000
 
 
-def _trig(triples: list[ox.Quad], graph: ox.NamedNode, existing: Path) -> bytes:
+def _trig(triples: bytes, graph: ox.NamedNode, existing: Path) -> bytes:
     """The graph file: the new triples in ``graph``, with what ``existing`` already holds."""
     store = ox.Store()
-    store.bulk_load(
-        ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"",
-        format=ox.RdfFormat.N_TRIPLES,
-        to_graph=graph,
-    )
+    store.bulk_load(triples, format=ox.RdfFormat.N_TRIPLES, to_graph=graph)
     if existing.exists():
         store.bulk_load(path=str(existing), format=ox.RdfFormat.TRIG)
     if len(store) > READABLE_LIMIT:
