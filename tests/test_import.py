@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from rdflib import Dataset
+from rdflib import RDFS, Dataset, URIRef
 
 from kzgraph import reconcile
 from kzgraph.importing import TEMPLATE_COLUMNS, import_table
@@ -258,7 +258,7 @@ def test_a_differing_figure_becomes_a_second_amount_with_its_own_source(tmp_path
              OPTIONAL { ?a prov:qualifiedDerivation/prov:entity ?src
                         FILTER NOT EXISTS { ?src kz:fileName ?f FILTER(STRENDS(?f, ".csv")) } }
            }""",
-        initBindings={"p": __import__("rdflib").URIRef(FUFENG)},
+        initBindings={"p": URIRef(FUFENG)},
     )
     found = {
         (Decimal(str(v)), None if s is None else str(s).rsplit("/", 1)[-1]) for v, s in amounts
@@ -268,7 +268,7 @@ def test_a_differing_figure_becomes_a_second_amount_with_its_own_source(tmp_path
     statuses = ds.query(
         """PREFIX kz: <https://w3id.org/kzgraph/ontology#>
            SELECT ?s WHERE { ?p kz:statusStatement ?st . ?st kz:statusStatedAs "expects to invest" ; kz:status ?s }""",
-        initBindings={"p": __import__("rdflib").URIRef(FUFENG)},
+        initBindings={"p": URIRef(FUFENG)},
     )
     assert [str(s).rsplit("/", 1)[-1] for (s,) in statuses] == ["planned"]
     # the analyst's saved query lists both amounts, each with the file of its graph
@@ -492,3 +492,35 @@ def test_a_decision_naming_an_entity_of_another_kind_is_refused(tmp_path):
     )
     with pytest.raises(KzgraphError, match="is no company in the graph"):
         import_table(table, Settings.discover(root), decisions=decisions, dry_run=True)
+
+
+@pytest.mark.parametrize("limit", [5, 100_000], ids=["plain-ntriples-block", "rdflib-grouped"])
+def test_the_graph_file_reloads_and_a_second_run_merges_into_it(tmp_path, monkeypatch, limit):
+    # Big graphs are written as N-Triples inside one TriG graph block, small ones by rdflib; both
+    # must load back, and a second run (after a decision) must keep the first run's facts.
+    import kzgraph.importing as importing
+
+    monkeypatch.setattr(importing, "READABLE_LIMIT", limit)
+    root = copy_project(tmp_path)
+    settings = Settings.discover(root)
+    other = next(r for r in example_rows() if r["firm"] == "Dalian Hesheng Holdings")
+    table = write_table(
+        tmp_path / "t.csv",
+        [fufeng_row(firm_country="KZ"), {**other, "firm": "Dalian Hesheng Holdings s2",
+                                         "project": "Second grain plant"}],
+    )  # fmt: skip
+    decisions = tmp_path / "d.csv"
+    first = import_table(table, settings, decisions=decisions)
+    assert [r.outcome for r in first.rows] == ["held", "new"]
+    graph_file = root / "graph" / "documents" / f"{first.source_id}.trig"
+    decisions.write_text("kind,name,decision\ncompany,Fufeng Group,new\n", encoding="utf-8")
+    second = import_table(table, settings, decisions=decisions)
+    assert [r.outcome for r in second.rows] == ["new", "matched"]
+    ds = load(settings)
+    graph = ds.graph(URIRef(f"https://w3id.org/kzgraph/graph/{first.source_id}"))
+    labels = {str(o) for o in graph.objects(None, RDFS.label)}
+    assert {"Dalian Hesheng Holdings s2", "Second grain plant", "Fufeng Group"} <= labels
+    assert len(graph) == first.added + second.added
+    assert validate(settings).conforms
+    assert not [f for f in lint(settings) if f.severity == ERROR]
+    assert graph_file.read_text(encoding="utf-8").startswith("# Facts imported from")
