@@ -177,7 +177,7 @@ def record_validation(settings: Settings, store: OxigraphStore, store_path: Path
     started = time.perf_counter()
     state = store_state.StoreState(store_state.content_of(store.store))
     click.echo("validating the store (SPARQL engine) ...", err=True)
-    report = validate_store(store.store, load_shapes(settings))
+    report = validate_store(store.store, load_shapes(settings), threads=os.cpu_count() or 1)
     key = derived.store_validation_key(settings, state.content or "")
     state.validated = {"key": key, "conforms": report.conforms, "findings": len(report.findings)}
     store_state.write(store_path, state)
@@ -300,7 +300,7 @@ def _validate_with_sparql(
         store = OxigraphStore()
         store.load_dataset(expand(load(settings), inference))
     click.echo("validating against ontology/shapes.ttl (SPARQL engine) ...", err=True)
-    report = validate_store(store.store, load_shapes(settings))
+    report = validate_store(store.store, load_shapes(settings), threads=os.cpu_count() or 1)
     _print_report(report, fmt)
 
 
