@@ -4,7 +4,6 @@ quotation to its registered text, on the real seeds and on deliberately broken c
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,21 +20,10 @@ from kzgraph.settings import Settings
 from kzgraph.sources import normalise_quote, records, register, table_rows
 from kzgraph.validation import validate
 
-ROOT = Path(__file__).resolve().parent.parent
+from .test_maintainers import copy_project, edit
+
 SEED_GRAPH = "graph/seed/002_astana_forum.trig"
 FUFENG = "China’s Fufeng Group plans to invest $800 million in building a plant capable of processing 1 million tons of corn annually."
-
-
-def copy_project(tmp_path: Path) -> Path:
-    for folder in ("ontology", "graph", "queries", "sources"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    return tmp_path
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def kzgraph(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

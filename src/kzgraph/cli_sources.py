@@ -149,8 +149,9 @@ def import_cmd(
             f"{len(result.pending)} open question(s) in {decisions}: fill in 'decision' "
             "(an IRI or CURIE to match, or 'new') and run the import again"
         )
-    if store_path is not None and not dry_run and result.quads:
+    if store_path is not None and not dry_run and result.added:
         from kzgraph.cli import load_cmd
+        from kzgraph.sources import documents_dir
 
-        graph_file = settings.root / "graph" / "documents" / f"{result.source_id}.trig"
+        graph_file = documents_dir(settings) / f"{result.source_id}.trig"
         ctx.invoke(load_cmd, files=(graph_file,), store_path=store_path, graph=None)

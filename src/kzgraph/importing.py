@@ -12,6 +12,7 @@ run, the table is registered as a source and its facts written to ``graph/docume
 from __future__ import annotations
 
 import csv
+import functools
 import gc
 import hashlib
 import os
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 from rdflib.namespace import PROV, RDF, RDFS
@@ -123,11 +125,6 @@ class ImportResult:
             g.parse(data=self.triples, format="nt")
             result.added[str(GRAPH[self.source_id])] = g
         return result
-
-    @property
-    def quads(self) -> list[ox.Quad]:
-        """What the import adds, as pyoxigraph quads (in the default graph)."""
-        return list(ox.parse(self.triples, format=ox.RdfFormat.N_QUADS))
 
     @property
     def added(self) -> int:
@@ -525,6 +522,27 @@ class _Assembler:
 # ---- 5. the whole import ------------------------------------------------------------------------
 
 
+def _gc_paused(func: Callable[..., ImportResult]) -> Callable[..., ImportResult]:
+    """Pause Python's cyclic garbage collector while ``func`` runs.
+
+    An import allocates millions of small objects that live until it ends, and the collector's
+    repeated scans of them made a 100k-row import several times slower.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> ImportResult:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return wrapper
+
+
+@_gc_paused
 def import_table(
     table: Path,
     settings: Settings | None = None,
@@ -536,42 +554,7 @@ def import_table(
     description: str | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import ``table``; with ``dry_run`` report, diff and validate but write nothing.
-
-    Python's cyclic garbage collector is paused while it runs: an import allocates millions of
-    small objects that live until it ends, and the collector's repeated scans of them made a
-    100k-row import several times slower.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _import_table(
-            table,
-            settings,
-            mapping=mapping,
-            decisions=decisions,
-            dry_run=dry_run,
-            title=title,
-            description=description,
-            progress=progress,
-        )
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _import_table(
-    table: Path,
-    settings: Settings | None = None,
-    *,
-    mapping: Path | None = None,
-    decisions: Path | None = None,
-    dry_run: bool = False,
-    title: str | None = None,
-    description: str | None = None,
-    progress: Progress | None = None,
-) -> ImportResult:
-    """The import itself; see :func:`import_table`."""
+    """Import ``table``; with ``dry_run`` report, diff and validate but write nothing."""
     settings = settings or Settings.discover()
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
@@ -614,8 +597,8 @@ def _import_table(
         raise KzgraphError(f"{table}: no data rows")
     lap("check cells")
     sha = sha256_of(table)
-    known = next((r for r in records(settings) if r.sha256 == sha), None)
-    table_id = known.id if known is not None else next_id(settings, sha)
+    known = next((r for r in checker.sources.values() if r.sha256 == sha), None)
+    table_id = known.id if known is not None else next_id(list(checker.sources.values()), sha)
     say(f"mapping {len(rows)} rows with morph-kgc")
     with tempfile.TemporaryDirectory(prefix="kzgraph-import-") as tmp:
         workdir = Path(tmp)
@@ -683,9 +666,8 @@ def _import_table(
     ]
     added = triples.count(b"\n")
     say(f"validating {added} new triples")
-    report = _validate(
-        settings, store, triples, subjects, table_id, table, title, known is not None, lap
-    )
+    record = [] if known is not None else _table_record(table_id, table, sha, title, description)
+    report = _validate(settings, store, triples, subjects, record, lap)
     lap("validate: shapes")
     result = ImportResult(table, table_id, reports, resolved, triples, report, timings, [], pending)
     if dry_run or not report.conforms:
@@ -695,28 +677,29 @@ def _import_table(
     return result
 
 
-def _table_record(table_id: str, table: Path, title: str | None) -> list[ox.Quad]:
+def _table_description(table: Path, description: str | None) -> str:
+    return description or f"Tracker table {table.name}, imported row by row."
+
+
+def _table_record(
+    table_id: str, table: Path, sha: str, title: str | None, description: str | None
+) -> list[ox.Quad]:
     """The registry record the table will get, so that validation sees its rows' source."""
     from rdflib import Graph
 
     from kzgraph.sources import describe
+    from kzgraph.store import to_oxigraph
 
     g = Graph()
     describe(
         g,
         table_id,
         table_id + table.suffix,
-        sha256_of(table),
+        sha,
         title=title or table.name,
-        description="A tracker table.",
+        description=_table_description(table, description),
     )
-    return [ox.Quad(_n(str(s)), _n(str(p)), _rdflib_to_ox(o)) for s, p, o in g]
-
-
-def _rdflib_to_ox(term: object) -> Term:
-    from kzgraph.store import to_oxigraph
-
-    return to_oxigraph(term)  # type: ignore[arg-type]
+    return [ox.Quad(_n(str(s)), _n(str(p)), to_oxigraph(o)) for s, p, o in g]
 
 
 def _validate(
@@ -724,10 +707,7 @@ def _validate(
     store: ox.Store,
     triples: bytes,
     subjects: set[ox.NamedNode | ox.BlankNode],
-    table_id: str,
-    table: Path,
-    title: str | None,
-    registered: bool,
+    record: list[ox.Quad],
     lap: Callable[[str], None] = lambda _name: None,
 ) -> Report:
     """Validate the nodes the import adds or touches, with the existing graph around them.
@@ -737,8 +717,7 @@ def _validate(
     one pass over everything is far faster than constraining every check to thousands of focus
     nodes, and findings the graph already had are not the import's to report.
     """
-    extra = [] if registered else _table_record(table_id, table, title)
-    store.bulk_extend(extra)
+    store.bulk_extend(record)
     # Bulk-loaded by Oxigraph from N-Triples: handing it millions of Python quads was 3x slower.
     store.bulk_load(triples, format=ox.RdfFormat.N_TRIPLES)
     lap("validate: add to graph")
@@ -774,7 +753,7 @@ def _write(
         result.table,
         settings,
         title=title or result.table.name,
-        description=description or f"Tracker table {result.table.name}, imported row by row.",
+        description=_table_description(result.table, description),
         language=None,
         source_id=result.source_id,
         graph_file=False,

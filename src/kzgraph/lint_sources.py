@@ -128,29 +128,20 @@ def check_sources(settings: Settings, data: Graph, file_of: dict[object, str]) -
             text = texts.get(source)  # type: ignore[call-overload]
             if text is None:
                 continue
+            problem = None
             if isinstance(text, dict):
                 row = data.value(derivation, KZ.rowNumber)
                 record = text.get(int(row)) if isinstance(row, Literal) else None
                 if record is None or normalise_quote(record) != quotation_of[derivation]:
-                    found.append(
-                        Finding(
-                            ERROR,
-                            "quotation-not-in-source",
-                            where,
-                            str(derivation),
-                            f"row {row} of {source} is not {str(quotation)[:80]!r}",
-                        )
-                    )
+                    problem = f"row {row} of {source} is not {str(quotation)[:80]!r}"
             elif quotation_of[derivation] not in text:
+                problem = (
+                    f"not found in {source}'s text (whitespace, quotes and dashes aside): "
+                    f"{str(quotation)[:80]!r}"
+                )
+            if problem is not None:
                 found.append(
-                    Finding(
-                        ERROR,
-                        "quotation-not-in-source",
-                        where,
-                        str(derivation),
-                        f"not found in {source}'s text (whitespace, quotes and dashes aside): "
-                        f"{str(quotation)[:80]!r}",
-                    )
+                    Finding(ERROR, "quotation-not-in-source", where, str(derivation), problem)
                 )
     found.extend(_check_stated(data, quotation_of, file_of))
     return found

@@ -148,9 +148,9 @@ def records(settings: Settings | None = None, registry: Graph | None = None) -> 
     return sorted(found, key=lambda r: r.id)
 
 
-def next_id(settings: Settings, sha: str) -> str:
-    """The next free ``NNN_<hash>`` id."""
-    numbers = [int(m.group(1)) for r in records(settings) if (m := _ID.match(r.id))]
+def next_id(known: list[SourceRecord], sha: str) -> str:
+    """The next free ``NNN_<hash>`` id after the ``known`` records."""
+    numbers = [int(m.group(1)) for r in known if (m := _ID.match(r.id))]
     return f"{max(numbers, default=-1) + 1:03d}_{sha[:16]}"
 
 
@@ -307,14 +307,16 @@ def register(
         except UnicodeDecodeError as exc:
             raise KzgraphError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     sha = sha256_of(path)
-    for existing in records(settings):
+    registry = _registry(settings)
+    known = records(settings, registry)
+    for existing in known:
         if existing.sha256 == sha:
             return Registration(existing, created=False, graph_file=None)
     if source_id is None:
-        source_id = path.stem if _ID.match(path.stem) else next_id(settings, sha)
+        source_id = path.stem if _ID.match(path.stem) else next_id(known, sha)
     elif not _ID.match(source_id):
         raise KzgraphError(f"source id {source_id!r}: use the NNN_<16 hex digits> pattern")
-    if any(r.id == source_id for r in records(settings)):
+    if any(r.id == source_id for r in known):
         raise KzgraphError(f"source id {source_id} is taken by another text")
     title = title or header_title(path)
     if not title:
@@ -327,7 +329,6 @@ def register(
     tmp = kept.with_name(f".{file_name}.tmp")
     shutil.copyfile(path, tmp)
     os.replace(tmp, kept)
-    registry = _registry(settings)
     describe(
         registry,
         source_id,
@@ -350,7 +351,7 @@ def register(
                 made,
                 _graph_file_text(source_id, title, f"sources/{file_name}").encode("utf-8"),
             )
-    record = next(r for r in records(settings) if r.id == source_id)
+    record = next(r for r in records(settings, registry) if r.id == source_id)
     return Registration(record, created=True, graph_file=made)
 
 
