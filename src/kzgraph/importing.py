@@ -16,8 +16,10 @@ import functools
 import gc
 import hashlib
 import os
+import queue
 import re
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -57,9 +59,12 @@ TEMPLATE_COLUMNS = [
 ]  # fmt: skip
 #: Columns kzgraph adds to the table it hands the mapping engine.
 ADDED_COLUMNS = ["row", "table", "record", "amount_id", "quote_id"]
+#: Triples handed to the loading thread at a time.
+CHUNK_TRIPLES = 100_000
 ROLES = ("investor", "developer", "partner", "operator")
 Progress = Callable[[str], None]
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+Triple = tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode, Term]
 
 
 def shipped_mapping(settings: Settings) -> Path:
@@ -356,7 +361,20 @@ class _Assembler:
         self.statuses: dict[str, set[str]] = defaultdict(set)
         for q in store.quads_for_pattern(None, _STATUS, None):
             self.statuses[q.subject.value].add(q.object.value)  # type: ignore[union-attr]
-        self.out: set[tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode, Term]] = set()
+        self.out: set[Triple] = set()
+        self.fresh: list[Triple] = []  # emitted since the last take()
+
+    def _emit(self, triple: Triple) -> None:
+        size = len(self.out)
+        self.out.add(triple)
+        if len(self.out) != size:
+            self.fresh.append(triple)
+
+    def take(self) -> bytes:
+        """The triples emitted since the last call, as N-Triples (a term's str() is N-Triples)."""
+        chunk = "".join([f"{s} {p} {o} .\n" for s, p, o in self.fresh]).encode("utf-8")
+        self.fresh = []
+        return chunk
 
     def _existing_quotes(self) -> dict[tuple[str, str], str]:
         found = {}
@@ -426,7 +444,7 @@ class _Assembler:
                     ref = str(getattr(q.object, "value", ""))
                     node = self._amount(subject, by_subject.get(ref, []), amount_nodes, ref)
                     if node is not None:
-                        self.out.add((subject, _AMOUNT, node))
+                        self._emit((subject, _AMOUNT, node))
                         new_subjects.add(subject)
                     continue
                 o = self._term(q.object)
@@ -434,7 +452,7 @@ class _Assembler:
                     self._status(subject, o, status_words, qs, new_subjects)
                     continue
                 if fresh or not self._exists(subject, p, o):
-                    self.out.add((subject, p, o))
+                    self._emit((subject, p, o))
                     new_subjects.add(subject)
         for node in amount_nodes.values():
             if node is not None:
@@ -444,11 +462,11 @@ class _Assembler:
         cites = [prov_nodes[i] for i in sorted(prov_nodes)]
         for subject in new_subjects:
             for d in cites:
-                self.out.add((subject, _QD, d))
+                self._emit((subject, _QD, d))
         for iri, prov_node in prov_nodes.items():
             for q in by_subject[iri]:
                 if not self._exists(prov_node, q.predicate, q.object):
-                    self.out.add((prov_node, q.predicate, q.object))
+                    self._emit((prov_node, q.predicate, q.object))
         return len(self.out) - before
 
     def _amount(
@@ -477,7 +495,7 @@ class _Assembler:
         nodes[iri] = node
         for q in qs:
             if q.predicate != _QD:
-                self.out.add((node, q.predicate, q.object))
+                self._emit((node, q.predicate, q.object))
         return node
 
     def _status(
@@ -492,16 +510,16 @@ class _Assembler:
         if status.value in known:  # type: ignore[union-attr]
             return
         if not known:
-            self.out.add((project, _STATUS, status))
+            self._emit((project, _STATUS, status))
             if words is not None:
-                self.out.add((project, _STATUS_AS, words))
+                self._emit((project, _STATUS_AS, words))
         else:  # the graph has another status: a second statement, with its own source
             node = ox.BlankNode()
-            self.out.add((project, _STATEMENT, node))
-            self.out.add((node, _TYPE, _STATUS_STATEMENT))
-            self.out.add((node, _STATUS, status))
+            self._emit((project, _STATEMENT, node))
+            self._emit((node, _TYPE, _STATUS_STATEMENT))
+            self._emit((node, _STATUS, status))
             if words is not None:
-                self.out.add((node, _STATUS_AS, words))
+                self._emit((node, _STATUS_AS, words))
             new_subjects.add(node)
         known.add(status.value)  # type: ignore[union-attr]
         new_subjects.add(project)
@@ -632,42 +650,61 @@ def import_table(
     decided = reconcile.read_decisions(decisions)
     resolved = reconcile.resolve(provisional, index, decided, claims)
     lap("reconcile")
+    # Validation sees the graph plus the new triples in a store of its own, filled on a second
+    # thread while the rows are assembled (Oxigraph's bulk load releases the GIL).
+    working = current_store(settings)
+    loader = _Loader(working)
     assembler = _Assembler(store, table_id, resolved)
     reports: list[RowReport] = []
-    for n, _cells, _record in rows:
-        names = row_entities.get(n, set())
-        open_q = [resolved[i] for i in sorted(names) if resolved[i].iri is None]
-        if open_q:
-            reasons = [f"{r.outcome} {r.kind} {r.name!r}" for r in open_q]
-            reports.append(RowReport(n, "held", 0, reasons))
-            continue
-        outcome = (
-            reconcile.NEW
-            if any(resolved[i].outcome == reconcile.NEW for i in names)
-            else reconcile.MATCHED
+    chunks: list[bytes] = []
+
+    def flush() -> None:
+        chunk = assembler.take()
+        if chunk:
+            chunks.append(chunk)
+            loader.put(chunk)
+
+    try:
+        for n, _cells, _record in rows:
+            names = row_entities.get(n, set())
+            open_q = [resolved[i] for i in sorted(names) if resolved[i].iri is None]
+            if open_q:
+                reasons = [f"{r.outcome} {r.kind} {r.name!r}" for r in open_q]
+                reports.append(RowReport(n, "held", 0, reasons))
+                continue
+            outcome = (
+                reconcile.NEW
+                if any(resolved[i].outcome == reconcile.NEW for i in names)
+                else reconcile.MATCHED
+            )
+            reports.append(RowReport(n, outcome, assembler.row(n, by_row.pop(n, []))))
+            if len(assembler.fresh) >= CHUNK_TRIPLES:
+                flush()
+        graph = ox.NamedNode(str(GRAPH[table_id]))
+        link = (graph, _DERIVED, _n(str(source_iri(table_id))))
+        if assembler.out and not any(True for _ in store.quads_for_pattern(*link)):
+            assembler._emit(link)
+        flush()
+        lap("assemble")
+        subjects = {s for s, _p, _o in assembler.out}
+        # What the rows mapped to is no longer needed: free it before validation runs.
+        assembler.out.clear()
+        by_row.clear()
+        record = (
+            [] if known is not None else _table_record(table_id, table, sha, title, description)
         )
-        reports.append(RowReport(n, outcome, assembler.row(n, by_row.get(n, []))))
-    lap("assemble")
-    # Triples (default-graph quads): the working store and the graph file both take them as they
-    # are; building every quad a second time for a named graph cost seconds per million.
-    graph = ox.NamedNode(str(GRAPH[table_id]))
-    # N-Triples straight from the terms (their str() is N-Triples): the working store, the graph
-    # file and the diff all read it, and building millions of quad objects cost more than this.
-    link = (graph, _DERIVED, _n(str(source_iri(table_id))))
-    if assembler.out and not any(True for _ in store.quads_for_pattern(*link)):
-        assembler.out.add(link)
-    triples = "".join([f"{s} {p} {o} .\n" for s, p, o in assembler.out]).encode("utf-8")
-    subjects = {s for s, _p, _o in assembler.out}
-    # What the rows mapped to is no longer needed: free it before the working graph grows.
-    assembler.out.clear()
-    by_row.clear()
+        working.bulk_extend(record)
+    finally:
+        loader.close()
+    lap("validate: finish loading")
+    triples = b"".join(chunks)
+    chunks.clear()
     pending = [
         r for r in resolved.values() if r.outcome in (reconcile.AMBIGUOUS, reconcile.UNKNOWN)
     ]
     added = triples.count(b"\n")
     say(f"validating {added} new triples")
-    record = [] if known is not None else _table_record(table_id, table, sha, title, description)
-    report = _validate(settings, store, triples, subjects, record, lap)
+    report = _validate(settings, working, subjects)
     lap("validate: shapes")
     result = ImportResult(table, table_id, reports, resolved, triples, report, timings, [], pending)
     if dry_run or not report.conforms:
@@ -703,30 +740,55 @@ def _table_record(
 
 
 def _validate(
-    settings: Settings,
-    store: ox.Store,
-    triples: bytes,
-    subjects: set[ox.NamedNode | ox.BlankNode],
-    record: list[ox.Quad],
-    lap: Callable[[str], None] = lambda _name: None,
+    settings: Settings, store: ox.Store, subjects: set[ox.NamedNode | ox.BlankNode]
 ) -> Report:
     """Validate the nodes the import adds or touches, with the existing graph around them.
 
-    The working store is this import's own copy, so the new triples are simply added to it. The
-    whole store is validated and the findings kept are those about the new triples' subjects:
-    one pass over everything is far faster than constraining every check to thousands of focus
-    nodes, and findings the graph already had are not the import's to report.
+    ``store`` is this import's own copy of the graph with the new triples added. The whole store
+    is validated and the findings kept are those about the new triples' subjects: one pass over
+    everything is far faster than constraining every check to thousands of focus nodes, and
+    findings the graph already had are not the import's to report.
     """
-    store.bulk_extend(record)
-    # Bulk-loaded by Oxigraph from N-Triples: handing it millions of Python quads was 3x slower.
-    store.bulk_load(triples, format=ox.RdfFormat.N_TRIPLES)
-    lap("validate: add to graph")
     full = validate_store(store, load_shapes(settings), threads=os.cpu_count() or 1)
     if full.conforms:
         return full
     touched = {s.value if isinstance(s, ox.NamedNode) else f"_:{s.value}" for s in subjects}
     findings = [f for f in full.findings if f.focus in touched]
     return Report(conforms=not findings, findings=findings, graph=full.graph)
+
+
+class _Loader:
+    """Bulk-loads N-Triples chunks into a store on its own thread, in the order they come.
+
+    Oxigraph parses and indexes without holding the GIL, so loading overlaps the Python work of
+    assembling the next rows: at 50k rows assembling and loading took 15.6 s one after the other
+    and 9.5 s side by side.
+    """
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="kzgraph-import-load", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.store.bulk_load(chunk, format=ox.RdfFormat.N_TRIPLES)
+                except BaseException as exc:  # reported by close(), on the importing thread
+                    self.error = exc
+
+    def put(self, chunk: bytes) -> None:
+        self.queue.put(chunk)
+
+    def close(self) -> None:
+        """Wait for every chunk; raise what loading raised."""
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise KzgraphError(f"loading the imported triples for validation: {self.error}")
 
 
 def _write(
