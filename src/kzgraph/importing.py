@@ -401,11 +401,8 @@ class _Assembler:
             return False
         return next(iter(self.store.quads_for_pattern(s, p, o)), None) is not None
 
-    def row(self, n: int, quads: list[ox.Quad]) -> int:
-        """Add row ``n``'s new facts to the output; how many triples it added."""
-        by_subject: dict[str, list[ox.Quad]] = defaultdict(list)
-        for q in quads:
-            by_subject[q.subject.value].append(q)  # type: ignore[union-attr]
+    def row(self, n: int, by_subject: dict[str, list[ox.Quad]]) -> int:
+        """Add row ``n``'s new facts (its mapped quads by subject); how many triples it added."""
         prov_nodes: dict[str, ox.NamedNode] = {}
         for iri, qs in by_subject.items():
             kind, _name = (
@@ -623,18 +620,21 @@ def import_table(
         _prepare(workdir, header, rows, table_id)
         mapped = run_mapping(settings, mapping, workdir)
         lap("map (morph-kgc)")
-        by_row: dict[int, list[ox.Quad]] = defaultdict(list)
+        # Each row's quads grouped by subject IRI, the way the assembler takes them.
+        by_row: dict[int, dict[str, list[ox.Quad]]] = defaultdict(lambda: defaultdict(list))
         provisional: set[str] = set()
         claims: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         row_entities: dict[int, set[str]] = defaultdict(set)
         entity_prefixes = tuple(f"{reconcile.PROVISIONAL}{kind}:" for kind in reconcile.KINDS)
         graph_of: dict[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, int] = {}
-        for q in ox.parse(path=str(mapped), format=ox.RdfFormat.N_QUADS):
+        for q in (
+            q for part in mapped for q in ox.parse(path=str(part), format=ox.RdfFormat.N_QUADS)
+        ):
             n = graph_of.get(q.graph_name)
             if n is None:
                 n = graph_of[q.graph_name] = _row_of(q.graph_name)
-            by_row[n].append(q)
             subject = q.subject.value
+            by_row[n][subject].append(q)
             if subject.startswith(entity_prefixes):
                 provisional.add(subject)
                 row_entities[n].add(subject)
@@ -677,7 +677,7 @@ def import_table(
                 if any(resolved[i].outcome == reconcile.NEW for i in names)
                 else reconcile.MATCHED
             )
-            reports.append(RowReport(n, outcome, assembler.row(n, by_row.pop(n, []))))
+            reports.append(RowReport(n, outcome, assembler.row(n, by_row.pop(n, {}))))
             if len(assembler.fresh) >= CHUNK_TRIPLES:
                 flush()
         graph = ox.NamedNode(str(GRAPH[table_id]))

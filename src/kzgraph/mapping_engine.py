@@ -2,8 +2,8 @@
 
 morph-kgc lives in a venv of its own (``.tools/morph-kgc``, made by ``scripts/setup.sh``) because
 it pins pyoxigraph, pandas and rdflib to versions kzgraph has moved past; so it runs as a program
-(``python -m morph_kgc CONFIG``) and hands back N-Quads. ``KZGRAPH_MORPH_KGC`` names another
-interpreter that has it installed.
+(``python -m morph_kgc CONFIG``) and hands back N-Quads files, one per mapping group.
+``KZGRAPH_MORPH_KGC`` names another interpreter that has it installed.
 """
 
 from __future__ import annotations
@@ -35,10 +35,13 @@ def engine_python(settings: Settings) -> Path:
 
 def _config(mapping: Path, output: Path) -> str:
     # Only empty cells are null: a firm called "NA" or "None" is a name, not a missing value.
+    # An output directory, not one output file: morph-kgc's worker processes each append their
+    # mapping group's triples in buffered writes, and two appending to one file at once can
+    # interleave lines; with a directory every group gets a file of its own.
     return (
         "[CONFIGURATION]\n"
         "output_format=N-QUADS\n"
-        f"output_file={output}\n"
+        f"output_dir={output}\n"
         "na_values=\n"
         f"number_of_processes={max(1, os.cpu_count() or 1)}\n"
         "logging_level=WARNING\n"
@@ -47,15 +50,15 @@ def _config(mapping: Path, output: Path) -> str:
     )
 
 
-def run_mapping(settings: Settings, mapping: Path, workdir: Path) -> Path:
-    """Materialise ``mapping`` over ``workdir/table.csv``; the path of the N-Quads it wrote.
+def run_mapping(settings: Settings, mapping: Path, workdir: Path) -> list[Path]:
+    """Materialise ``mapping`` over ``workdir/table.csv``; the N-Quads files it wrote.
 
     The mapping reads ``table.csv`` relative to ``workdir``, which is where the engine runs.
     """
     mapping = mapping.resolve()
     if not mapping.is_file():
         raise KzgraphError(f"{mapping}: no such mapping file")
-    output = workdir / "mapped.nq"
+    output = workdir / "mapped"
     config = workdir / "morph-kgc.ini"
     config.write_text(_config(mapping, output), encoding="utf-8")
     python = engine_python(settings)
@@ -69,11 +72,12 @@ def run_mapping(settings: Settings, mapping: Path, workdir: Path) -> Path:
         )
     except subprocess.TimeoutExpired:
         raise KzgraphError(f"{mapping.name}: the mapping engine ran over {TIMEOUT} s") from None
-    if done.returncode != 0 or not output.exists():
+    files = sorted(output.glob("*.nq")) if output.is_dir() else []
+    if done.returncode != 0 or not files:
         lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
         reason = next(
             (ln for ln in reversed(lines) if "Error" in ln or "error" in ln),
             lines[-1] if lines else f"exit status {done.returncode}",
         )
         raise KzgraphError(f"{mapping}: the mapping engine (morph-kgc) failed: {reason.strip()}")
-    return output
+    return files

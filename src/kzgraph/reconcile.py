@@ -92,7 +92,7 @@ def key(name: str) -> str:
     return normalise_quote(unicodedata.normalize("NFKC", name)).casefold()
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 20)  # an import asks about every row's entities several times
 def split(iri: str) -> tuple[str, str]:
     """The kind and the name of a provisional IRI.
 
