@@ -370,6 +370,35 @@ def test_a_mapping_that_reads_missing_columns_is_refused(tmp_path):
         import_table(table, Settings.discover(root), dry_run=True)
 
 
+def test_an_import_the_shapes_reject_writes_nothing(tmp_path):
+    """A mapping that points firms at a non-country: the findings are printed, exit 1, and the
+    graph file written while the shapes ran is discarded (no temporary file left either)."""
+    root = copy_project(tmp_path)
+    mapping = root / "mappings" / "tracker.yarrrml.yml"
+    text = mapping.read_text(encoding="utf-8")
+    wrong = text.replace("id/country/$(firm_country)~iri", "id/currency/$(firm_country)~iri")
+    assert wrong != text
+    broken = mapping.with_name("broken.yarrrml.yml")
+    broken.write_text(wrong, encoding="utf-8")
+    table = write_table(
+        tmp_path / "t.csv", [fufeng_row(firm="Newco Test Holdings", firm_country="CN")]
+    )
+    before = tree_digest(root)
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "kzgraph", "--root", str(root), "import", str(table),
+            "--mapping", str(broken),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "kz:headquartersCountry, a kz:Country" in done.stdout, done.stdout
+    assert tree_digest(root) == before
+
+
 def test_without_the_mapping_engine_the_error_says_how_to_get_it(tmp_path, monkeypatch):
     root = copy_project(tmp_path)
     (root / ".tools").unlink()

@@ -38,7 +38,6 @@ from kzgraph.mapping_engine import run_mapping
 from kzgraph.namespaces import BASE, GRAPH, KZ
 from kzgraph.settings import Settings
 from kzgraph.sources import (
-    _write_atomic,
     documents_dir,
     next_id,
     normalise_quote,
@@ -704,12 +703,27 @@ def import_table(
     ]
     added = triples.count(b"\n")
     say(f"validating {added} new triples")
-    report = _validate(settings, working, subjects)
-    lap("validate: shapes")
-    result = ImportResult(table, table_id, reports, resolved, triples, report, timings, [], pending)
-    if dry_run or not report.conforms:
-        return result
-    result.written = _write(settings, result, title, description, decisions, row_entities)
+    # A real run writes the graph file (to a temporary name) while the shapes are checked.
+    staged = (
+        None
+        if dry_run or not added
+        else _StagedFile(*_graph_file(settings, table, table_id, triples))
+    )
+    try:
+        report = _validate(settings, working, subjects)
+        lap("validate: shapes")
+        result = ImportResult(
+            table, table_id, reports, resolved, triples, report, timings, [], pending
+        )
+        if dry_run or not report.conforms:
+            return result
+        result.written = _write(
+            settings, result, title, description, decisions, row_entities, staged
+        )
+        staged = None
+    finally:
+        if staged is not None:
+            staged.discard()
     lap("write")
     return result
 
@@ -798,8 +812,9 @@ def _write(
     description: str | None,
     decisions: Path | None,
     row_entities: dict[int, set[str]],
+    staged: _StagedFile | None,
 ) -> list[Path]:
-    """Register the table, write its graph file and the open questions; atomically each."""
+    """Register the table, put its graph file in place, write the open questions (each atomic)."""
     written: list[Path] = []
     if decisions is not None and result.pending:
         rows_of: dict[str, list[int]] = defaultdict(list)
@@ -824,25 +839,75 @@ def _write(
         raise KzgraphError(
             f"{result.table}: registered as {reg.record.id}, expected {result.source_id}"
         )
-    target = documents_dir(settings) / f"{result.source_id}.trig"
-    body = _trig(result.triples, ox.NamedNode(str(GRAPH[result.source_id])), target)
-    header = (
-        f"# Facts imported from sources/{result.source_id}{result.table.suffix} "
-        f"({result.table.name}) by `kzgraph import`.\n"
-        "# Each fact cites the row it came from (kz:rowNumber) and, where the row gives one,\n"
-        "# the sentence of the document it quotes. Re-running the import adds only what is new.\n"
-    )
-    _write_atomic(target, header.encode("utf-8") + body)
-    written.append(target)
+    if staged is not None:
+        staged.commit()
+        written.append(staged.path)
     return written
 
 
-#: Above this many triples the graph file is written by Oxigraph (fast, ungrouped) instead of
-#: rdflib (grouped by subject and sorted, for a reviewer reading the file).
+def _graph_file(
+    settings: Settings, table: Path, source_id: str, triples: bytes
+) -> tuple[Path, list[bytes]]:
+    """Where the table's graph file goes, and its contents in parts (never joined in memory)."""
+    target = documents_dir(settings) / f"{source_id}.trig"
+    header = (
+        f"# Facts imported from sources/{source_id}{table.suffix} "
+        f"({table.name}) by `kzgraph import`.\n"
+        "# Each fact cites the row it came from (kz:rowNumber) and, where the row gives one,\n"
+        "# the sentence of the document it quotes. Re-running the import adds only what is new.\n"
+    )
+    return target, [
+        header.encode("utf-8"),
+        *_trig(triples, ox.NamedNode(str(GRAPH[source_id])), target),
+    ]
+
+
+class _StagedFile:
+    """A file written and synced on a thread of its own, put in place only by ``commit``.
+
+    At 100k rows the graph file is 380 MB: writing it while the shapes are checked takes it off
+    the import's critical path, and a validation that fails leaves nothing behind. The rename is
+    atomic, so a crash leaves the old file or the new one.
+    """
+
+    def __init__(self, path: Path, parts: list[bytes]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        self.path, self.tmp = path, Path(tmp)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(fd, parts), name="kzgraph-import-write", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, fd: int, parts: list[bytes]) -> None:
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for part in parts:
+                    f.write(part)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException as exc:  # reported by commit(), on the importing thread
+            self.error = exc
+
+    def commit(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            self.discard()
+            raise KzgraphError(f"{self.path}: cannot write: {self.error}")
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.thread.join()
+        self.tmp.unlink(missing_ok=True)
+
+
+#: Above this many triples the graph file is the N-Triples lines in one graph block (fast,
+#: ungrouped) instead of rdflib's TriG (grouped by subject and sorted, for a reviewer to read).
 READABLE_LIMIT = 20_000
 
 
-def _trig(triples: bytes, graph: ox.NamedNode, existing: Path) -> bytes:
+def _trig(triples: bytes, graph: ox.NamedNode, existing: Path) -> list[bytes]:
     """The graph file: the new triples in ``graph``, with what ``existing`` already holds.
 
     Small graphs are written grouped and sorted by rdflib for a reviewer to read. Big ones are
@@ -862,7 +927,7 @@ def _trig(triples: bytes, graph: ox.NamedNode, existing: Path) -> bytes:
             or b""
         )
     if triples.count(b"\n") + old.count(b"\n") > READABLE_LIMIT:
-        return b"".join([f"{graph} {{\n".encode(), old, triples, b"}\n"])
+        return [f"{graph} {{\n".encode(), old, triples, b"}\n"]
     from rdflib import Dataset, URIRef
 
     ds = Dataset()
@@ -871,7 +936,7 @@ def _trig(triples: bytes, graph: ox.NamedNode, existing: Path) -> bytes:
     for prefix, ns in _prefixes().items():
         ds.bind(prefix, ns, replace=True)
     text: str = ds.serialize(format="trig")
-    return text.encode("utf-8")
+    return [text.encode("utf-8")]
 
 
 def _prefixes() -> dict[str, str]:
