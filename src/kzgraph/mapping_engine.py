@@ -15,6 +15,8 @@ from pathlib import Path
 from kzgraph.loading import KzgraphError
 from kzgraph.settings import Settings
 
+#: The program that runs morph-kgc reading each CSV once (run by morph-kgc's interpreter).
+DRIVER = Path(__file__).with_name("morph_kgc_run.py")
 #: How long one mapping run may take before it is stopped (seconds).
 TIMEOUT = 1800
 
@@ -50,10 +52,14 @@ def _config(mapping: Path, output: Path) -> str:
     )
 
 
-def run_mapping(settings: Settings, mapping: Path, workdir: Path) -> list[Path]:
+def run_mapping(
+    settings: Settings, mapping: Path, workdir: Path, *, read_once: bool = True
+) -> list[Path]:
     """Materialise ``mapping`` over ``workdir/table.csv``; the N-Quads files it wrote.
 
     The mapping reads ``table.csv`` relative to ``workdir``, which is where the engine runs.
+    ``read_once`` runs it through :mod:`kzgraph.morph_kgc_run` (each CSV parsed once, not once
+    per rule); without it, as ``python -m morph_kgc``.
     """
     mapping = mapping.resolve()
     if not mapping.is_file():
@@ -64,7 +70,11 @@ def run_mapping(settings: Settings, mapping: Path, workdir: Path) -> list[Path]:
     python = engine_python(settings)
     try:
         done = subprocess.run(
-            [str(python), "-m", "morph_kgc", str(config)],
+            [
+                str(python),
+                *(["-P", str(DRIVER)] if read_once else ["-m", "morph_kgc"]),
+                str(config),
+            ],
             cwd=workdir,
             capture_output=True,
             text=True,
