@@ -360,18 +360,21 @@ class _Assembler:
         self.statuses: dict[str, set[str]] = defaultdict(set)
         for q in store.quads_for_pattern(None, _STATUS, None):
             self.statuses[q.subject.value].add(q.object.value)  # type: ignore[union-attr]
-        self.out: set[Triple] = set()
-        self.fresh: list[Triple] = []  # emitted since the last take()
+        # Triples as N-Triples lines (a term's str() is N-Triples): one string each is cheaper to
+        # keep, compare and free than a tuple of three engine terms, and it is what gets written.
+        self.out: set[str] = set()
+        self.fresh: list[str] = []  # emitted since the last take()
 
     def _emit(self, triple: Triple) -> None:
+        line = f"{triple[0]} {triple[1]} {triple[2]} .\n"
         size = len(self.out)
-        self.out.add(triple)
+        self.out.add(line)
         if len(self.out) != size:
-            self.fresh.append(triple)
+            self.fresh.append(line)
 
     def take(self) -> bytes:
-        """The triples emitted since the last call, as N-Triples (a term's str() is N-Triples)."""
-        chunk = "".join([f"{s} {p} {o} .\n" for s, p, o in self.fresh]).encode("utf-8")
+        """The triples emitted since the last call, as N-Triples."""
+        chunk = "".join(self.fresh).encode("utf-8")
         self.fresh = []
         return chunk
 
@@ -685,7 +688,6 @@ def import_table(
             assembler._emit(link)
         flush()
         lap("assemble")
-        subjects = {s for s, _p, _o in assembler.out}
         # What the rows mapped to is no longer needed: free it before validation runs.
         assembler.out.clear()
         by_row.clear()
@@ -710,7 +712,7 @@ def import_table(
         else _StagedFile(*_graph_file(settings, table, table_id, triples))
     )
     try:
-        report = _validate(settings, working, subjects)
+        report = _validate(settings, working, triples)
         lap("validate: shapes")
         result = ImportResult(
             table, table_id, reports, resolved, triples, report, timings, [], pending
@@ -753,20 +755,21 @@ def _table_record(
     return [ox.Quad(_n(str(s)), _n(str(p)), to_oxigraph(o)) for s, p, o in g]
 
 
-def _validate(
-    settings: Settings, store: ox.Store, subjects: set[ox.NamedNode | ox.BlankNode]
-) -> Report:
+def _validate(settings: Settings, store: ox.Store, triples: bytes) -> Report:
     """Validate the nodes the import adds or touches, with the existing graph around them.
 
     ``store`` is this import's own copy of the graph with the new triples added. The whole store
-    is validated and the findings kept are those about the new triples' subjects: one pass over
+    is validated and the findings kept are those about ``triples``' subjects: one pass over
     everything is far faster than constraining every check to thousands of focus nodes, and
     findings the graph already had are not the import's to report.
     """
     full = validate_store(store, load_shapes(settings), threads=os.cpu_count() or 1)
     if full.conforms:
         return full
-    touched = {s.value if isinstance(s, ox.NamedNode) else f"_:{s.value}" for s in subjects}
+    touched = {
+        s.value if isinstance(s, ox.NamedNode) else f"_:{s.value}"
+        for s in (t.subject for t in ox.parse(triples, format=ox.RdfFormat.N_TRIPLES))
+    }
     findings = [f for f in full.findings if f.focus in touched]
     return Report(conforms=not findings, findings=findings, graph=full.graph)
 
