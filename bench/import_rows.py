@@ -4,9 +4,11 @@ Run with one command: ``bash bench/import.sh`` (sets up, then runs this). It gen
 shaped like the worked example (``kzgraph.synthetic.generate_tracker``: the example's firms and
 projects copied under fresh names, 1% each of seed-firm, conflicting-country and unknown-region
 rows), imports it into a copy of the project with validation, and prints each stage's time, the
-reconciliation counts, and the ratio against the named baseline: **morph-kgc alone** on the same
-prepared table (the mapping engine's own run, which every import includes). Nothing here is a
-pass/fail test; the target the issue sets is under 60 s with validation.
+reconciliation counts, and the ratio against the named baseline: **morph-kgc alone**, run as
+``python -m morph_kgc`` on the same prepared table after the import (the mapping engine's own
+run, which every import includes; kzgraph runs it through ``morph_kgc_run``, reading the table
+once and reading the engine's output while it works). Nothing here is a pass/fail test; the
+target the issue sets is under 60 s with validation.
 """
 
 from __future__ import annotations
@@ -32,6 +34,21 @@ def copy_project(into: Path) -> Path:
         shutil.copytree(ROOT / folder, into / folder)
     (into / ".tools").symlink_to(ROOT / ".tools")
     return into
+
+
+def baseline(root: Path, table: Path) -> float:
+    """Seconds ``python -m morph_kgc`` takes on the table as the import prepares it."""
+    from kzgraph.importing import _prepare, shipped_mapping
+    from kzgraph.mapping_engine import run_mapping
+    from kzgraph.sources import table_header, table_rows
+
+    settings = Settings.discover(root)
+    with tempfile.TemporaryDirectory(prefix="kzgraph-bench-engine-") as tmp:
+        workdir = Path(tmp)
+        _prepare(workdir, table_header(table), list(table_rows(table)), "999_baseline")
+        started = time.perf_counter()
+        run_mapping(settings, shipped_mapping(settings), workdir, read_once=False)
+        return time.perf_counter() - started
 
 
 def main() -> None:
@@ -62,15 +79,16 @@ def main() -> None:
         )
         total = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        engine = result.timings.get("map (morph-kgc)", float("nan"))
+        engine = baseline(root, table)
         print()
-        print(f"{'stage':<22} {'seconds':>9}")
+        print(f"{'stage':<36} {'seconds':>9}")
         for stage, seconds in result.timings.items():
-            print(f"{stage:<22} {seconds:>9.1f}")
-        print(f"{'total':<22} {total:>9.1f}   (target: < 60 s with validation)")
+            print(f"{stage:<36} {seconds:>9.1f}")
+        print(f"{'total':<36} {total:>9.1f}   (target: < 60 s with validation)")
         print(f"peak RSS of the importing process: {peak:,.0f} MB (morph-kgc runs in its own)")
         print(
-            f"baseline morph-kgc alone: {engine:.1f} s; import / baseline = {total / engine:.2f}x"
+            f"baseline, python -m morph_kgc alone: {engine:.1f} s; "
+            f"import / baseline = {total / engine:.2f}x"
         )
         print(f"rows per second: {counts.rows / total:,.0f}")
         print()

@@ -424,6 +424,49 @@ def test_reading_each_csv_once_gives_the_engine_s_own_triples(tmp_path):
         assert len(outputs[0]) > 10 * len(list(table_rows(table)))
 
 
+def test_the_engine_names_each_output_file_once_it_is_complete(tmp_path):
+    """morph_kgc_run prints one line per mapping group's file, after the file is closed: the
+    lines name exactly the files in the output directory, and each named file parses."""
+    import pyoxigraph as ox
+
+    from kzgraph.importing import _prepare, shipped_mapping
+    from kzgraph.mapping_engine import DONE, DRIVER, _config, engine_python
+    from kzgraph.sources import table_header, table_rows
+
+    settings = Settings.discover(ROOT)
+    _prepare(tmp_path, table_header(EXAMPLE), list(table_rows(EXAMPLE)), "999_test")
+    config = tmp_path / "c.ini"
+    config.write_text(_config(shipped_mapping(settings), tmp_path / "out", 2), encoding="utf-8")
+    done = subprocess.run(
+        [str(engine_python(settings)), "-P", str(DRIVER), str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    named = [ln[len(DONE) :] for ln in done.stdout.splitlines() if ln.startswith(DONE)]
+    assert len(named) == len(set(named))
+    assert {Path(n) for n in named} == set((tmp_path / "out").glob("*.nq"))
+    quads = sum(len(list(ox.parse(path=n, format=ox.RdfFormat.N_QUADS))) for n in named)
+    assert quads > 10 * len(list(table_rows(EXAMPLE)))
+
+
+def test_an_engine_that_fails_midway_is_an_error_and_nothing_is_written(tmp_path):
+    """The engine maps the rules it can, then fails on a source that is not there: the files it
+    finished were already read, yet the import stops with the engine's own reason."""
+    root = copy_project(tmp_path)
+    mapping = root / "mappings" / "tracker.yarrrml.yml"
+    text = mapping.read_text(encoding="utf-8")
+    head, sep, tail = text.rpartition("table.csv")
+    broken = root / "mappings" / "broken.yarrrml.yml"
+    broken.write_text(head + "missing.csv" + tail, encoding="utf-8")
+    before = tree_digest(root)
+    with pytest.raises(KzgraphError, match=r"the mapping engine \(morph-kgc\) failed: .*missing"):
+        import_table(EXAMPLE, Settings.discover(root), mapping=broken)
+    assert tree_digest(root) == before
+
+
 def test_without_the_mapping_engine_the_error_says_how_to_get_it(tmp_path, monkeypatch):
     root = copy_project(tmp_path)
     (root / ".tools").unlink()

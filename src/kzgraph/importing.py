@@ -23,6 +23,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -34,7 +35,7 @@ from rdflib.namespace import PROV, RDF, RDFS
 from kzgraph import reconcile
 from kzgraph.diff import Diff
 from kzgraph.loading import KzgraphError, data_files, load_shapes, ontology_files
-from kzgraph.mapping_engine import run_mapping
+from kzgraph.mapping_engine import mapped_files
 from kzgraph.namespaces import BASE, GRAPH, KZ
 from kzgraph.settings import Settings
 from kzgraph.sources import (
@@ -620,8 +621,6 @@ def import_table(
     with tempfile.TemporaryDirectory(prefix="kzgraph-import-") as tmp:
         workdir = Path(tmp)
         _prepare(workdir, header, rows, table_id)
-        mapped = run_mapping(settings, mapping, workdir)
-        lap("map (morph-kgc)")
         # Each row's quads grouped by subject IRI, the way the assembler takes them.
         by_row: dict[int, dict[str, list[ox.Quad]]] = defaultdict(lambda: defaultdict(list))
         provisional: set[str] = set()
@@ -629,24 +628,26 @@ def import_table(
         row_entities: dict[int, set[str]] = defaultdict(set)
         entity_prefixes = tuple(f"{reconcile.PROVISIONAL}{kind}:" for kind in reconcile.KINDS)
         graph_of: dict[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, int] = {}
-        for q in (
-            q for part in mapped for q in ox.parse(path=str(part), format=ox.RdfFormat.N_QUADS)
-        ):
-            n = graph_of.get(q.graph_name)
-            if n is None:
-                n = graph_of[q.graph_name] = _row_of(q.graph_name)
-            subject = q.subject.value
-            by_row[n][subject].append(q)
-            if subject.startswith(entity_prefixes):
-                provisional.add(subject)
-                row_entities[n].add(subject)
-                if isinstance(q.object, ox.NamedNode):
-                    claims[subject][q.predicate.value].add(q.object.value)
-            obj = q.object
-            if isinstance(obj, ox.NamedNode) and obj.value.startswith(entity_prefixes):
-                provisional.add(obj.value)
-                row_entities[n].add(obj.value)
-    lap("read mapped quads")
+        # Each mapping group's file is read as soon as the engine has written it, while it maps
+        # the rest; nothing read is used before the engine has finished without error.
+        with closing(mapped_files(settings, mapping, workdir)) as mapped:
+            quads = (q for f in mapped for q in ox.parse(path=str(f), format=ox.RdfFormat.N_QUADS))
+            for q in quads:
+                n = graph_of.get(q.graph_name)
+                if n is None:
+                    n = graph_of[q.graph_name] = _row_of(q.graph_name)
+                subject = q.subject.value
+                by_row[n][subject].append(q)
+                if subject.startswith(entity_prefixes):
+                    provisional.add(subject)
+                    row_entities[n].add(subject)
+                    if isinstance(q.object, ox.NamedNode):
+                        claims[subject][q.predicate.value].add(q.object.value)
+                obj = q.object
+                if isinstance(obj, ox.NamedNode) and obj.value.startswith(entity_prefixes):
+                    provisional.add(obj.value)
+                    row_entities[n].add(obj.value)
+    lap("map with morph-kgc, read its quads")
     say("reconciling")
     index = reconcile.Index(store)
     decided = reconcile.read_decisions(decisions)
