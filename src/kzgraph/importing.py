@@ -351,10 +351,18 @@ class _Assembler:
     """Turns each row's provisional quads into the facts the graph does not have yet."""
 
     def __init__(
-        self, store: ox.Store, table_id: str, resolved: dict[str, reconcile.Resolution]
+        self,
+        store: ox.Store,
+        table_id: str,
+        resolved: dict[str, reconcile.Resolution],
+        new_table: bool = False,
     ) -> None:
         self.store = store
         self.table_id = table_id
+        #: A table imported for the first time: none of its row nodes can be in the graph yet.
+        self.new_table = new_table
+        self.rows_iri = f"{source_iri(table_id)}/row/"
+        self.normalised: dict[str, str] = {}  # rows quote the same sentences again and again
         self.resolved = resolved
         self.quotes = self._existing_quotes()
         self.figures = self._existing_figures()
@@ -367,7 +375,9 @@ class _Assembler:
         self.fresh: list[str] = []  # emitted since the last take()
 
     def _emit(self, triple: Triple) -> None:
-        line = f"{triple[0]} {triple[1]} {triple[2]} .\n"
+        self._put(f"{triple[0]} {triple[1]} {triple[2]} .\n")
+
+    def _put(self, line: str) -> None:
         size = len(self.out)
         self.out.add(line)
         if len(self.out) != size:
@@ -407,6 +417,7 @@ class _Assembler:
     def row(self, n: int, by_subject: dict[str, list[ox.Quad]]) -> int:
         """Add row ``n``'s new facts (its mapped quads by subject); how many triples it added."""
         prov_nodes: dict[str, ox.NamedNode] = {}
+        in_graph: set[str] = set()  # provenance nodes the graph may already describe
         for iri, qs in by_subject.items():
             kind, _name = (
                 reconcile.split(iri) if iri.startswith(reconcile.PROVISIONAL) else ("", "")
@@ -414,13 +425,20 @@ class _Assembler:
             if kind == "quote":
                 src = next((q.object.value for q in qs if q.predicate == _ENTITY), "")  # type: ignore[union-attr]
                 said = next((q.object.value for q in qs if q.predicate == _QUOTATION), "")  # type: ignore[union-attr]
-                key = (src, normalise_quote(said))
-                digest = hashlib.sha256(key[1].encode()).hexdigest()[:12]
-                prov_nodes[iri] = _n(self.quotes.get(key, f"{src}/quote/q-{digest}"))
+                key = (src, self._normalised(said))
+                known = self.quotes.get(key)
+                if known is None:
+                    digest = hashlib.sha256(key[1].encode()).hexdigest()[:12]
+                    prov_nodes[iri] = _n(f"{src}/quote/q-{digest}")
+                else:
+                    prov_nodes[iri] = _n(known)
+                    in_graph.add(iri)
             elif kind == "row":
-                prov_nodes[iri] = _n(f"{source_iri(self.table_id)}/row/{n}")
+                prov_nodes[iri] = _n(f"{self.rows_iri}{n}")
+                if not self.new_table:
+                    in_graph.add(iri)
         before = len(self.out)
-        new_subjects: set[ox.NamedNode | ox.BlankNode] = set()
+        new_subjects: set[str] = set()  # in N-Triples form, as the lines are written
         amount_nodes: dict[str, ox.BlankNode | None] = {}
         for iri, qs in by_subject.items():
             if iri in prov_nodes:
@@ -430,6 +448,7 @@ class _Assembler:
                 continue
             subject = self._term(iri)
             assert isinstance(subject, ox.NamedNode)
+            s_nt = str(subject)
             res = self.resolved.get(iri)
             matched = res is not None and res.outcome == reconcile.MATCHED
             fresh = res is not None and res.outcome == reconcile.NEW  # nothing to look up
@@ -444,30 +463,38 @@ class _Assembler:
                     ref = str(getattr(q.object, "value", ""))
                     node = self._amount(subject, by_subject.get(ref, []), amount_nodes, ref)
                     if node is not None:
-                        self._emit((subject, _AMOUNT, node))
-                        new_subjects.add(subject)
+                        self._put(f"{s_nt} {_AMOUNT} {node} .\n")
+                        new_subjects.add(s_nt)
                     continue
                 o = self._term(q.object)
                 if p == _STATUS:
                     self._status(subject, o, status_words, qs, new_subjects)
                     continue
                 if fresh or not self._exists(subject, p, o):
-                    self._emit((subject, p, o))
-                    new_subjects.add(subject)
+                    self._put(f"{s_nt} {p} {o} .\n")
+                    new_subjects.add(s_nt)
         for node in amount_nodes.values():
             if node is not None:
-                new_subjects.add(node)
+                new_subjects.add(str(node))
         if len(self.out) == before:
             return 0
-        cites = [prov_nodes[i] for i in sorted(prov_nodes)]
-        for subject in new_subjects:
-            for d in cites:
-                self._emit((subject, _QD, d))
+        cites = [f" {_QD} {prov_nodes[i]} .\n" for i in sorted(prov_nodes)]
+        for s_nt in new_subjects:
+            for cite in cites:
+                self._put(s_nt + cite)
         for iri, prov_node in prov_nodes.items():
+            d_nt = str(prov_node)
+            check = iri in in_graph
             for q in by_subject[iri]:
-                if not self._exists(prov_node, q.predicate, q.object):
-                    self._emit((prov_node, q.predicate, q.object))
+                if not (check and self._exists(prov_node, q.predicate, q.object)):
+                    self._put(f"{d_nt} {q.predicate} {q.object} .\n")
         return len(self.out) - before
+
+    def _normalised(self, quotation: str) -> str:
+        found = self.normalised.get(quotation)
+        if found is None:
+            found = self.normalised[quotation] = normalise_quote(quotation)
+        return found
 
     def _amount(
         self,
@@ -493,9 +520,10 @@ class _Assembler:
             self.figures.add(figure)
         node = ox.BlankNode()
         nodes[iri] = node
+        node_nt = str(node)
         for q in qs:
             if q.predicate != _QD:
-                self._emit((node, q.predicate, q.object))
+                self._put(f"{node_nt} {q.predicate} {q.object} .\n")
         return node
 
     def _status(
@@ -504,7 +532,7 @@ class _Assembler:
         status: Term,
         words: Term | None,
         qs: list[ox.Quad],
-        new_subjects: set[ox.NamedNode | ox.BlankNode],
+        new_subjects: set[str],
     ) -> None:
         known = self.statuses[project.value]
         if status.value in known:  # type: ignore[union-attr]
@@ -520,9 +548,9 @@ class _Assembler:
             self._emit((node, _STATUS, status))
             if words is not None:
                 self._emit((node, _STATUS_AS, words))
-            new_subjects.add(node)
+            new_subjects.add(str(node))
         known.add(status.value)  # type: ignore[union-attr]
-        new_subjects.add(project)
+        new_subjects.add(str(project))
 
     def _term(self, term: object) -> Term:
         value = term if isinstance(term, str) else getattr(term, "value", None)
@@ -638,15 +666,16 @@ def import_table(
                     n = graph_of[q.graph_name] = _row_of(q.graph_name)
                 subject = q.subject.value
                 by_row[n][subject].append(q)
+                obj = q.object
+                iri = obj.value if type(obj) is ox.NamedNode else None
                 if subject.startswith(entity_prefixes):
                     provisional.add(subject)
                     row_entities[n].add(subject)
-                    if isinstance(q.object, ox.NamedNode):
-                        claims[subject][q.predicate.value].add(q.object.value)
-                obj = q.object
-                if isinstance(obj, ox.NamedNode) and obj.value.startswith(entity_prefixes):
-                    provisional.add(obj.value)
-                    row_entities[n].add(obj.value)
+                    if iri is not None:
+                        claims[subject][q.predicate.value].add(iri)
+                if iri is not None and iri.startswith(entity_prefixes):
+                    provisional.add(iri)
+                    row_entities[n].add(iri)
     lap("map with morph-kgc, read its quads")
     say("reconciling")
     index = reconcile.Index(store)
@@ -657,7 +686,7 @@ def import_table(
     # thread while the rows are assembled (Oxigraph's bulk load releases the GIL).
     working = current_store(settings)
     loader = _Loader(working)
-    assembler = _Assembler(store, table_id, resolved)
+    assembler = _Assembler(store, table_id, resolved, new_table=known is None)
     reports: list[RowReport] = []
     chunks: list[bytes] = []
 
