@@ -198,6 +198,7 @@ class _Checker:
         self.problems: list[str] = []
         self.sources = {r.id: r for r in records(settings)}
         self.texts: dict[str, str] = {}
+        self.quoted: dict[tuple[str, str], tuple[str, bool]] = {}
         self.currencies = _iris_under(store, f"{BASE}id/currency/")
         self.countries = _iris_under(store, f"{BASE}id/country/")
         self.project_types = {iri.rsplit("#", 1)[-1] for iri in _subclasses(store, str(KZ.Project))}
@@ -277,12 +278,21 @@ class _Checker:
                 n, "quotation", f"empty: quote the sentence of {source_id} the row comes from"
             )
             return
-        said = normalise_quote(quotation)
-        if said not in self.text_of(source_id):
+        said, found = self._found(source_id, quotation)
+        if not found:
             self.fail(n, "quotation", f"not found in sources/{rec.file.name}: {quotation[:60]!r}")
         for column in ("amount_stated", "status_stated"):
             if c.get(column) and normalise_quote(c[column]) not in said:
                 self.fail(n, column, f"{c[column]!r} is not in the row's quotation")
+
+    def _found(self, source_id: str, quotation: str) -> tuple[str, bool]:
+        """The quotation normalised, and whether the source says it; rows repeat quotations."""
+        key = (source_id, quotation)
+        known = self.quoted.get(key)
+        if known is None:
+            said = normalise_quote(quotation)
+            known = self.quoted[key] = (said, said in self.text_of(source_id))
+        return known
 
 
 def _iris_under(store: ox.Store, prefix: str) -> set[str]:
