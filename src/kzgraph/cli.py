@@ -363,25 +363,45 @@ def export(ctx: click.Context, fmt: str | None, output: Path | None) -> None:
 )
 @click.option("--backend-update", metavar="URL", default=None, help="Its SPARQL Update URL.")
 @click.option("--backend-store", metavar="URL", default=None, help="Its Graph Store URL.")
+@click.option(
+    "--graph",
+    metavar="IRI",
+    default=None,
+    help="With FILES: the graph their triples go to (default: graph/loaded/<file name>).",
+)
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 @friendly_errors
 def push(
-    ctx: click.Context, backend: str, backend_update: str | None, backend_store: str | None
+    ctx: click.Context,
+    backend: str,
+    backend_update: str | None,
+    backend_store: str | None,
+    graph: str | None,
+    files: tuple[Path, ...],
 ) -> None:
-    """Put the named graphs into a remote store (replacing them there), then verify the counts."""
+    """Put the project's named graphs, or your FILES, into a remote store, then verify counts.
+
+    Without FILES the project's graphs replace their copies on the store and those that left
+    the project are dropped. With FILES (any RDF format, gzipped or not) each file is read as
+    `kzgraph load` reads it and its graphs replace their copies; nothing else is touched.
+    """
     from tqdm import tqdm
 
-    from kzgraph.push import named_graphs
+    from kzgraph.push import named_graphs, push_files
     from kzgraph.push import push as push_graphs
 
-    ds = load(_settings(ctx))
-    total = sum(len(g) for g in named_graphs(ds).values())
-    with tqdm(total=total, unit="triple", unit_scale=True, desc="pushing") as bar:
-        report = push_graphs(
-            ds,
-            make_backend(backend, backend_update, backend_store),
-            lambda graph, n: bar.update(n),
-        )
+    remote = make_backend(backend, backend_update, backend_store)
+    if graph is not None and not files:
+        raise click.UsageError("--graph names where FILES go: give the files too")
+    if files:
+        with tqdm(unit="triple", unit_scale=True, desc="pushing") as bar:
+            report = push_files(list(files), remote, graph, lambda _g, n: bar.update(n))
+    else:
+        ds = load(_settings(ctx))
+        total = sum(len(g) for g in named_graphs(ds).values())
+        with tqdm(total=total, unit="triple", unit_scale=True, desc="pushing") as bar:
+            report = push_graphs(ds, remote, lambda _g, n: bar.update(n))
     click.echo(report.to_text())
 
 

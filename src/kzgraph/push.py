@@ -1,21 +1,28 @@
-"""``kzgraph push``: put the project's named graphs into a remote store, then check them there.
+"""``kzgraph push``: put named graphs into a remote store, then check them there.
 
-Each named graph is sent whole with a Graph Store Protocol PUT (``?graph=IRI``), which replaces
-what the store held under that name, so running the push again leaves the same store. The
-default graph is then re-derived on the store by one SPARQL Update, as the merge of the named
-graphs, the layout :class:`~kzgraph.remote.RemoteStore` expects. The merge is made on the store
-rather than sent, so its blank nodes stay the named graphs' own. A manifest graph
-(:data:`MANIFEST`) lists the graphs the push owns; the next push drops those no longer in the
-source and leaves everything else on the store alone. Finally the triples per graph are counted
-on the store and compared with what was sent: a difference is an error, not a warning.
+Two sources: the project's own graphs (``kzgraph push``) or a user's RDF files (``kzgraph push
+FILE...``, read as ``kzgraph load`` reads them: any RDF format, gzipped or not, triples into
+``--graph`` or ``graph/loaded/<file name>``). Each named graph is sent whole with a Graph Store
+Protocol PUT (``?graph=IRI``), which replaces what the store held under that name, so running the
+push again leaves the same store. The default graph is then re-derived on the store by one SPARQL
+Update, as the merge of the named graphs, the layout :class:`~kzgraph.remote.RemoteStore` expects.
+The merge is made on the store rather than sent, so its blank nodes stay the named graphs' own.
+
+Who owns what is decided by the graph's name: the project push owns kzgraph's graph namespace
+except ``graph/loaded/``, and drops the graphs there that left the project; a file push never
+drops anything and refuses a graph in the project's part of the namespace (the next project push
+would drop it). Graphs outside the namespace are left alone. Finally the triples per graph are
+counted on the store and compared with what was sent: a difference is an error, not a warning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
+import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
 
 from kzgraph.loading import KzgraphError
@@ -23,6 +30,18 @@ from kzgraph.namespaces import GRAPH
 from kzgraph.remote import Backend, RemoteStore, graph_counts
 
 MERGE = "DROP SILENT DEFAULT ;\nINSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+#: Where a user's files go (``kzgraph load``'s default graphs): never the project push's to drop.
+LOADED = f"{GRAPH}loaded/"
+Progress = Callable[[str, int], None]
+
+
+def project_owned(graph: str) -> bool:
+    """Whether the project push owns ``graph`` (and may drop it when it leaves the project).
+
+    >>> project_owned("https://w3id.org/kzgraph/graph/000_aa"), project_owned(LOADED + "mine")
+    (True, False)
+    """
+    return graph.startswith(GRAPH) and not graph.startswith(LOADED)
 
 
 @dataclass
@@ -93,22 +112,73 @@ class _Sender:
             )
 
 
-def push(
-    ds: Dataset, backend: Backend, progress: Callable[[str, int], None] | None = None
-) -> PushReport:
+def push(ds: Dataset, backend: Backend, progress: Progress | None = None) -> PushReport:
     """Replace the backend's copies of ``ds``'s named graphs, re-derive its merge, verify."""
     sender = _Sender(backend)
     store = RemoteStore(backend)
-    graphs = named_graphs(ds)
-    owned = {g for g in graph_counts(store) if g.startswith(GRAPH)}
+    graphs = {
+        iri: (graph.serialize(format="nt", encoding="utf-8"), len(graph))
+        for iri, graph in named_graphs(ds).items()
+    }
+    stale = sorted({g for g in graph_counts(store) if project_owned(g)} - set(graphs))
+    return _send(sender, store, graphs.items(), stale, progress)
+
+
+def push_files(
+    paths: list[Path],
+    backend: Backend,
+    graph: str | None = None,
+    progress: Progress | None = None,
+) -> PushReport:
+    """Put a user's RDF files into the backend, graph by graph, then re-derive and verify.
+
+    Every file is read before anything is sent, so a syntax error in the last file (named with
+    its line) leaves the store as it was.
+    """
+    from kzgraph.bulk import default_graph_for, load_file
+
+    sender = _Sender(backend)  # its URLs are checked before any file is read
+    local = ox.Store()
+    seen: set[str] = set()
+    for path in paths:
+        target = ox.NamedNode(graph) if graph else default_graph_for(path)
+        load_file(local, path, target)
+        names = {g.value for g in local.named_graphs() if isinstance(g, ox.NamedNode)}
+        for name in sorted(names - seen):
+            if project_owned(name):
+                raise KzgraphError(
+                    f"{path}: graph <{name}> is in kzgraph's own graph namespace, which "
+                    "'kzgraph push' (without files) owns and would drop; use --graph, or "
+                    f"graphs outside {GRAPH} or under {LOADED}"
+                )
+        seen |= names
+
+    def graphs() -> Iterable[tuple[str, tuple[bytes, int]]]:
+        for name in sorted(seen):
+            triples = [
+                ox.Triple(q.subject, q.predicate, q.object)
+                for q in local.quads_for_pattern(None, None, None, ox.NamedNode(name))
+            ]
+            yield name, (ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"", len(triples))
+
+    return _send(sender, RemoteStore(backend), graphs(), [], progress)
+
+
+def _send(
+    sender: _Sender,
+    store: RemoteStore,
+    graphs: Iterable[tuple[str, tuple[bytes, int]]],
+    stale: list[str],
+    progress: Progress | None,
+) -> PushReport:
+    """PUT each graph, drop the stale ones, re-derive the merge, and compare the counts."""
     report = PushReport()
-    for iri, graph in graphs.items():
-        data = graph.serialize(format="nt", encoding="utf-8")
+    for iri, (data, count) in graphs:
         sender.put(iri, data)
-        report.sent[iri] = len(graph)
+        report.sent[iri] = count
         if progress is not None:
-            progress(iri, len(graph))
-    for iri in sorted(owned - set(graphs)):
+            progress(iri, count)
+    for iri in stale:
         sender.update(f"DROP SILENT GRAPH <{iri}>")
         report.dropped.append(iri)
     sender.update(MERGE)
