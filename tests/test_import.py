@@ -458,7 +458,7 @@ def test_an_engine_that_fails_midway_is_an_error_and_nothing_is_written(tmp_path
     root = copy_project(tmp_path)
     mapping = root / "mappings" / "tracker.yarrrml.yml"
     text = mapping.read_text(encoding="utf-8")
-    head, sep, tail = text.rpartition("table.csv")
+    head, _sep, tail = text.rpartition("table.csv")
     broken = root / "mappings" / "broken.yarrrml.yml"
     broken.write_text(head + "missing.csv" + tail, encoding="utf-8")
     before = tree_digest(root)

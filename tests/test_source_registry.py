@@ -82,6 +82,24 @@ def test_source_add_registers_keeps_bytes_and_prepares_a_graph(tmp_path):
     assert not [f for f in lint(Settings.discover(root)) if f.severity == ERROR]
     again = kzgraph(root, "source", "add", str(article), "--description", "x")
     assert again.returncode == 0 and "already registered" in again.stdout
+    # the same article saved again with CRLF line endings and straight quotes: not a new source
+    resaved = tmp_path / "resaved.txt"
+    resaved.write_bytes(
+        article.read_text(encoding="utf-8").replace("\n", "\r\n").replace("“", '"')
+        .replace("”", '"').encode("utf-8")
+    )  # fmt: skip
+    before = sorted(p.name for p in (root / "sources").iterdir())
+    third = kzgraph(root, "source", "add", str(resaved), "--description", "x")
+    assert third.returncode == 0, third.stderr
+    assert f"already registered as {source_id} (the same text" in third.stdout
+    assert sorted(p.name for p in (root / "sources").iterdir()) == before
+    # a changed word is another text
+    edited = tmp_path / "edited.txt"
+    edited.write_text(
+        article.read_text(encoding="utf-8").replace("$5 million", "$6 million"), encoding="utf-8"
+    )
+    fourth = kzgraph(root, "source", "add", str(edited), "--description", "A corrected copy.")
+    assert fourth.returncode == 0 and "registered 006_" in fourth.stdout, fourth.stdout
     listing = kzgraph(root, "source", "list")
     assert f"{source_id}" in listing.stdout and "ok" in listing.stdout
 

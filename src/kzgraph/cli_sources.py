@@ -57,7 +57,12 @@ def add(
     )
     rec = done.record
     if not done.created:
-        click.echo(f"{file} is already registered as {rec.id} (same SHA-256); nothing changed")
+        how = (
+            "the same text, differing only in whitespace, quote marks or dashes"
+            if done.same_text
+            else "same SHA-256"
+        )
+        click.echo(f"{file} is already registered as {rec.id} ({how}); nothing changed")
         return
     click.echo(f"registered {rec.id}: sources/{rec.file.name} (sha256 {rec.sha256})")
     if done.graph_file is not None:

@@ -224,6 +224,9 @@ class Registration:
     record: SourceRecord
     created: bool
     graph_file: Path | None
+    #: Not created because the text is one already registered, saved with other whitespace,
+    #: line endings, quote marks or dashes (the differences quotations are compared without).
+    same_text: bool = False
 
 
 def describe(
@@ -291,7 +294,10 @@ def register(
 ) -> Registration:
     """Register ``path``: keep its bytes, record its metadata and prepare its named graph.
 
-    Registering the same bytes twice returns the existing record (``created`` is False).
+    Registering the same bytes twice returns the existing record (``created`` is False), and so
+    does an article whose text differs from a registered one only in what quotations are
+    compared without (``same_text``): a copy saved again with CRLF line endings or curly quotes
+    is not a second source.
     """
     settings = settings or Settings.discover()
     path = Path(path)
@@ -301,9 +307,10 @@ def register(
         raise KzgraphError(
             f"{path}: a source is a .txt article or a .csv/.xlsx table, not {path.suffix!r}"
         )
+    text = None
     if path.suffix == ".txt":
         try:
-            path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise KzgraphError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     sha = sha256_of(path)
@@ -312,6 +319,12 @@ def register(
     for existing in known:
         if existing.sha256 == sha:
             return Registration(existing, created=False, graph_file=None)
+    if text is not None:
+        said = normalise_quote(text)
+        for existing in known:
+            if existing.file.suffix == ".txt" and existing.file.is_file():
+                if normalise_quote(existing.file.read_text(encoding="utf-8")) == said:
+                    return Registration(existing, created=False, graph_file=None, same_text=True)
     if source_id is None:
         source_id = path.stem if _ID.match(path.stem) else next_id(known, sha)
     elif not _ID.match(source_id):
