@@ -21,6 +21,7 @@ from kzgraph.cli_support import (
     friendly_errors,
     make_backend,
     require_store,
+    store_option,
 )
 from kzgraph.docs_catalogue import catalogue_markdown
 from kzgraph.loading import KzgraphError, data_files, load, load_shapes, ontology_files
@@ -75,13 +76,7 @@ def main(ctx: click.Context, root: Path | None) -> None:
 
 
 @main.command()
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also write the dataset into an on-disk Oxigraph store at this path.",
-)
+@store_option("Also write the dataset into an on-disk Oxigraph store at this path.")
 @click.pass_context
 @friendly_errors
 def build(ctx: click.Context, store_path: Path | None) -> None:
@@ -106,13 +101,7 @@ def build(ctx: click.Context, store_path: Path | None) -> None:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="The on-disk Oxigraph store to load into (created if missing).",
-)
+@store_option("The on-disk Oxigraph store to load into (created if missing).", required=True)
 @click.option("--graph", default=None, help="Named graph for the triples (default: one per file).")
 @click.pass_context
 @friendly_errors
@@ -216,13 +205,7 @@ def record_validation(settings: Settings, store: OxigraphStore, store_path: Path
     help="pyshacl (the reference; default for the seeded files) or the shapes compiled to "
     "SPARQL and run by Oxigraph (same findings, far faster; default with --store).",
 )
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Validate this on-disk Oxigraph store instead of the seeded files.",
-)
+@store_option("Validate this on-disk Oxigraph store instead of the seeded files.")
 @inference_option
 @backend_option
 @click.pass_context
@@ -305,13 +288,7 @@ def _validate_with_sparql(
 
 
 @main.command()
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Count an on-disk Oxigraph store (by SPARQL) instead of the seeded files.",
-)
+@store_option("Count an on-disk Oxigraph store (by SPARQL) instead of the seeded files.")
 @backend_option
 @click.pass_context
 @friendly_errors
@@ -521,13 +498,7 @@ def query_cmd(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=7878, show_default=True, type=int)
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="On-disk Oxigraph store (default: in memory).",
-)
+@store_option("On-disk Oxigraph store (default: in memory).")
 @click.option(
     "--timeout",
     default=30.0,

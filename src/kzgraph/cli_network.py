@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import networkx as nx
 
-from kzgraph.cli_support import friendly_errors, make_backend, require_store
+from kzgraph.cli_support import friendly_errors, make_backend, require_store, store_option
 from kzgraph.loading import KzgraphError, load
 from kzgraph.network import graph as netgraph
 from kzgraph.network import measures, paths
@@ -86,13 +86,9 @@ projection_option = click.option(
 
 
 @click.group(name="network")
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Analyse an on-disk Oxigraph store (opened read-only) instead of the seeded files; "
-    "projections are built from it by SPARQL.",
+@store_option(
+    "Analyse an on-disk Oxigraph store (opened read-only) instead of the seeded files; "
+    "projections are built from it by SPARQL."
 )
 @click.option(
     "--backend",

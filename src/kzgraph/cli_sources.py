@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from kzgraph.cli_support import friendly_errors
+from kzgraph.cli_support import friendly_errors, store_option
 from kzgraph.settings import Settings
 
 
@@ -103,12 +103,7 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--dry-run", is_flag=True, help="Report, diff and validate; write nothing.")
 @click.option("--title", help="Title of the table as a source (default: its file name).")
 @click.option("--description", help="What the table is (recorded with it as a source).")
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also load the new graph into this on-disk store.",
-)
+@store_option("Also load the new graph into this on-disk store.")
 @click.option("--diff-lines", default=20, show_default=True, help="Triples shown per graph.")
 @click.pass_context
 @friendly_errors

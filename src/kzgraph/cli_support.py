@@ -95,6 +95,18 @@ backend_option = click.option(
 )
 
 
+def store_option(help: str, *, required: bool = False) -> Callable[[F], F]:
+    """``--store DIR``, an on-disk Oxigraph store (a directory), with the command's own help."""
+    return click.option(
+        "--store",
+        "store_path",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        required=required,
+        help=help,
+    )
+
+
 def require_store(path: Path) -> Path:
     """``path`` if it holds an Oxigraph store; a clear error instead of an empty new store."""
     if not (path / "CURRENT").exists():
