@@ -249,7 +249,7 @@ async def parameters(request: Request) -> Response:
     saved = state.catalogue.get(request.path_params["name"])
     if saved is None:
         return error(404, f"no saved query named {request.path_params['name']!r}")
-    labels = state.labels()
+    labels = await state.labels_async()
 
     def work() -> list[dict[str, Any]]:
         return [
@@ -272,7 +272,7 @@ async def parameters(request: Request) -> Response:
 async def labels(request: Request) -> Response:
     """IRI → English label for every labelled term: what the UI shows instead of IRIs."""
     state: ServerState = request.app.state.kz
-    return JSONResponse(state.labels(), headers={"Cache-Control": "no-cache"})
+    return JSONResponse(await state.labels_async(), headers={"Cache-Control": "no-cache"})
 
 
 def routes() -> list[Route]:

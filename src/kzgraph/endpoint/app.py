@@ -99,7 +99,7 @@ async def run_query(
 ) -> Response:
     """Check, negotiate, and run one query in the worker pool."""
     assert req.query is not None
-    graphs = state.graphs()
+    graphs = await state.graphs_async()
     form = check_query(req.query, graphs, base).form
     check_graphs(req.default_graphs, graphs, "default-graph-uri")
     check_graphs(req.named_graphs, graphs, "named-graph-uri")
@@ -185,7 +185,9 @@ async def sparql(request: Request) -> Response:
     accept = request.headers.get("accept")
     if wants_html(accept):
         return HTMLResponse(ui_page(request, state))
-    description = service_description(base, state.graphs(), state.settings.allow_updates)
+    description = service_description(
+        base, await state.graphs_async(), state.settings.allow_updates
+    )
     return rdf_response(description, accept, request.query_params.get("format"))
 
 
@@ -234,7 +236,7 @@ async def landing(request: Request) -> Response:
     counts = state.store.query(
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
     ).rows
-    labels = state.labels()
+    labels = await state.labels_async()
     examples = [
         "https://w3id.org/kzgraph/id/company/fufeng-group",
         "https://w3id.org/kzgraph/id/region/zhambyl",
@@ -275,7 +277,7 @@ async def healthz(request: Request) -> Response:
         {
             "status": "ok" if ok else "unavailable",
             "quads": state.size_if_known(),  # null until a background count finishes
-            "graphs": len(state.graphs()),
+            "graphs": len(await state.graphs_async()),
             "generation": state.generation,
             "updates": state.settings.allow_updates,
             "pool": {**pool, "pids": state.pool.pids()},

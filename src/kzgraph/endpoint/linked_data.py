@@ -97,7 +97,7 @@ async def describe_iri(request: Request, iri: str) -> Response:
 
     override = request.query_params.get("format")
     html = override is None and wants_html(request.headers.get("accept"))
-    if iri in state.graphs():
+    if iri in await state.graphs_async():
         if html:
             page = await anyio.to_thread.run_sync(_graph_page, state, iri)
             return HTMLResponse(page, headers={"Vary": "Accept"})

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pyoxigraph as ox
 from rdflib import Graph
 
@@ -131,6 +132,24 @@ class ServerState:
         if self._labels is None:
             self._labels = {str(iri): label for iri, label in label_map(self.store).items()}
         return self._labels
+
+    async def labels_async(self) -> dict[str, str]:
+        """:meth:`labels` for a request handler: computed on a thread, never on the event loop.
+
+        The first call after a write reads every label in the store (seconds at millions of
+        quads), which on the loop would hold up every other request meanwhile.
+        """
+        labels = self._labels
+        if labels is not None:
+            return labels
+        return await anyio.to_thread.run_sync(self.labels)
+
+    async def graphs_async(self) -> list[str]:
+        """:meth:`graphs` for a request handler, listed on a thread when not cached."""
+        graphs = self._graphs
+        if graphs is not None:
+            return graphs
+        return await anyio.to_thread.run_sync(self.graphs)
 
     def write(
         self, update: str, base_iri: str | None = None, changed_by: str | None = None

@@ -26,11 +26,11 @@ async def void(request: Request) -> Response:
         (n + ".gz", "application/gzip") for n in DUMPS
     ]
     graph = await anyio.to_thread.run_sync(
-        void_description, str(request.base_url), state.store, state.graphs(), dumps
+        void_description, str(request.base_url), state.store, await state.graphs_async(), dumps
     )
     override = request.query_params.get("format")
     if override is None and wants_html(request.headers.get("accept")):
-        return HTMLResponse(rdf_page(graph, state.labels()), headers={"Vary": "Accept"})
+        return HTMLResponse(rdf_page(graph, await state.labels_async()), headers={"Vary": "Accept"})
     return rdf_response(graph, request.headers.get("accept"), override)
 
 
