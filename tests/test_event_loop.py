@@ -4,7 +4,7 @@ The label map and the graph list are cached until the data changes; the first re
 write rebuilds them, which at millions of quads takes seconds. Done on the event loop, that would
 hold up every other client meanwhile. This test drops both caches before each request to a route
 that needs them and records, each time one is rebuilt, whether an event loop was running on that
-thread: none may have been.
+thread: none may have been. Every in-process query a handler makes is recorded the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from kzgraph.endpoint.server import prepare
 from kzgraph.endpoint.state import ServerState
 from kzgraph.namespaces import BASE
 from kzgraph.settings import Settings
+from kzgraph.store import OxigraphStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,8 +58,15 @@ def test_labels_and_graphs_are_rebuilt_off_the_event_loop(app_state, monkeypatch
             rebuilt.append(("graphs", current["path"], _on_event_loop()))
         return real_graphs(self)
 
+    real_query = OxigraphStore.query
+
+    def query(self: OxigraphStore, *args: object, **kwargs: object) -> object:
+        rebuilt.append(("query", current["path"], _on_event_loop()))
+        return real_query(self, *args, **kwargs)  # type: ignore[arg-type]
+
     monkeypatch.setattr(ServerState, "labels", labels)
     monkeypatch.setattr(ServerState, "graphs", graphs)
+    monkeypatch.setattr(OxigraphStore, "query", query)
     graph = next(g for g in app_state.graphs() if g.startswith(f"{BASE}graph/"))
     requests = [
         ("/", "text/html"),
@@ -70,6 +78,7 @@ def test_labels_and_graphs_are_rebuilt_off_the_event_loop(app_state, monkeypatch
         ("/.well-known/void", "text/turtle"),
         ("/.well-known/void", "text/html"),
         ("/" + graph[len(BASE) :], "text/turtle"),
+        ("/ontology", "text/turtle"),
     ]
 
     async def visit() -> None:
@@ -78,11 +87,12 @@ def test_labels_and_graphs_are_rebuilt_off_the_event_loop(app_state, monkeypatch
             for path, accept in requests:
                 app_state._labels = None
                 app_state._graphs = None
+                app_state.cache.clear()
                 current["path"] = path
                 response = await client.get(path, headers={"Accept": accept})
                 assert response.status_code == 200, (path, response.text[:300])
 
     asyncio.run(visit())
-    assert {kind for kind, _path, _loop in rebuilt} == {"labels", "graphs"}
+    assert {kind for kind, _path, _loop in rebuilt} == {"labels", "graphs", "query"}
     on_loop = [(kind, path) for kind, path, loop in rebuilt if loop]
     assert not on_loop, f"rebuilt on the event loop: {on_loop}"

@@ -213,10 +213,7 @@ async def ontology(request: Request) -> Response:
     override = request.query_params.get("format")
     if override is None and wants_html(request.headers.get("accept")):
         return RedirectResponse("/ontology/", status_code=303)
-    dump = state.store.store.dump(
-        format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(str(ONTOLOGY_GRAPH))
-    )
-    graph = bind_prefixes(Graph().parse(data=dump or b"", format="nt"))
+    graph = await anyio.to_thread.run_sync(_graph_contents, state, str(ONTOLOGY_GRAPH))
     return rdf_response(graph, request.headers.get("accept"), override)
 
 
