@@ -8,6 +8,7 @@ N-Quads instead. Each write also updates the store's recorded content id
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,12 +205,14 @@ class ServerState:
         from kzgraph.validation import validate_store
 
         store = self.store.store
+        # the checks run side by side (Oxigraph releases the GIL): a write waits for them
+        threads = os.cpu_count() or 1
         if focus is not None and self.validation.get("conforms") is True:
             focus = focus | _pointing_to(store, focus)
-            report = validate_store(store, self.shapes(), focus)
+            report = validate_store(store, self.shapes(), focus, threads=threads)
             scope = f"{len(focus)} node(s)"
         else:
-            report = validate_store(store, self.shapes())
+            report = validate_store(store, self.shapes(), threads=threads)
             scope = "full"
         self.validation = {
             "conforms": report.conforms,
