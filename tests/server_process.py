@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -50,3 +52,32 @@ class Server:
 
     def output(self) -> str:
         return self.log.read_text()
+
+
+#: The Oxigraph server binary from PyPI (a test dependency), beside this interpreter.
+OXIGRAPH = Path(sys.executable).parent / "oxigraph"
+
+
+@contextmanager
+def oxigraph_server(location: Path) -> Iterator[str]:
+    """An Oxigraph server on loopback over the store at ``location``; yields its query URL."""
+    assert OXIGRAPH.exists(), "the Oxigraph server is missing: run bash scripts/setup.sh test"
+    port = free_port()
+    process = subprocess.Popen(
+        [str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/query"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, params={"query": "ASK {}"}, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -7,19 +7,14 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from kzgraph.namespaces import GRAPH
 from kzgraph.push import LOADED
 from kzgraph.remote import Backend, RemoteStore, graph_counts
 
-from .server_process import free_port
-
-OXIGRAPH = Path(sys.executable).parent / "oxigraph"
+from .server_process import oxigraph_server
 
 TURTLE = """@prefix ex: <http://example.org/> .
 ex:a ex:knows ex:b , ex:c .
@@ -41,25 +36,8 @@ def kzgraph(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def oxigraph(tmp_path):
     """An empty Oxigraph server on loopback; yields its query URL."""
-    assert OXIGRAPH.exists(), "the Oxigraph server is missing: run bash scripts/setup.sh test"
-    port = free_port()
-    process = subprocess.Popen(
-        [str(OXIGRAPH), "serve", "--location", str(tmp_path / "store"), "--bind",
-         f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/query"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, params={"query": "ASK {}"}, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with oxigraph_server(tmp_path / "store") as url:
+        yield url
 
 
 def counts(url: str) -> dict[str, int]:

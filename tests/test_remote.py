@@ -11,8 +11,6 @@ from __future__ import annotations
 import collections
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,9 +23,7 @@ from kzgraph.push import named_graphs
 from kzgraph.querying import run_saved
 from kzgraph.remote import ENV_PASSWORD, ENV_USER, Backend, RemoteStore, graph_counts
 
-from .server_process import free_port
-
-OXIGRAPH = Path(sys.executable).parent / "oxigraph"
+from .server_process import free_port, oxigraph_server
 
 
 def kzgraph(*args: str) -> subprocess.CompletedProcess[str]:
@@ -39,27 +35,10 @@ def kzgraph(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def oxigraph(tmp_path_factory):
     """An Oxigraph server on loopback, filled by ``kzgraph push``; yields its query URL."""
-    assert OXIGRAPH.exists(), "the Oxigraph server is missing: run bash scripts/setup.sh test"
-    port = free_port()
-    location = tmp_path_factory.mktemp("oxigraph") / "store"
-    process = subprocess.Popen(
-        [str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/query"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, params={"query": "ASK {}"}, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    out = kzgraph("push", "--backend", url)
-    assert out.returncode == 0, out.stderr
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with oxigraph_server(tmp_path_factory.mktemp("oxigraph") / "store") as url:
+        out = kzgraph("push", "--backend", url)
+        assert out.returncode == 0, out.stderr
+        yield url
 
 
 @pytest.fixture(scope="module")
