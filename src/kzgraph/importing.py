@@ -290,9 +290,14 @@ class _Checker:
         key = (source_id, quotation)
         known = self.quoted.get(key)
         if known is None:
-            said = normalise_quote(quotation)
+            said = _normalised(quotation)
             known = self.quoted[key] = (said, said in self.text_of(source_id))
         return known
+
+
+#: The quotation normalisation, remembered: a tracker's rows quote the same sentences again and
+#: again, and both the cell checks and the assembly compare every row's quotation.
+_normalised = functools.lru_cache(maxsize=1 << 16)(normalise_quote)
 
 
 def _iris_under(store: ox.Store, prefix: str) -> set[str]:
@@ -372,7 +377,6 @@ class _Assembler:
         #: A table imported for the first time: none of its row nodes can be in the graph yet.
         self.new_table = new_table
         self.rows_iri = f"{source_iri(table_id)}/row/"
-        self.normalised: dict[str, str] = {}  # rows quote the same sentences again and again
         self.resolved = resolved
         self.quotes = self._existing_quotes()
         self.figures = self._existing_figures()
@@ -435,7 +439,7 @@ class _Assembler:
             if kind == "quote":
                 src = next((q.object.value for q in qs if q.predicate == _ENTITY), "")  # type: ignore[union-attr]
                 said = next((q.object.value for q in qs if q.predicate == _QUOTATION), "")  # type: ignore[union-attr]
-                key = (src, self._normalised(said))
+                key = (src, _normalised(said))
                 known = self.quotes.get(key)
                 if known is None:
                     digest = hashlib.sha256(key[1].encode()).hexdigest()[:12]
@@ -499,12 +503,6 @@ class _Assembler:
                 if not (check and self._exists(prov_node, q.predicate, q.object)):
                     self._put(f"{d_nt} {q.predicate} {q.object} .\n")
         return len(self.out) - before
-
-    def _normalised(self, quotation: str) -> str:
-        found = self.normalised.get(quotation)
-        if found is None:
-            found = self.normalised[quotation] = normalise_quote(quotation)
-        return found
 
     def _amount(
         self,
