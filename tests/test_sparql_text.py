@@ -33,6 +33,9 @@ SERVICE_FORMS = [
     f"CONSTRUCT {{ ?x ?p ?o }} WHERE {{ SERVICE <{TARGET}> {{ ?x ?p ?o }} }}",
     f"DESCRIBE ?x WHERE {{ SERVICE <{TARGET}> {{ ?x ?p ?o }} }}",
     f"SELECT * {{ SELECT ?x {{ SERVICE <{TARGET}> {{ ?x ?p ?o }} }} }}",
+    # codepoint escapes, which engines other than Oxigraph replace before parsing
+    rf"SELECT ?x WHERE {{ S\u0045RVICE <{TARGET}> {{ ?x ?p ?o }} }}",
+    rf"SELECT ?x WHERE {{ \U00000053ervice SILENT <{TARGET}> {{ ?x ?p ?o }} }}",
 ]
 
 LOAD_FORMS = [
@@ -42,6 +45,8 @@ LOAD_FORMS = [
     f"LOAD SILENT <{TARGET}>",
     f"WITH <urn:g> DELETE {{ ?s ?p ?o }} WHERE {{ SERVICE <{TARGET}> {{ ?s ?p ?o }} }}",
     f"INSERT {{ GRAPH <urn:g> {{ ?s ?p ?o }} }} WHERE {{ SERVICE <{TARGET}> {{ ?s ?p ?o }} }}",
+    rf"L\u004fAD <{TARGET}>",
+    rf"INSERT DATA {{ GRAPH <urn:g> {{ <urn:a> <urn:b> <urn:c> }} }} ; \u004coad <{TARGET}>",
 ]
 
 

@@ -582,6 +582,13 @@ def query_cmd(
     help="Do not install the seccomp filter that keeps the server off the network.",
 )
 @inference_option
+@click.option(
+    "--backend",
+    metavar="URL",
+    default=None,
+    help="Serve a remote store's SPARQL endpoint (filled by 'kzgraph push'), read-only, "
+    "instead of an embedded store; credentials from KZGRAPH_BACKEND_USER/_PASSWORD.",
+)
 @click.pass_context
 @friendly_errors
 def serve(
@@ -590,6 +597,7 @@ def serve(
     token: str | None, no_validate: bool, max_queue: int, max_answer_bytes: int,
     max_connections: int, header_timeout: float, body_timeout: float, no_sandbox: bool,
     inference: str, processes: str, answer_cache_mb: int, worker_memory_mb: int,
+    backend: str | None,
 ) -> None:  # fmt: skip
     """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
     from kzgraph.endpoint.config import ServerSettings
@@ -610,6 +618,7 @@ def serve(
             token=token, validate=not no_validate, inference=inference, max_queue=max_queue,
             max_answer_bytes=max_answer_bytes, max_connections=max_connections,
             header_timeout=header_timeout, body_timeout=body_timeout, sandbox=not no_sandbox,
+            backend=make_backend(backend) if backend is not None else None,
         )  # fmt: skip
     except ValueError as exc:
         raise KzgraphError(str(exc)) from None

@@ -24,12 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
+import pyoxigraph as ox
 from rdflib import Graph, Node, URIRef
 from rdflib.query import Result
 
 from kzgraph.loading import KzgraphError
 from kzgraph.namespaces import PREFIXES, bind_prefixes
-from kzgraph.store import QueryResult, QuerySyntaxError
+from kzgraph.store import QueryResult, QuerySyntaxError, to_rdflib
 
 ENV_USER = "KZGRAPH_BACKEND_USER"
 ENV_PASSWORD = "KZGRAPH_BACKEND_PASSWORD"
@@ -53,9 +54,20 @@ class Backend:
             return None
         return httpx.BasicAuth(user, os.environ.get(ENV_PASSWORD, ""))
 
-    def client(self) -> httpx.Client:
-        """An HTTP client for this backend (no redirects to other hosts are followed)."""
-        return httpx.Client(timeout=self.timeout, auth=self.auth(), follow_redirects=False)
+    def client(self, uds: str | None = None) -> httpx.Client:
+        """An HTTP client for this backend (redirects are not followed).
+
+        ``uds``: connect through the server's relay (:mod:`kzgraph.endpoint.gateway`) instead
+        of opening network sockets, which the sandboxed server cannot.
+        """
+        transport = httpx.HTTPTransport(uds=uds) if uds is not None else None
+        return httpx.Client(
+            timeout=self.timeout, auth=self.auth(), follow_redirects=False, transport=transport
+        )
+
+    def urls(self) -> list[str]:
+        """Every URL of this backend that is set."""
+        return [u for u in (self.query_url, self.update_url, self.store_url) if u]
 
 
 def with_prologue(text: str) -> str:
@@ -106,9 +118,9 @@ class RemoteStore:
 
     engine = "remote"
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, uds: str | None = None) -> None:
         self.backend = backend
-        self._http = backend.client()
+        self._http = backend.client(uds)
 
     def load_dataset(self, ds: object) -> None:
         """Refused: a remote store is filled with ``kzgraph push``."""
@@ -139,8 +151,17 @@ class RemoteStore:
         response = self._post({"query": text}, f"{SELECT_TYPES}, {GRAPH_TYPES}")
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media in ("application/n-triples", "text/turtle", "text/plain"):
+            # parsed by Oxigraph, which keeps the store's blank node labels (rdflib's parser
+            # makes new ones): a page's next query can then name the same nodes
+            fmt = ox.RdfFormat.TURTLE if "turtle" in media else ox.RdfFormat.N_TRIPLES
             graph = bind_prefixes(Graph())
-            graph.parse(data=response.content, format="nt" if "turtle" not in media else "turtle")
+            for quad in ox.parse(response.content, format=fmt):
+                triple = (
+                    to_rdflib(quad.subject),
+                    to_rdflib(quad.predicate),
+                    to_rdflib(quad.object),
+                )
+                graph.add(triple)  # type: ignore[arg-type]
             return QueryResult("graph", graph=graph)
         if media not in ("application/sparql-results+json", "application/json"):
             raise KzgraphError(f"the backend answered in {media!r}, not SPARQL results JSON")
@@ -158,6 +179,60 @@ class RemoteStore:
         result = self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
         value = result.rows[0][0] if result.rows else None
         return int(str(value)) if value is not None else 0
+
+    # What the server reads besides queries, as OxigraphStore answers them.
+
+    def graph_names(self) -> list[str]:
+        """The named graphs, sorted."""
+        rows = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").rows
+        return sorted(str(g) for (g,) in rows if isinstance(g, URIRef))
+
+    def has_graph(self, iri: str) -> bool:
+        """Whether the named graph ``iri`` holds anything."""
+        return bool(self.query(f"ASK {{ GRAPH <{_checked_iri(iri)}> {{ ?s ?p ?o }} }}").boolean)
+
+    def _ntriples(self, where: str) -> bytes:
+        text = with_prologue(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ {where} }}")
+        response = self._post({"query": text}, "application/n-triples")
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media in ("application/n-triples", "text/plain"):
+            return response.content
+        # a store that answers in another RDF format: re-written as N-Triples lines
+        fmt = ox.RdfFormat.from_media_type(media)
+        if fmt is None:
+            raise KzgraphError(f"the backend answered a CONSTRUCT in {media!r}")
+        return (
+            ox.serialize(ox.parse(response.content, format=fmt), format=ox.RdfFormat.N_TRIPLES)
+            or b""
+        )
+
+    def graph_dump(self, iri: str | None, fmt: ox.RdfFormat) -> bytes:
+        """One named graph (the default graph, the merge, for None) in ``fmt``."""
+        where = "?s ?p ?o" if iri is None else f"GRAPH <{_checked_iri(iri)}> {{ ?s ?p ?o }}"
+        data = self._ntriples(where)
+        if fmt == ox.RdfFormat.N_TRIPLES:
+            return data
+        triples = [
+            ox.Triple(q.subject, q.predicate, q.object)
+            for q in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
+        ]
+        return ox.serialize(triples, format=fmt, prefixes=dict(PREFIXES)) or b""
+
+    def nquads(self) -> bytes:
+        """Every named graph as N-Quads, one CONSTRUCT per graph."""
+        out = bytearray()
+        for graph in self.graph_names():
+            name = f" <{graph}> .\n".encode()
+            for line in self._ntriples(f"GRAPH <{graph}> {{ ?s ?p ?o }}").splitlines():
+                line = line.strip()
+                if line and not line.startswith(b"#"):
+                    out += line.removesuffix(b".").rstrip() + name
+        return bytes(out)
+
+
+def _checked_iri(iri: str) -> str:
+    """``iri`` if it can go between angle brackets in a query unchanged, else an error."""
+    return ox.NamedNode(iri).value
 
 
 def graph_counts(store: RemoteStore) -> dict[str, int]:

@@ -283,6 +283,26 @@ class OxigraphStore:
         """True when the store holds no quad at all (constant time, unlike ``len``)."""
         return next(iter(self.store.quads_for_pattern(None, None, None, None)), None) is None
 
+    # What the server reads besides queries; RemoteStore answers the same calls.
+
+    def graph_names(self) -> list[str]:
+        """The named graphs, sorted."""
+        return sorted(g.value for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def has_graph(self, iri: str) -> bool:
+        """Whether the named graph ``iri`` holds anything."""
+        return self.store.contains_named_graph(ox.NamedNode(iri))
+
+    def graph_dump(self, iri: str | None, fmt: ox.RdfFormat) -> bytes:
+        """One named graph (the default graph, the merge, for None) in ``fmt``."""
+        graph = ox.DefaultGraph() if iri is None else ox.NamedNode(iri)
+        return self.store.dump(format=fmt, from_graph=graph) or b""
+
+    def nquads(self) -> bytes:
+        """Every named graph as N-Quads (the default graph only repeats them)."""
+        quads = [q for q in self.store if not isinstance(q.graph_name, ox.DefaultGraph)]
+        return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
+
 
 def open_store(
     engine: str = "oxigraph",

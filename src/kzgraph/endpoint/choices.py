@@ -9,7 +9,7 @@ labelled entity.
 from __future__ import annotations
 
 from kzgraph.namespaces import curie
-from kzgraph.store import OxigraphStore
+from kzgraph.store import Store
 
 _USED = "SELECT DISTINCT ?x WHERE {{ {pattern} }}"
 PATTERNS = {
@@ -29,7 +29,7 @@ PATTERNS = {
 }
 
 
-def choices(store: OxigraphStore, param: str, labels: dict[str, str]) -> list[dict[str, str]]:
+def choices(store: Store, param: str, labels: dict[str, str]) -> list[dict[str, str]]:
     """``[{"value": CURIE, "label": …}]`` for a parameter, sorted by label."""
     pattern = PATTERNS.get(param, PATTERNS["entity"])
     rows = store.query(_USED.format(pattern=pattern)).rows

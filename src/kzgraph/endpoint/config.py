@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kzgraph.remote import Backend
 from kzgraph.settings import Settings
 
 
@@ -38,6 +39,8 @@ class ServerSettings:
     answer_cache_mb: int = 64
     #: Install the seccomp filter that keeps the server and its workers off the network.
     sandbox: bool = True
+    #: A remote store to serve instead of an embedded one (read-only, reached by a relay).
+    backend: Backend | None = None
 
     def __post_init__(self) -> None:
         if self.allow_updates and not self.token:
@@ -49,5 +52,24 @@ class ServerSettings:
                 "--processes serves read-only: writes go to one primary store, so start "
                 "--allow-updates with one process (the default) and --workers for queries"
             )
+        if self.backend is not None:
+            self._check_backend()
         if self.allow_updates and self.store_path is None:
             raise ValueError("updates persist on disk: give --store PATH with --allow-updates")
+
+    def _check_backend(self) -> None:
+        """What --backend cannot be combined with, said before anything starts."""
+        if self.store_path is not None:
+            raise ValueError("--backend serves a remote store: give --backend or --store, not both")
+        if self.allow_updates:
+            raise ValueError(
+                "--backend serves the remote store read-only: write to it with 'kzgraph push' "
+                "(or its own update service), not --allow-updates"
+            )
+        if self.processes > 1:
+            raise ValueError(
+                "--backend serves from one process (the store does the work; --workers sets "
+                "how many queries it is sent at once), not --processes"
+            )
+        if self.inference != "none":
+            raise ValueError("--inference applies to the seeded files, not to --backend")

@@ -6,7 +6,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, XSD
 
 from kzgraph.namespaces import BASE, GRAPH, ONTOLOGY_IRI, bind_prefixes
-from kzgraph.store import OxigraphStore, to_rdflib
+from kzgraph.store import Store, to_rdflib
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")
@@ -62,7 +62,7 @@ def service_description(endpoint_url: str, graphs: list[str], allow_updates: boo
 
 
 def void_description(
-    base_url: str, store: OxigraphStore, graphs: list[str], dumps: list[tuple[str, str]]
+    base_url: str, store: Store, graphs: list[str], dumps: list[tuple[str, str]]
 ) -> Graph:
     """VoID and DCAT description of the dataset, with one subset per named graph."""
     g = _graph()
@@ -119,7 +119,7 @@ def void_description(
     return g
 
 
-def entity_graph(store: OxigraphStore, iri: str) -> Graph:
+def entity_graph(store: Store, iri: str) -> Graph:
     """The entity's own statements, their blank-node detail, its quotations, and incoming links."""
     g = _graph()
     node = URIRef(iri)
@@ -137,7 +137,7 @@ def entity_graph(store: OxigraphStore, iri: str) -> Graph:
     return g
 
 
-def statements_with_sources(store: OxigraphStore, iri: str) -> list[dict[str, object]]:
+def statements_with_sources(store: Store, iri: str) -> list[dict[str, object]]:
     """Each outgoing statement with the named graphs that hold it, for the HTML page."""
     result = store.query(
         """SELECT ?x ?p ?o ?g WHERE { GRAPH ?g { ?x ?p ?o } FILTER(?p != prov:qualifiedDerivation) }

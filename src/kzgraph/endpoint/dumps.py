@@ -5,14 +5,13 @@ from __future__ import annotations
 import gzip
 
 import anyio
-import pyoxigraph as ox
 from rdflib import Dataset
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from kzgraph.endpoint.responses import error
-from kzgraph.endpoint.state import ServerState, named_quads
+from kzgraph.endpoint.state import ServerState
 from kzgraph.export import serialize
 from kzgraph.loading import new_dataset
 
@@ -27,9 +26,8 @@ DUMPS = {
 
 
 def _dataset(state: ServerState) -> Dataset:
-    data = ox.serialize(named_quads(state.store.store), format=ox.RdfFormat.N_QUADS) or b""
     ds = new_dataset()
-    ds.parse(data=data, format="nquads")
+    ds.parse(data=state.store.nquads(), format="nquads")
     return ds
 
 

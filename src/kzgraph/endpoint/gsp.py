@@ -38,8 +38,8 @@ def _target(request: Request) -> ox.NamedNode | ox.DefaultGraph:
         raise ProtocolError(400, f"not an IRI: {graph!r}") from None
 
 
-def _exists(store: ox.Store, graph: ox.NamedNode | ox.DefaultGraph) -> bool:
-    return isinstance(graph, ox.DefaultGraph) or store.contains_named_graph(graph)
+def _exists(state: ServerState, graph: ox.NamedNode | ox.DefaultGraph) -> bool:
+    return isinstance(graph, ox.DefaultGraph) or state.store.has_graph(graph.value)
 
 
 async def read_graph(request: Request) -> Response:
@@ -49,13 +49,13 @@ async def read_graph(request: Request) -> Response:
         graph = _target(request)
     except ProtocolError as exc:
         return error(exc.status, exc.message)
-    store = state.store.store
-    if not _exists(store, graph):
+    if not await anyio.to_thread.run_sync(_exists, state, graph):
         return error(404, f"no graph {graph}")
     fmt = pick(TRIPLE_FORMATS, request.headers.get("accept"), request.query_params.get("format"))
     if fmt is None:
         return not_acceptable(TRIPLE_FORMATS)
-    body = store.dump(format=RDF_FORMATS[fmt.name], from_graph=graph) or b""
+    name = None if isinstance(graph, ox.DefaultGraph) else graph.value
+    body = await anyio.to_thread.run_sync(state.store.graph_dump, name, RDF_FORMATS[fmt.name])
     if request.method == "HEAD":
         return Response(
             status_code=200, media_type=fmt.content_type, headers={"Content-Length": str(len(body))}
@@ -137,7 +137,7 @@ async def write_graph(request: Request) -> Response:
                 request, state.settings.max_request_bytes, state.settings.body_timeout
             )
         )
-        existed = state.store.store.contains_named_graph(graph)
+        existed = state.store.has_graph(graph.value)
         if request.method == "DELETE":
             if not existed:
                 return error(404, f"no graph {graph}")

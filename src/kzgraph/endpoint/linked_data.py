@@ -120,7 +120,7 @@ def not_found(request: Request, message: str, iri: str = "") -> Response:
 
 
 def _graph_contents(state: ServerState, iri: str) -> Graph:
-    dump = state.store.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(iri))
+    dump = state.store.graph_dump(iri, ox.RdfFormat.N_TRIPLES)
     return bind_prefixes(Graph().parse(data=dump or b"", format="nt"))
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from kzgraph.endpoint.pages import render
 from kzgraph.endpoint.responses import error
-from kzgraph.endpoint.state import ServerState, nquads_of
+from kzgraph.endpoint.state import ServerState
 from kzgraph.loading import KzgraphError, new_dataset
 from kzgraph.network import graph as netgraph
 from kzgraph.network import measures, paths
@@ -24,7 +24,7 @@ def full(state: ServerState) -> nx.MultiDiGraph:
     """The full graph of the data the server holds now, built once per data generation."""
     if "network" not in state.cache:
         ds = new_dataset()
-        ds.parse(data=nquads_of(state.store.store), format="nquads")
+        ds.parse(data=state.store.nquads(), format="nquads")
         state.cache["network"] = netgraph.full_graph(ds)
     graph: nx.MultiDiGraph = state.cache["network"]
     return graph

@@ -8,6 +8,7 @@ guarantee.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from kzgraph.endpoint.protocol import ProtocolError
@@ -31,10 +32,43 @@ def _bounded(found: Scan) -> None:
         )
 
 
+def unescaped(text: str) -> str | None:
+    r"""``text`` with its ``\u``/``\U`` codepoint escapes replaced, or None if it has none.
+
+    SPARQL lets these escapes stand anywhere, to be replaced before parsing; Oxigraph reads them
+    only inside strings and IRIs, but other engines (a remote store) replace them first. The
+    rules are checked on both readings, so ``S\u0045RVICE`` is refused whichever engine runs.
+
+    >>> unescaped(r"S\u0045RVICE")
+    'SERVICE'
+    """
+    if "\\u" not in text and "\\U" not in text:
+        return None
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
+
+
+_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+def _other_reading(text: str, base: str | None) -> Scan | None:
+    other = unescaped(text)
+    if other is None:
+        return None
+    try:
+        return scan(other, PREFIXES, base)
+    except ValueError:  # an escape of a surrogate or beyond Unicode: no engine reads it so
+        return None
+
+
 def check_query(text: str, known_graphs: Collection[str], base: str | None = None) -> Scan:
     """Refuse updates sent as queries, SERVICE, FROM of graphs this dataset lacks, deep nesting."""
     found = scan_query(text, PREFIXES, base)
     _bounded(found)
+    other = _other_reading(text, base)
+    if other is not None and other.service:
+        raise ProtocolError(400, NO_SERVICE)
+    if other is not None and other.is_update and not found.is_update:
+        raise ProtocolError(400, "codepoint escapes spell an update here; this is a query service")
     if found.is_update:
         raise ProtocolError(
             400,
@@ -72,11 +106,14 @@ def check_update(text: str, base: str | None = None, using: bool = False) -> Sca
     """
     found = scan(text, PREFIXES, base)
     _bounded(found)
+    other = _other_reading(text, base)
+    if other is not None and other.load:
+        raise ProtocolError(400, NO_LOAD)
     if not found.is_update:
         raise ProtocolError(400, "this is not a SPARQL Update; send queries as query=")
-    if found.load:
+    if found.load or (other is not None and other.load):
         raise ProtocolError(400, NO_LOAD)
-    if found.service:
+    if found.service or (other is not None and other.service):
         raise ProtocolError(400, NO_SERVICE)
     for number, op in enumerate(found.operations, start=1):
         if op.writes_default:

@@ -31,9 +31,53 @@ class Prepared:
     docs_dir: Path | None = None
 
 
-def prepare(settings: ServerSettings) -> ServerState:
-    """The state a single-process server answers from, its worker pool started."""
+def prepare(settings: ServerSettings, relay: str | None = None) -> ServerState:
+    """The state a single-process server answers from, its worker pool started.
+
+    ``relay``: with a backend, the Unix socket of the relay that reaches it.
+    """
+    if settings.backend is not None:
+        return prepare_remote(settings, relay)
     return start_state(settings, prepare_data(settings))
+
+
+def prepare_remote(settings: ServerSettings, relay: str | None) -> ServerState:
+    """Serve a remote store: reachable, validated unless told not to, read-only."""
+    import dataclasses
+    import os
+
+    from kzgraph import derived
+    from kzgraph.loading import load_shapes
+    from kzgraph.remote import RemoteStore
+    from kzgraph.validation import validate_store
+
+    assert settings.backend is not None
+    # the server's own reads (labels, pages, counts) get the request time limit too
+    backend = dataclasses.replace(settings.backend, timeout=max(settings.timeout, 60.0))
+    store = RemoteStore(backend, relay)
+    size = len(store)  # reachable, credentials accepted, and not empty
+    if size == 0:
+        raise KzgraphError(
+            f"the backend {backend.query_url} holds no named graph: fill it with "
+            f"'kzgraph push --backend {backend.query_url}' first"
+        )
+    log.info("backend: %s, %d quads in named graphs (read-only)", backend.query_url, size)
+    validation: dict[str, Any] = {}
+    if settings.validate:
+        log.info("validation: running the SPARQL-compiled shapes on the backend ...")
+        report = validate_store(store, load_shapes(settings.project), threads=os.cpu_count() or 1)
+        if not report.conforms:
+            raise KzgraphError(
+                f"the backend does not conform to the shapes ({len(report.findings)} findings); "
+                f"run 'kzgraph validate --backend {backend.query_url}', or start with "
+                "--no-validate\n" + report.to_text()[:20_000]
+            )
+        log.info("validation: the backend conforms to the shapes")
+        validation = {"conforms": True, "findings": 0, "scope": "full"}
+    state = ServerState.start_remote(settings, store, relay)
+    state.validation = validation
+    state.docs_dir = build_docs(settings, derived.files_fingerprint(settings.project))
+    return state
 
 
 def start_state(settings: ServerSettings, prepared: Prepared) -> ServerState:
@@ -205,14 +249,32 @@ def bind(host: str, port: int) -> socket.socket:
 def serve(settings: ServerSettings, host: str, port: int) -> None:
     """Run the server until interrupted.
 
-    Order matters: bind the port, then install the network sandbox, then start the workers
-    (which inherit it), then serve on the already-bound socket.
+    Order matters: bind the port, start the relay to a backend if there is one, then install
+    the network sandbox, then start the workers (which inherit it), then serve on the
+    already-bound socket.
     """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per backend request is noise
+    sock = bind(host, port)
+    gateway = None
+    if settings.backend is not None:  # started before the sandbox: the only way out
+        from kzgraph.endpoint.gateway import Gateway, host_port
+
+        gateway = Gateway.start(*host_port(settings.backend.urls()))
+        log.info("backend: reached only through the relay (pid %d)", gateway.process.pid)
+    try:
+        _serve(settings, host, port, sock, gateway.socket_path if gateway else None)
+    finally:
+        if gateway is not None:
+            gateway.close()
+
+
+def _serve(
+    settings: ServerSettings, host: str, port: int, sock: socket.socket, relay: str | None
+) -> None:
     from kzgraph.endpoint.app import create_app
     from kzgraph.endpoint.sandbox import SandboxUnavailableError, deny_network
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    sock = bind(host, port)
     sandboxed = False
     if settings.sandbox:
         try:
@@ -235,7 +297,7 @@ def serve(settings: ServerSettings, host: str, port: int) -> None:
         return
     from kzgraph.endpoint.processes import uvicorn_server
 
-    state = prepare(settings)
+    state = prepare(settings, relay)
     state.sandboxed = sandboxed
     server = uvicorn_server(create_app(state), settings)
     log.info("serving on http://%s:%d/ (SPARQL at /sparql); press Ctrl+C to stop", host, port)

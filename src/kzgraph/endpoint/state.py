@@ -24,10 +24,12 @@ from kzgraph.endpoint.answer_cache import AnswerCache
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.inline import InlineRunner
 from kzgraph.endpoint.metrics import Metrics
+from kzgraph.endpoint.remote_pool import RemotePool
 from kzgraph.endpoint.snapshots import Snapshots
 from kzgraph.endpoint.sparql_text import Scan
 from kzgraph.endpoint.workers import QueryPool
 from kzgraph.querying import label_map
+from kzgraph.remote import RemoteStore
 from kzgraph.store import MERGE, OxigraphStore
 
 
@@ -41,9 +43,11 @@ class ServerState:
     """The store the server answers from; ``pool`` holds read-only copies in worker processes."""
 
     settings: ServerSettings
-    store: OxigraphStore
-    #: The worker pool, or with several serving processes this process's own query thread.
-    pool: QueryPool | InlineRunner
+    #: The embedded store, or with --backend the remote one (reached through the relay).
+    store: OxigraphStore | RemoteStore
+    #: The worker pool, with several serving processes this process's own query thread, or
+    #: with --backend the proxy to the remote store.
+    pool: QueryPool | InlineRunner | RemotePool
     catalogue: dict[str, SavedQuery] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     generation: int = 0
@@ -93,12 +97,32 @@ class ServerState:
         state.snapshots = snapshots
         return state
 
+    @classmethod
+    def start_remote(
+        cls, settings: ServerSettings, store: RemoteStore, uds: str | None
+    ) -> ServerState:
+        """Serve a remote store: queries go to it through the relay at ``uds``."""
+        pool = RemotePool(
+            store.backend,
+            uds,
+            size=settings.workers,
+            max_rows=settings.max_rows,
+            max_queue=settings.max_queue,
+            max_bytes=settings.max_answer_bytes,
+        )
+        return cls(settings, store, pool, load_catalogue(settings.project))
+
+    @property
+    def local(self) -> OxigraphStore:
+        """The embedded store, for what only it does (writes); a remote one is read-only here."""
+        if not isinstance(self.store, OxigraphStore):
+            raise RuntimeError("the remote store is read-only through this server")
+        return self.store
+
     def graphs(self) -> list[str]:
         """The named graphs, sorted; cached until the data changes."""
         if self._graphs is None:
-            self._graphs = sorted(
-                g.value for g in self.store.store.named_graphs() if isinstance(g, ox.NamedNode)
-            )
+            self._graphs = self.store.graph_names()
         return self._graphs
 
     def size(self) -> int:
@@ -169,16 +193,16 @@ class ServerState:
         from kzgraph.namespaces import PREFIXES
 
         with self._write_lock:
-            path = self.store.path
+            path = self.local.path
             before = store_state.mark_dirty(path) if path is not None else None
             found = touched(changed_by, PREFIXES, base_iri) if changed_by is not None else None
             focus: set[str] | None = None
             if found is not None:
                 focus = set(found[0])
                 for graph in found[1]:  # what a dropped graph held is touched too
-                    focus |= _iris_in(self.store.store, graph)
-            self.store.store.update(update, base_iri=base_iri)
-            self.store.store.flush()
+                    focus |= _iris_in(self.local.store, graph)
+            self.local.store.update(update, base_iri=base_iri)
+            self.local.store.flush()
             if path is not None and before is not None:
                 new = store_state.chained(before.content, update)
                 store_state.write(path, store_state.StoreState(new))
@@ -204,7 +228,7 @@ class ServerState:
         from kzgraph import derived
         from kzgraph.validation import validate_store
 
-        store = self.store.store
+        store = self.local.store
         # the checks run side by side (Oxigraph releases the GIL): a write waits for them
         threads = os.cpu_count() or 1
         if focus is not None and self.validation.get("conforms") is True:
@@ -219,7 +243,7 @@ class ServerState:
             "findings": len(report.findings),
             "scope": scope,
         }
-        path = self.store.path
+        path = self.local.path
         recorded = store_state.read(path) if path is not None else None
         if path is not None and recorded is not None and recorded.content:
             key = derived.store_validation_key(self.settings.project, recorded.content)
@@ -237,7 +261,7 @@ class ServerState:
             self.answers.clear()
             if self.snapshots is not None:
                 self.pool.reload(self.snapshots.publish())
-            else:
+            elif isinstance(self.store, OxigraphStore):
                 self.pool.reload(nquads_of(self.store.store))
 
     def close(self) -> None:
@@ -245,8 +269,8 @@ class ServerState:
         self.pool.close()
         if self.snapshots is not None:
             self.snapshots.close()
-        if self.store.path is not None:  # read-only opens (serving processes) have nothing to flush
-            self.store.store.flush()
+        if isinstance(self.store, OxigraphStore) and self.store.path is not None:
+            self.store.store.flush()  # read-only opens (serving processes) have nothing to flush
 
 
 def with_merges(

@@ -110,7 +110,7 @@ def _fit(serialise: Any, items: list[Any], max_bytes: int) -> tuple[bytes, bool]
     return body, truncated
 
 
-def _select_body(
+def select_body(
     result: Any, fmt: str, cap: int, max_bytes: int, hidden: list[str] | None = None
 ) -> tuple[bytes, bool]:
     """Serialise solutions, keeping at most ``cap`` rows and ``max_bytes`` bytes."""
@@ -147,7 +147,7 @@ def _select_body(
     return body, truncated or cut
 
 
-def _graph_body(
+def graph_body(
     result: Any, fmt: str, cap: int, max_bytes: int, namespaces: dict[str, str]
 ) -> tuple[bytes, bool]:
     """Serialise at most ``cap`` triples of a CONSTRUCT/DESCRIBE, within ``max_bytes``."""
@@ -204,10 +204,10 @@ def run_job(
             truncated = False
         elif isinstance(result, ox.QueryTriples):
             kind = "graph"
-            body, truncated = _graph_body(result, job.graph_format, max_rows, max_bytes, names)
+            body, truncated = graph_body(result, job.graph_format, max_rows, max_bytes, names)
         else:
             kind = "select"
-            body, truncated = _select_body(
+            body, truncated = select_body(
                 result, job.select_format, max_rows, max_bytes, job.hidden
             )
     except SyntaxError as exc:

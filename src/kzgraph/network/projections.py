@@ -16,7 +16,7 @@ from rdflib import Literal
 from kzgraph.catalogue import parse_query_file
 from kzgraph.loading import KzgraphError
 from kzgraph.settings import Settings
-from kzgraph.store import OxigraphStore, RdflibStore
+from kzgraph.store import Store
 
 PROJECTIONS = (
     "company-project",
@@ -54,9 +54,7 @@ def load_projections(settings: Settings | None = None) -> dict[str, Projection]:
     return out
 
 
-def node_attributes(
-    store: OxigraphStore | RdflibStore, nodes: list[str]
-) -> dict[str, dict[str, str]]:
+def node_attributes(store: Store, nodes: list[str]) -> dict[str, dict[str, str]]:
     """Label, most specific kzgraph type and IRI of ``nodes``, read from the store by SPARQL.
 
     What a projection needs of the full graph, without building it: at a million quads the full
@@ -89,7 +87,7 @@ def node_attributes(
 
 def project(
     name: str,
-    store: OxigraphStore | RdflibStore,
+    store: Store,
     full: nx.MultiDiGraph | None,
     settings: Settings | None = None,
 ) -> nx.Graph:

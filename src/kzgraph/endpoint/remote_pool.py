@@ -1,0 +1,285 @@
+"""Queries answered by a remote store, with the same limits as the local worker pool.
+
+With ``--backend`` the server's own checks still come first (the request is read and its query
+scanned by :mod:`kzgraph.endpoint.safety`: no SERVICE, no updates as queries, no unknown FROM).
+The query then goes to the store through the relay (:mod:`kzgraph.endpoint.gateway`), and the
+answer comes back under the same rules as a local worker's:
+
+- **deadline**: the request's time limit, queue time included, bounds the whole exchange; on
+  expiry the connection is closed (:class:`QueryTimeoutError`, a 503), and stores that take a
+  time limit of their own get it with the query (:data:`DEADLINE_PARAMETERS`);
+- **caps**: SELECT answers are read as TSV and CONSTRUCT/DESCRIBE as N-Triples, a line per row
+  or triple, and reading stops at ``max_rows`` lines or ``max_bytes`` bytes, so a huge answer
+  never reaches memory; the kept rows are written in the client's format by the same code the
+  workers use (:func:`~kzgraph.endpoint.worker_process.select_body`);
+- **queue**: at most ``size`` queries are at the store at once and ``max_queue`` wait
+  (then :class:`PoolBusyError`, a 503).
+
+Saved-query parameters are bound with a VALUES block (:func:`kzgraph.remote.bind_values`),
+never pasted into the text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+import httpx
+import pyoxigraph as ox
+from rdflib import BNode, Literal, Node, URIRef
+
+from kzgraph.endpoint.worker_process import RESULT_FORMATS, Answer, Job, graph_body, select_body
+from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
+from kzgraph.namespaces import PREFIXES
+from kzgraph.remote import Backend, bind_values, with_prologue
+
+TSV = "text/tab-separated-values"
+JSON = "application/sparql-results+json"
+NTRIPLES = "application/n-triples"
+#: What the proxy asks for: line-based formats first, so caps apply while reading.
+ACCEPT = f"{TSV}, {NTRIPLES}, {JSON};q=0.8, text/plain;q=0.5"
+#: Query parameters by which stores take a time limit (Virtuoso: milliseconds).
+DEADLINE_PARAMETERS = {"virtuoso": ("timeout", 1000.0)}
+
+
+def _term(spec: tuple[str, str, str | None, str | None]) -> Node:
+    kind, value, lang, datatype = spec
+    if kind == "iri":
+        return URIRef(value)
+    if kind == "bnode":
+        return BNode(value)
+    if lang:
+        return Literal(value, lang=lang)
+    return Literal(value, datatype=URIRef(datatype) if datatype else None)
+
+
+def remote_text(job: Job) -> str:
+    """The query as sent: BASE, kzgraph's prefixes, parameters bound by VALUES.
+
+    >>> remote_text(Job("SELECT ?x { ?x a ?t }", base_iri="http://h/")).splitlines()[0]
+    'BASE <http://h/>'
+    """
+    bindings = {k: _term(v) for k, v in job.substitutions.items()}
+    text = with_prologue(bind_values(job.query, bindings))
+    if job.base_iri:
+        text = f"BASE <{ox.NamedNode(job.base_iri).value}>\n" + text
+    return text
+
+
+def user_lines(message: str, sent: str, query: str) -> str:
+    """The store's error message with line numbers in the user's query, not in what was sent.
+
+    >>> user_lines("error at 43:7: expected OPTIONAL", chr(10).join(["P"] * 43), "Q")
+    'error at 1:7: expected OPTIONAL'
+    """
+    shift = sent.count("\n") - query.count("\n")
+
+    def moved(match: re.Match[str]) -> str:
+        line = max(1, int(match.group(2)) - shift)
+        return f"{match.group(1)}{line}"
+
+    return re.sub(r"(\bat |\bline )(\d+)", moved, message)
+
+
+class RemotePool:
+    """The local :class:`~kzgraph.endpoint.workers.QueryPool`'s interface over a remote store."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        uds: str | None,
+        size: int = 4,
+        max_rows: int = 100_000,
+        max_queue: int = 64,
+        max_bytes: int = 64_000_000,
+        store_kind: str = "",
+    ) -> None:
+        self.backend = backend
+        self.size = size
+        self.max_rows = max_rows
+        self.max_queue = max_queue
+        self.max_bytes = max_bytes
+        self.store_kind = store_kind
+        self.waiting = 0
+        self.running = 0
+        self.timeouts = 0
+        self.on_retired: Any = None
+        self._uds = uds
+        self._client: httpx.AsyncClient | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        # made on first use, inside the event loop that will use it
+        if self._client is None:
+            transport = httpx.AsyncHTTPTransport(uds=self._uds) if self._uds else None
+            self._client = httpx.AsyncClient(
+                auth=self.backend.auth(),
+                follow_redirects=False,
+                transport=transport,
+                limits=httpx.Limits(max_connections=self.size),
+            )
+        return self._client
+
+    def pids(self) -> list[int]:
+        """No worker processes: the store answers."""
+        return []
+
+    def status(self) -> dict[str, int]:
+        """What /healthz reports, in the pool's terms (the store's query slots)."""
+        return {
+            "size": self.size,
+            "alive": self.size,
+            "idle": self.size - self.running,
+            "starting": 0,
+            "waiting": self.waiting,
+            "respawns": 0,
+        }
+
+    def reload(self, source: bytes | str) -> None:
+        """Never called: the remote store is read-only through this server."""
+        raise RuntimeError("the remote store is read-only through this server")
+
+    def in_use(self) -> set[str]:
+        """No snapshots."""
+        return set()
+
+    def close(self) -> None:
+        """Nothing to stop: connections close with the process."""
+
+    async def run(self, job: Job, timeout: float) -> Answer:
+        """Answer ``job`` from the store within ``timeout`` seconds (queue time included)."""
+        deadline = time.monotonic() + timeout
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.size)
+        if self._slots.locked() and self.waiting >= self.max_queue:
+            raise PoolBusyError(f"{self.waiting} requests are already waiting")
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._slots:
+                    self.waiting -= 1
+                    self.running += 1
+                    try:
+                        return await self._ask(job, deadline)
+                    finally:
+                        self.running -= 1
+                        self.waiting += 1
+        except TimeoutError:
+            self.timeouts += 1
+            raise QueryTimeoutError(
+                f"the query ran past its {timeout:g} s limit at the backend and was stopped"
+            ) from None
+        finally:
+            self.waiting -= 1
+
+    async def _ask(self, job: Job, deadline: float) -> Answer:
+        started = time.perf_counter()
+        sent = remote_text(job)
+        data: list[tuple[str, str]] = [("query", sent)]
+        data += [("default-graph-uri", g) for g in job.default_graphs]
+        data += [("named-graph-uri", g) for g in job.named_graphs]
+        if self.store_kind in DEADLINE_PARAMETERS:
+            name, unit = DEADLINE_PARAMETERS[self.store_kind]
+            data.append((name, str(int(max(0.001, deadline - time.monotonic()) * unit))))
+        url = self.backend.query_url
+        try:
+            async with self._http().stream(
+                "POST",
+                url,
+                content=_form(data),
+                headers={"Accept": ACCEPT, "Content-Type": _FORM},
+                timeout=max(0.001, deadline - time.monotonic()),
+            ) as response:
+                media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if response.status_code != 200:
+                    said = (await response.aread())[:2000].decode("utf-8", "replace").strip()
+                    if response.status_code == 400:
+                        return Answer(False, "syntax", message=user_lines(said, sent, job.query))
+                    return Answer(False, "error", message=f"the store answered: {said}")
+                lines, cut = await self._read(response, media)
+        except httpx.TimeoutException:
+            raise TimeoutError from None
+        except httpx.HTTPError as exc:
+            return Answer(False, "error", message=f"the store at {url} cannot be reached: {exc}")
+        try:
+            kind, body, truncated = self._answer(job, media, lines, cut)
+        except (SyntaxError, ValueError) as exc:
+            return Answer(False, "error", message=f"the store's answer could not be read: {exc}")
+        return Answer(True, kind, body, truncated, seconds=time.perf_counter() - started)
+
+    async def _read(self, response: httpx.Response, media: str) -> tuple[list[bytes], bool]:
+        """The answer's lines, at most a header and ``max_rows`` of them within ``max_bytes``."""
+        lines: list[bytes] = []
+        size = 0
+        pending = b""
+        line_based = media in (TSV, NTRIPLES, "text/plain")
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if not line_based:
+                pending += chunk
+                if size > self.max_bytes:
+                    raise ValueError(f"an answer in {media} longer than {self.max_bytes} bytes")
+                continue
+            parts = (pending + chunk).split(b"\n")
+            pending = parts.pop()
+            lines.extend(parts)
+            if len(lines) > self.max_rows + 1 or size > self.max_bytes:
+                return lines[: self.max_rows + 1], True
+        if pending:
+            lines.append(pending)
+        return lines, False
+
+    def _answer(
+        self, job: Job, media: str, lines: list[bytes], cut: bool
+    ) -> tuple[str, bytes, bool]:
+        """The kind of answer, its body in the client's format, and whether rows were cut."""
+        if media == TSV:
+            header, rows = lines[0] if lines else b"", [line for line in lines[1:] if line]
+            tsv = b"\n".join([header, *rows]) + b"\n"
+            parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+            body, truncated = select_body(
+                parsed, job.select_format, self.max_rows, self.max_bytes, job.hidden
+            )
+            return "select", body, truncated or cut
+        if media in (NTRIPLES, "text/plain"):
+            data = b"\n".join(line for line in lines if line.strip()) + b"\n"
+            triples = [
+                ox.Triple(q.subject, q.predicate, q.object)
+                for q in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
+            ]
+            body, truncated = graph_body(
+                triples, job.graph_format, self.max_rows, self.max_bytes, dict(PREFIXES)
+            )
+            return "graph", body, truncated or cut
+        if media in (JSON, "application/json"):
+            parsed = ox.parse_query_results(b"\n".join(lines), format=ox.QueryResultsFormat.JSON)
+            if isinstance(parsed, ox.QueryBoolean):
+                body = parsed.serialize(format=RESULT_FORMATS[job.select_format]) or b""
+                return "ask", body, False
+            body, truncated = select_body(
+                parsed, job.select_format, self.max_rows, self.max_bytes, job.hidden
+            )
+            return "select", body, truncated
+        fmt = ox.RdfFormat.from_media_type(media)
+        if fmt is None:
+            raise ValueError(f"an answer in {media!r}, which this server does not read")
+        triples = [
+            ox.Triple(q.subject, q.predicate, q.object)
+            for q in ox.parse(b"\n".join(lines), format=fmt)
+        ]
+        body, truncated = graph_body(
+            triples, job.graph_format, self.max_rows, self.max_bytes, dict(PREFIXES)
+        )
+        return "graph", body, truncated
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _form(pairs: list[tuple[str, str]]) -> bytes:
+    """A form body that may repeat a name (several default-graph-uri)."""
+    from urllib.parse import urlencode
+
+    return urlencode(pairs).encode("ascii")

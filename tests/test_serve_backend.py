@@ -1,0 +1,353 @@
+"""``kzgraph serve --backend``: the same pages, API answers and network over a remote store.
+
+Two real servers side by side: ``kzgraph serve`` on the embedded store, and ``kzgraph serve
+--backend`` on an Oxigraph server (the binary from PyPI) that ``kzgraph push`` filled. Every
+saved query, network answer, graph, dump and entity page is compared between them. The proxy's
+own limits (deadline, row cap, queue) are pushed past against real HTTP servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import io
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from rdflib import BNode, Dataset, Graph
+from rdflib.compare import isomorphic
+from rdflib.query import Result
+
+from kzgraph.catalogue import load_catalogue
+from kzgraph.endpoint.gateway import Gateway
+from kzgraph.endpoint.remote_pool import RemotePool
+from kzgraph.endpoint.worker_process import Job
+from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
+from kzgraph.remote import Backend
+from kzgraph.store import QueryResult
+
+from .server_process import Server, oxigraph_server
+from .test_remote import comparable, concatenated
+
+
+def kzgraph(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kzgraph", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def oxigraph(tmp_path_factory):
+    with oxigraph_server(tmp_path_factory.mktemp("oxigraph") / "store") as url:
+        out = kzgraph("push", "--backend", url)
+        assert out.returncode == 0, out.stderr
+        yield url
+
+
+@pytest.fixture(scope="module")
+def servers(oxigraph):
+    """(embedded, backend): two running kzgraph servers over the same data."""
+    embedded = Server("--no-validate")
+    try:
+        backend = Server("--backend", oxigraph)
+        try:
+            yield embedded, backend
+        finally:
+            backend.stop()
+    finally:
+        embedded.stop()
+
+
+def rows(body: bytes) -> QueryResult:
+    """A SPARQL JSON answer as the store interface's result, for :func:`comparable`."""
+    parsed = Result.parse(io.BytesIO(body), format="json")
+    names = list(parsed.vars or [])
+    return QueryResult(
+        "select", [str(v) for v in names], [tuple(b.get(v) for v in names) for b in parsed.bindings]
+    )
+
+
+def test_the_backend_server_is_sandboxed_validated_and_read_only(servers):
+    _, backend = servers
+    health = httpx.get(backend.url + "healthz").json()
+    assert health["sandbox"] is True  # the relay is its only way out
+    assert health["validation"]["conforms"] is True  # validated on the store at start-up
+    assert health["updates"] is False
+    assert "validation: the backend conforms" in backend.output()
+    update = httpx.post(
+        backend.url + "sparql",
+        data={"update": "INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> 1 } }"},
+    )
+    assert update.status_code == 403
+    put = httpx.put(
+        backend.url + "store",
+        params={"graph": "urn:g"},
+        content=b"<urn:a> <urn:b> <urn:c> .\n",
+        headers={"Content-Type": "application/n-triples"},
+    )
+    assert put.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+        r"SELECT * { S\u0045RVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+        r"SELECT * { \u0053ERVICE SILENT <http://127.0.0.1:9/> { ?s ?p ?o } }",
+    ],
+)
+def test_service_is_refused_before_the_store_sees_it(servers, query):
+    _, backend = servers
+    r = httpx.post(backend.url + "sparql", data={"query": query})
+    assert r.status_code == 400 and "SERVICE is refused" in r.text
+
+
+def test_every_saved_query_answers_the_same_through_both_servers(servers):
+    embedded, backend = servers
+    different, compared = [], 0
+    for name, saved in load_catalogue().items():
+        params = {
+            p.name: saved.defaults[p.name] for p in saved.parameters if p.name in saved.defaults
+        }
+        if any(p.required and p.name not in params for p in saved.parameters):
+            continue
+        here = httpx.get(f"{embedded.url}api/queries/{name}", params=params, timeout=60)
+        there = httpx.get(f"{backend.url}api/queries/{name}", params=params, timeout=60)
+        assert here.status_code == there.status_code == 200, (name, there.text[:300])
+        concat = concatenated(saved.text)
+        if comparable(rows(here.content), concat) != comparable(rows(there.content), concat):
+            different.append(name)
+        compared += 1
+    assert compared >= 40 and not different
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv"])
+def test_sparql_answers_in_every_result_format_match(servers, fmt):
+    embedded, backend = servers
+    query = "SELECT ?c ?label WHERE { ?c a kz:Company ; rdfs:label ?label } ORDER BY ?c ?label"
+    here = httpx.get(embedded.url + "sparql", params={"query": query, "format": fmt})
+    there = httpx.get(backend.url + "sparql", params={"query": query, "format": fmt})
+    assert there.status_code == 200
+    assert there.headers["content-type"] == here.headers["content-type"]
+    assert there.content == here.content  # ordered, no blank nodes: byte for byte
+
+
+def test_construct_ask_and_parameters_match(servers):
+    embedded, backend = servers
+    construct = "CONSTRUCT { ?p kz:region ?r } WHERE { ?p kz:region ?r }"
+    graphs = []
+    for server in (embedded, backend):
+        r = httpx.get(
+            server.url + "sparql", params={"query": construct}, headers={"Accept": "text/turtle"}
+        )
+        assert r.status_code == 200
+        graphs.append(Graph().parse(data=r.text, format="turtle"))
+    assert len(graphs[0]) > 10 and isomorphic(graphs[0], graphs[1])
+    ask = "ASK { ?c a kz:Company }"
+    assert httpx.get(backend.url + "sparql", params={"query": ask}).json()["boolean"] is True
+    # a saved query's parameter is bound on the store: another value gives other rows
+    name, firm = "investments-by-firm", {"firm": "company:tbea"}
+    here = httpx.get(f"{embedded.url}api/queries/{name}", params=firm)
+    there = httpx.get(f"{backend.url}api/queries/{name}", params=firm)
+    other = httpx.get(f"{backend.url}api/queries/{name}", params={"firm": "company:fufeng-group"})
+    assert comparable(rows(here.content)) == comparable(rows(there.content))
+    assert rows(there.content).rows and comparable(rows(other.content)) != comparable(
+        rows(there.content)
+    )
+
+
+def test_a_syntax_error_points_at_the_users_line(servers):
+    _, backend = servers
+    r = httpx.get(backend.url + "sparql", params={"query": "SELECT * WHERE {\n ?s ?p \n}"})
+    assert r.status_code == 400
+    assert "at 3:" in r.text  # the user's third line, not the prefixes the proxy put in front
+
+
+def canonical(value: object) -> object:
+    """``value`` with every list sorted: for answers whose order the engine decides."""
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted((canonical(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def test_network_answers_match(servers):
+    embedded, backend = servers
+    paths = [
+        "api/network/summary",
+        "api/network/rank?measure=degree&projection=company-project&top=10",
+        "api/network/communities?projection=company-project",
+        "api/network/projection/company-project",
+    ]
+    for path in paths:
+        here = httpx.get(embedded.url + path, timeout=60)
+        there = httpx.get(backend.url + path, timeout=60)
+        assert here.status_code == there.status_code == 200, (path, there.text[:300])
+        if "projection/" in path:  # a network's elements, in whatever order the rows came
+            assert canonical(here.json()) == canonical(there.json()), path
+        else:
+            assert here.json() == there.json(), path
+
+
+def test_graphs_dumps_and_pages_match(servers, dataset: Dataset):
+    embedded, backend = servers
+    graph = "https://w3id.org/kzgraph/graph/sources"
+    got = []
+    for server in (embedded, backend):
+        r = httpx.get(
+            server.url + "store",
+            params={"graph": graph},
+            headers={"Accept": "application/n-triples"},
+        )
+        assert r.status_code == 200
+        got.append(Graph().parse(data=r.text, format="nt"))
+    assert len(got[0]) > 0 and isomorphic(got[0], got[1])
+    dumps = []
+    for server in (embedded, backend):
+        r = httpx.get(server.url + "dumps/kzgraph.nq", timeout=60)
+        assert r.status_code == 200
+        ds = Dataset()
+        ds.parse(data=r.text, format="nquads")
+        dumps.append(collections.Counter(str(c.identifier) for c in ds.contexts() for _ in c))
+    assert dumps[0] == dumps[1] and sum(dumps[0].values()) > 6000
+    for path in ("id/company/tbea", "id/region/atyrau", "graph/sources"):
+        here = httpx.get(embedded.url + path, headers={"Accept": "text/html"})
+        there = httpx.get(backend.url + path, headers={"Accept": "text/html"})
+        assert here.status_code == there.status_code == 200, path
+        assert there.text == here.text, path
+        turtle = [
+            Graph().parse(
+                data=httpx.get(s.url + path, headers={"Accept": "text/turtle"}).text,
+                format="turtle",
+            )
+            for s in (embedded, backend)
+        ]
+        ground = [{t for t in g if not any(isinstance(x, BNode) for x in t)} for g in turtle]
+        assert ground[0] and ground[0] == ground[1], path
+    for path in ("", "api/map", ".well-known/void", "api/labels", "network", "map"):
+        assert httpx.get(backend.url + path, timeout=60).status_code == 200, path
+
+
+def test_options_that_cannot_apply_to_a_backend_are_refused_clearly(oxigraph, tmp_path):
+    for extra, words in (
+        (
+            ["--allow-updates", "--token", "t", "--store", str(tmp_path / "s")],
+            "--backend or --store",
+        ),
+        (["--allow-updates", "--token", "t"], "read-only"),
+        (["--processes", "2"], "not --processes"),
+    ):
+        out = kzgraph("serve", "--backend", oxigraph, "--port", "1", *extra)
+        assert out.returncode != 0 and words in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+
+
+def test_an_unreachable_backend_is_named_at_start_up():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: connections are refused
+        out = kzgraph("serve", "--backend", f"http://127.0.0.1:{port}/query", "--port", "0")
+    assert out.returncode != 0
+    assert f"127.0.0.1:{port}/query cannot be reached" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+class _Slow(BaseHTTPRequestHandler):
+    """A SPARQL endpoint that takes 20 s to answer, or answers endless rows."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.server.mode == "slow":  # type: ignore[attr-defined]
+            time.sleep(20)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/tab-separated-values")
+        self.end_headers()
+        try:
+            self.wfile.write(b"?n\n")
+            for i in range(10_000_000):
+                self.wfile.write(f'"{i}"\n'.encode())
+        except (BrokenPipeError, ConnectionResetError):
+            self.server.cut = True  # type: ignore[attr-defined]
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_store():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    server.daemon_threads = True
+    server.mode = "slow"  # type: ignore[attr-defined]
+    server.cut = False  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def test_the_deadline_stops_a_slow_store_and_the_queue_is_bounded(fake_store):
+    url = f"http://127.0.0.1:{fake_store.server_address[1]}/query"
+    pool = RemotePool(Backend(url), None, size=1, max_queue=1)
+
+    async def scenario() -> tuple[float, list[object]]:
+        started = time.monotonic()
+        first = asyncio.create_task(pool.run(Job("SELECT * {}"), 2.0))
+        await asyncio.sleep(0.2)
+        second = asyncio.create_task(pool.run(Job("SELECT * {}"), 2.0))
+        await asyncio.sleep(0.2)
+        outcomes: list[object] = []
+        try:  # one running, one waiting: a third is refused at once
+            await pool.run(Job("SELECT * {}"), 2.0)
+        except PoolBusyError as exc:
+            outcomes.append(exc)
+        for task in (first, second):
+            try:
+                await task
+            except QueryTimeoutError as exc:
+                outcomes.append(exc)
+        return time.monotonic() - started, outcomes
+
+    took, outcomes = asyncio.run(scenario())
+    assert [type(o) for o in outcomes] == [PoolBusyError, QueryTimeoutError, QueryTimeoutError]
+    assert took < 10  # the store would have taken 20 s
+    assert pool.waiting == 0 and pool.running == 0
+
+
+def test_the_row_cap_stops_reading_an_endless_answer(fake_store):
+    fake_store.mode = "endless"
+    url = f"http://127.0.0.1:{fake_store.server_address[1]}/query"
+    pool = RemotePool(Backend(url), None, max_rows=1000)
+    answer = asyncio.run(pool.run(Job("SELECT ?n {}", select_format="csv"), 30.0))
+    assert answer.ok and answer.truncated
+    assert answer.body.decode().splitlines() == ["n", *[str(i) for i in range(1000)]]
+    deadline = time.monotonic() + 10
+    while not fake_store.cut and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert fake_store.cut  # the proxy hung up; the store stopped writing
+
+
+def test_the_relay_reaches_its_one_store_and_ends_with_its_server(oxigraph):
+    host, port = oxigraph.split("/")[2].split(":")
+    gateway = Gateway.start(host, int(port))
+    try:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=gateway.socket_path)) as client:
+            # whatever host the request names, the relay connects to the store's
+            r = client.get("http://elsewhere.example/query", params={"query": "ASK { ?s ?p ?o }"})
+            assert r.status_code == 200 and r.json()["boolean"] is True
+    finally:
+        gateway.close()
+    assert not gateway.alive
+    # a relay whose server died without closing it notices its closed stdin and exits
+    orphan = Gateway.start(host, int(port))
+    assert orphan.process.stdin is not None
+    orphan.process.stdin.close()
+    orphan.process.wait(timeout=10)
+    orphan.close()
