@@ -1,0 +1,184 @@
+"""Proxy benchmark: saved queries through ``kzgraph serve --backend`` vs the store's own endpoint.
+
+Run with one command: ``bash bench/backend.sh [--quads 0,1000000] [--seconds 2]``. For each size
+(0 = the seeded graph; otherwise the synthetic generator's graph of that many quads) it fills an
+Oxigraph server (the PyPI binary, on loopback) with the named graphs and their merge in the
+default graph, the layout ``kzgraph push`` writes, then for every saved query without required
+parameters measures requests per second at 4 concurrent clients, one run after the other:
+
+- ``store``: the Oxigraph server's own ``/query`` (the query sent with kzgraph's prefixes);
+- ``kzgraph``: ``kzgraph serve --backend`` in front of it (default settings, answer cache off,
+  validation off: what is measured is the proxy, not the cache).
+
+The ratio kzgraph/store is the share of the store's rate the proxy keeps. Both must answer with
+the same number of rows. The load generator is wrk when installed (bench/backend.sh installs
+Debian's), sharing the two cores with both servers. Results go to stdout and
+bench/RESULTS-backend.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pyoxigraph as ox
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.server_process import OXIGRAPH, free_port  # noqa: E402
+
+from bench.endpoint import rows_of, rps  # noqa: E402
+from kzgraph.catalogue import load_catalogue  # noqa: E402
+from kzgraph.remote import with_prologue  # noqa: E402
+
+
+def write_data(quads: int, folder: Path) -> tuple[Path, Path, int]:
+    """The named graphs (N-Quads) and their merge (N-Triples) for an Oxigraph bulk load."""
+    data = folder / "data.nq"
+    if quads == 0:
+        out = subprocess.run(
+            [sys.executable, "-m", "kzgraph", "export", "--output", str(data)],
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr)
+    else:
+        from kzgraph.synthetic import generate_file
+
+        generate_file(data, quads, seed=1)
+    merged: set[ox.Triple] = set()
+    count = 0
+    for quad in ox.parse(path=str(data), format=ox.RdfFormat.N_QUADS):
+        count += 1
+        merged.add(ox.Triple(quad.subject, quad.predicate, quad.object))
+    merge = folder / "merge.nt"
+    ox.serialize(list(merged), str(merge), format=ox.RdfFormat.N_TRIPLES)
+    return data, merge, count
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < 300:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start")
+
+
+def run_size(quads: int, seconds: float, lines: list[str]) -> None:
+    catalogue = load_catalogue()
+    queries = {
+        name: q.text
+        for name, q in sorted(catalogue.items())
+        if not any(p.required for p in q.parameters)
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        data, merge, count = write_data(quads, folder)
+        store_dir = folder / "store"
+        subprocess.run(
+            [str(OXIGRAPH), "load", "--location", str(store_dir), "--file", str(data), str(merge)],
+            check=True,
+            capture_output=True,
+        )
+        prepared = time.perf_counter() - started
+        port = free_port()
+        oxigraph = subprocess.Popen(
+            [
+                str(OXIGRAPH),
+                "serve-read-only",
+                "--location",
+                str(store_dir),
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        store_url = f"http://127.0.0.1:{port}/query"
+        kz_port = free_port()
+        kzgraph = None
+        try:
+            wait_for(store_url + "?query=ASK%7B%7D", oxigraph, "the Oxigraph server")
+            kzgraph = subprocess.Popen(
+                [
+                    sys.executable, "-m", "kzgraph", "serve", "--backend", store_url,
+                    "--port", str(kz_port), "--no-validate", "--answer-cache-mb", "0",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            kz_url = f"http://127.0.0.1:{kz_port}/sparql"
+            start_up = wait_for(f"http://127.0.0.1:{kz_port}/healthz", kzgraph, "kzgraph")
+            label = "seeded" if quads == 0 else f"{quads:,} (synthetic)"
+            lines.append(
+                f"\nData: {label}, {count:,} quads in named graphs; prepared and bulk-loaded "
+                f"in {prepared:.1f} s; kzgraph serve --backend answered /healthz "
+                f"{start_up:.1f} s after start."
+            )
+            lines.append(
+                f"Requests/s per saved query at 4 clients, {seconds:g} s each "
+                "(p50 ms in brackets); ratio = kzgraph / store."
+            )
+            lines.append(f"{'query':34} {'store':>16} {'kzgraph':>16} {'ratio':>7}")
+            ratios = []
+            for name, text in queries.items():
+                direct = rows_of(store_url, with_prologue(text))
+                proxied = rows_of(kz_url, text)
+                if direct != proxied:
+                    lines.append(f"{name:34} rows differ: store {direct}, kzgraph {proxied}")
+                    continue
+                s_rps, s_p50, _ = rps(store_url, [with_prologue(text)], 4, seconds)
+                k_rps, k_p50, _ = rps(kz_url, [text], 4, seconds)
+                ratio = k_rps / s_rps if s_rps else 0.0
+                ratios.append(ratio)
+                lines.append(
+                    f"{name:34} {s_rps:8.1f} ({s_p50:5.1f}) {k_rps:8.1f} ({k_p50:5.1f}) "
+                    f"{ratio:6.2f}x"
+                )
+                print(lines[-1], flush=True)
+            if ratios:
+                lines.append(
+                    f"ratio over {len(ratios)} queries: median {statistics.median(ratios):.2f}x, "
+                    f"min {min(ratios):.2f}x, max {max(ratios):.2f}x"
+                )
+        finally:
+            if kzgraph is not None:
+                kzgraph.terminate()
+                kzgraph.wait()
+            oxigraph.terminate()
+            oxigraph.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quads", default="0,1000000", help="sizes, comma-separated; 0 = seeded")
+    parser.add_argument("--seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    lines = [
+        "Proxy benchmark: kzgraph serve --backend in front of an Oxigraph server "
+        f"({subprocess.run([str(OXIGRAPH), '--version'], capture_output=True, text=True).stdout.strip()}), "
+        "baseline = the same server queried directly.",
+    ]
+    for quads in (int(q) for q in args.quads.split(",")):
+        run_size(quads, args.seconds, lines)
+        print("\n".join(lines[-3:]), flush=True)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (ROOT / "bench" / "RESULTS-backend.txt").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
