@@ -27,7 +27,7 @@ from rdflib import Dataset, Graph, URIRef
 
 from kzgraph.loading import KzgraphError
 from kzgraph.namespaces import GRAPH
-from kzgraph.remote import Backend, RemoteStore, graph_counts
+from kzgraph.remote import Backend, RemoteStore, graph_counts, virtuoso_merge
 
 MERGE = "DROP SILENT DEFAULT ;\nINSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
 #: Where a user's files go (``kzgraph load``'s default graphs): never the project push's to drop.
@@ -181,7 +181,8 @@ def _send(
     for iri in stale:
         sender.update(f"DROP SILENT GRAPH <{iri}>")
         report.dropped.append(iri)
-    sender.update(MERGE)
+    # Virtuoso's default graph cannot be written: its merge goes to a graph of its own
+    sender.update(virtuoso_merge() if store.kind == "virtuoso" else MERGE)
     report.found = graph_counts(store)
     wrong = {
         g: (n, report.found.get(g, 0)) for g, n in report.sent.items() if report.found.get(g) != n

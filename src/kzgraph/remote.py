@@ -29,9 +29,20 @@ from rdflib import Graph, Node, URIRef
 from rdflib.query import Result
 
 from kzgraph.loading import KzgraphError
-from kzgraph.namespaces import PREFIXES, bind_prefixes
+from kzgraph.namespaces import GRAPH, PREFIXES, bind_prefixes
 from kzgraph.store import QueryResult, QuerySyntaxError, to_rdflib
 
+#: Graphs a Virtuoso server keeps for itself (its schemas, LDP, the URI-QA endpoint).
+VIRTUOSO_SYSTEM_GRAPHS = (
+    "http://www.openlinksw.com/schemas/virtrdf#",
+    "http://www.w3.org/ns/ldp#",
+    "http://localuriqaserver/",
+)
+#: Where the merge of the named graphs is kept on Virtuoso, whose own default graph is every
+#: graph as a bag (a triple held by two graphs matches twice) and cannot be written.
+MERGED = f"{GRAPH}merged"
+#: The variable Virtuoso 7.2 answers an ASK with, as a one-row SELECT holding 1 or 0.
+VIRTUOSO_ASK = "__ASK_RETVAL"
 ENV_USER = "KZGRAPH_BACKEND_USER"
 ENV_PASSWORD = "KZGRAPH_BACKEND_PASSWORD"
 SELECT_TYPES = "application/sparql-results+json"
@@ -68,6 +79,62 @@ class Backend:
     def urls(self) -> list[str]:
         """Every URL of this backend that is set."""
         return [u for u in (self.query_url, self.update_url, self.store_url) if u]
+
+
+def kind_of(server_header: str) -> str:
+    """The store's kind from its ``Server`` header, where its deviations need it, else "".
+
+    >>> kind_of("Virtuoso/07.20.3229 (Linux) x86_64-pc-linux-gnu"), kind_of("")
+    ('virtuoso', '')
+    """
+    return "virtuoso" if server_header.lower().startswith("virtuoso") else ""
+
+
+def data_graph(iri: str) -> bool:
+    """Whether ``iri`` names a graph of data, not one a store keeps for itself or the merge."""
+    return iri != MERGED and not iri.startswith(VIRTUOSO_SYSTEM_GRAPHS)
+
+
+def virtuoso_merge() -> str:
+    """The update that keeps the merge in :data:`MERGED` on Virtuoso (a set: one copy each)."""
+    system = " && ".join(f'!STRSTARTS(STR(?g), "{g}")' for g in VIRTUOSO_SYSTEM_GRAPHS)
+    return (
+        f"CLEAR SILENT GRAPH <{MERGED}> ;\n"
+        f"INSERT {{ GRAPH <{MERGED}> {{ ?s ?p ?o }} }} WHERE {{ "
+        f"SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
+        f"FILTER(?g != <{MERGED}> && {system}) }} }}"
+    )
+
+
+def dataset_params(kind: str, graphs: list[str]) -> list[tuple[str, str]]:
+    """Protocol parameters that make a store's dataset kzgraph's: the merge and the graphs.
+
+    Needed for Virtuoso only: its default graph is every graph as a bag, and GRAPH ?g would
+    also range over its system graphs. The list of named graphs grows with their number.
+    """
+    if kind != "virtuoso":
+        return []
+    return [("default-graph-uri", MERGED), *(("named-graph-uri", g) for g in graphs)]
+
+
+def query_form(text: str) -> str | None:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE, read from the query's tokens (cached)."""
+    from kzgraph.endpoint.sparql_text import scan_query
+
+    return scan_query(text, PREFIXES, None).form
+
+
+def accept_for(form: str | None) -> str:
+    """The Accept header for a query of ``form``.
+
+    Stores choose among the types offered; Virtuoso answers a CONSTRUCT in SPARQL results
+    JSON when that is offered too, so each form is offered only its own kinds of answer.
+    """
+    if form in ("CONSTRUCT", "DESCRIBE"):
+        return GRAPH_TYPES
+    if form in ("SELECT", "ASK"):
+        return SELECT_TYPES
+    return f"{SELECT_TYPES}, {GRAPH_TYPES}"
 
 
 def with_prologue(text: str) -> str:
@@ -121,17 +188,36 @@ class RemoteStore:
     def __init__(self, backend: Backend, uds: str | None = None) -> None:
         self.backend = backend
         self._http = backend.client(uds)
+        self._kind: str | None = None
+        self._graphs: list[str] | None = None
+
+    @property
+    def kind(self) -> str:
+        """The store's kind: "virtuoso" for Virtuoso (its deviations are adapted to), else ""."""
+        if self._kind is None:
+            self.query("ASK { ?s ?p ?o }", None, True)
+        return self._kind or ""
 
     def load_dataset(self, ds: object) -> None:
         """Refused: a remote store is filled with ``kzgraph push``."""
         raise KzgraphError("a remote store is filled with 'kzgraph push', not loaded in place")
 
-    def _post(self, data: dict[str, str], accept: str) -> httpx.Response:
+    def _post(self, data: dict[str, str], accept: str, whole_store: bool = False) -> httpx.Response:
         url = self.backend.query_url
+        form: dict[str, str | list[str]] = dict(data)
+        if not whole_store and self._kind == "virtuoso":
+            if self._graphs is None:
+                self._graphs = self.graph_names()
+            for name, value in dataset_params(self._kind, self._graphs):
+                listed = form.setdefault(name, [])
+                assert isinstance(listed, list)
+                listed.append(value)
         try:
-            response = self._http.post(url, data=data, headers={"Accept": accept})
+            response = self._http.post(url, data=form, headers={"Accept": accept})
         except httpx.HTTPError as exc:
             raise KzgraphError(f"the backend {url} cannot be reached: {exc}") from None
+        if self._kind is None:
+            self._kind = kind_of(response.headers.get("server", ""))
         if response.status_code == 400:
             raise QuerySyntaxError(f"the backend refused the query: {response.text[:2000]}")
         if response.status_code in (401, 403):
@@ -145,10 +231,18 @@ class RemoteStore:
             )
         return response
 
-    def query(self, sparql: str, bindings: Mapping[str, Node] | None = None) -> QueryResult:
-        """Run ``sparql`` on the backend and return rdflib terms, as the embedded engines do."""
+    def query(
+        self,
+        sparql: str,
+        bindings: Mapping[str, Node] | None = None,
+        whole_store: bool = False,
+    ) -> QueryResult:
+        """Run ``sparql`` on the backend and return rdflib terms, as the embedded engines do.
+
+        ``whole_store``: over every graph the store has, not kzgraph's dataset (for listing).
+        """
         text = with_prologue(bind_values(sparql, bindings or {}))
-        response = self._post({"query": text}, f"{SELECT_TYPES}, {GRAPH_TYPES}")
+        response = self._post({"query": text}, accept_for(query_form(sparql)), whole_store)
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media in ("application/n-triples", "text/turtle", "text/plain"):
             # parsed by Oxigraph, which keeps the store's blank node labels (rdflib's parser
@@ -169,23 +263,24 @@ class RemoteStore:
         if result.type == "ASK":
             return QueryResult("ask", boolean=bool(result.askAnswer))
         names = list(result.vars or [])
+        if [str(v) for v in names] == [VIRTUOSO_ASK] and self._kind == "virtuoso":
+            value = next((row.get(names[0]) for row in result.bindings), None)
+            return QueryResult("ask", boolean=str(value) == "1")
         rows: list[tuple[Node | None, ...]] = [
             tuple(row.get(v) for v in names) for row in result.bindings
         ]
         return QueryResult("select", variables=[str(v) for v in names], rows=rows)
 
     def __len__(self) -> int:
-        """Quads in the named graphs (the default graph only repeats them)."""
-        result = self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
-        value = result.rows[0][0] if result.rows else None
-        return int(str(value)) if value is not None else 0
+        """Quads in the named graphs of data (the default graph only repeats them)."""
+        return sum(graph_counts(self).values())
 
     # What the server reads besides queries, as OxigraphStore answers them.
 
     def graph_names(self) -> list[str]:
         """The named graphs, sorted."""
-        rows = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").rows
-        return sorted(str(g) for (g,) in rows if isinstance(g, URIRef))
+        rows = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", None, True).rows
+        return sorted(str(g) for (g,) in rows if isinstance(g, URIRef) and data_graph(str(g)))
 
     def has_graph(self, iri: str) -> bool:
         """Whether the named graph ``iri`` holds anything."""
@@ -237,5 +332,9 @@ def _checked_iri(iri: str) -> str:
 
 def graph_counts(store: RemoteStore) -> dict[str, int]:
     """Triples per named graph on the backend."""
-    result = store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
-    return {str(g): int(str(n)) for g, n in result.rows if isinstance(g, URIRef)}
+    result = store.query(
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", None, True
+    )
+    return {
+        str(g): int(str(n)) for g, n in result.rows if isinstance(g, URIRef) and data_graph(str(g))
+    }

@@ -6,8 +6,9 @@ The query then goes to the store through the relay (:mod:`kzgraph.endpoint.gatew
 answer comes back under the same rules as a local worker's:
 
 - **deadline**: the request's time limit, queue time included, bounds the whole exchange; on
-  expiry the connection is closed (:class:`QueryTimeoutError`, a 503), and stores that take a
-  time limit of their own get it with the query (:data:`DEADLINE_PARAMETERS`);
+  expiry the connection is closed (:class:`QueryTimeoutError`, a 503). Virtuoso's own
+  ``timeout`` parameter is not used: it makes an "anytime" query that returns what it found so
+  far as if it were the whole answer;
 - **caps**: SELECT answers are read as TSV and CONSTRUCT/DESCRIBE as N-Triples, a line per row
   or triple, and reading stops at ``max_rows`` lines or ``max_bytes`` bytes, so a huge answer
   never reaches memory; the kept rows are written in the client's format by the same code the
@@ -22,9 +23,11 @@ never pasted into the text.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pyoxigraph as ox
@@ -33,7 +36,14 @@ from rdflib import BNode, Literal, Node, URIRef
 from kzgraph.endpoint.worker_process import RESULT_FORMATS, Answer, Job, graph_body, select_body
 from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
-from kzgraph.remote import Backend, bind_values, with_prologue
+from kzgraph.remote import (
+    VIRTUOSO_ASK,
+    Backend,
+    bind_values,
+    dataset_params,
+    query_form,
+    with_prologue,
+)
 
 TSV = "text/tab-separated-values"
 JSON = "application/sparql-results+json"
@@ -41,8 +51,6 @@ NTRIPLES = "application/n-triples"
 SPARQL_QUERY = "application/sparql-query"
 #: What the proxy asks for: line-based formats first, so caps apply while reading.
 ACCEPT = f"{TSV}, {NTRIPLES}, {JSON};q=0.8, text/plain;q=0.5"
-#: Query parameters by which stores take a time limit (Virtuoso: milliseconds).
-DEADLINE_PARAMETERS = {"virtuoso": ("timeout", 1000.0)}
 
 
 def _term(spec: tuple[str, str, str | None, str | None]) -> Node:
@@ -84,6 +92,25 @@ def user_lines(message: str, sent: str, query: str) -> str:
     return re.sub(r"(\bat |\bline )(\d+)", moved, message)
 
 
+def standard_json(data: bytes) -> bytes:
+    """Virtuoso 7.2's SPARQL JSON made standard: its ASK answer and its "typed-literal" terms.
+
+    >>> standard_json(b'{"head": {"vars": ["__ASK_RETVAL"]}, "results": {"bindings": '
+    ...               b'[{"__ASK_RETVAL": {"type": "typed-literal", "value": "1"}}]}}')
+    b'{"head": {}, "boolean": true}'
+    """
+    parsed = json.loads(data)
+    if parsed.get("head", {}).get("vars") == [VIRTUOSO_ASK]:
+        rows = parsed.get("results", {}).get("bindings", [])
+        value = rows[0].get(VIRTUOSO_ASK, {}).get("value") if rows else "0"
+        return json.dumps({"head": {}, "boolean": value == "1"}).encode()
+    for row in parsed.get("results", {}).get("bindings", []):
+        for term in row.values():
+            if term.get("type") == "typed-literal":
+                term["type"] = "literal"
+    return json.dumps(parsed).encode()
+
+
 class RemotePool:
     """The local :class:`~kzgraph.endpoint.workers.QueryPool`'s interface over a remote store."""
 
@@ -103,6 +130,8 @@ class RemotePool:
         self.max_queue = max_queue
         self.max_bytes = max_bytes
         self.store_kind = store_kind
+        #: The store's named graphs of data, for the dataset sent to Virtuoso with each query.
+        self.graphs: list[str] = []
         self.waiting = 0
         self.running = 0
         self.timeouts = 0
@@ -179,19 +208,26 @@ class RemotePool:
         started = time.perf_counter()
         sent = remote_text(job)
         # the query as the body ("POST directly"): no form encoding of its text to pay for
-        params: list[tuple[str, str]] = [("default-graph-uri", g) for g in job.default_graphs]
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("default-graph-uri", g) for g in job.default_graphs
+        ]
         params += [("named-graph-uri", g) for g in job.named_graphs]
-        if self.store_kind in DEADLINE_PARAMETERS:
-            name, unit = DEADLINE_PARAMETERS[self.store_kind]
-            params.append((name, str(int(max(0.001, deadline - time.monotonic()) * unit))))
         url = self.backend.query_url
+        accept, body, media = ACCEPT, sent.encode("utf-8"), SPARQL_QUERY
+        if self.store_kind == "virtuoso":  # a form, with the dataset that makes it kzgraph's
+            form = query_form(job.query)
+            accept = NTRIPLES if form in ("CONSTRUCT", "DESCRIBE") else JSON
+            if not (job.default_graphs or job.named_graphs):
+                params += dataset_params(self.store_kind, self.graphs)
+            body = urlencode([("query", sent), *params]).encode("ascii")
+            media, params = "application/x-www-form-urlencoded", []
         try:
             async with self._http().stream(
                 "POST",
                 url,
                 params=httpx.QueryParams(params),
-                content=sent.encode("utf-8"),
-                headers={"Accept": ACCEPT, "Content-Type": SPARQL_QUERY},
+                content=body,
+                headers={"Accept": accept, "Content-Type": media},
                 timeout=max(0.001, deadline - time.monotonic()),
             ) as response:
                 media = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -264,7 +300,10 @@ class RemotePool:
             )
             return "graph", body, truncated or cut
         if media in (JSON, "application/json"):
-            parsed = ox.parse_query_results(b"\n".join(lines), format=ox.QueryResultsFormat.JSON)
+            data = b"\n".join(lines)
+            if self.store_kind == "virtuoso":
+                data = standard_json(data)
+            parsed = ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON)
             if isinstance(parsed, ox.QueryBoolean):
                 body = parsed.serialize(format=RESULT_FORMATS[job.select_format]) or b""
                 return "ask", body, False

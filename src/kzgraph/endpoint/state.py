@@ -109,7 +109,9 @@ class ServerState:
             max_rows=settings.max_rows,
             max_queue=settings.max_queue,
             max_bytes=settings.max_answer_bytes,
+            store_kind=store.kind,
         )
+        pool.graphs = store.graph_names()  # read-only: they do not change while it serves
         return cls(settings, store, pool, load_catalogue(settings.project))
 
     @property
