@@ -10,11 +10,17 @@ if [ "$(cat tests/clients/node_modules/.kzgraph-installed 2>/dev/null)" != "$wan
   npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
   printf '%s' "$want" > tests/clients/node_modules/.kzgraph-installed
 fi
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages: Chromium for the browser tests, Virtuoso (the server binary only; the tests
+# start it with their own configuration on loopback) for the remote-store tests.
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v virtuoso-t >/dev/null 2>&1 || missing="$missing virtuoso-opensource-7-bin"
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing" >&2
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   fi
 fi
 echo "== ruff"

@@ -81,3 +81,95 @@ def oxigraph_server(location: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+VIRTUOSO_INI = """
+[Database]
+DatabaseFile = {dir}/virtuoso.db
+ErrorLogFile = {dir}/virtuoso.log
+LockFile = {dir}/virtuoso.lck
+TransactionFile = {dir}/virtuoso.trx
+xa_persistent_file = {dir}/virtuoso.pxa
+FileExtend = 200
+Striping = 0
+TempStorage = TempDatabase
+
+[TempDatabase]
+DatabaseFile = {dir}/virtuoso-temp.db
+TransactionFile = {dir}/virtuoso-temp.trx
+Striping = 0
+
+[Parameters]
+ServerPort = 127.0.0.1:{sql}
+DisableUnixSocket = 1
+NumberOfBuffers = 20000
+MaxDirtyBuffers = 15000
+DirsAllowed = {dir}
+
+[HTTPServer]
+ServerPort = 127.0.0.1:{http}
+ServerRoot = {dir}
+ServerThreads = 20
+MaxClientConnections = 40
+
+[SPARQL]
+ResultSetMaxRows = 1000000
+MaxQueryExecutionTime = 120
+"""
+
+#: Let the anonymous SPARQL user write (a test store on loopback only): the Graph Store at
+#: /sparql-graph-crud and updates at /sparql, as ``kzgraph push`` needs.
+VIRTUOSO_GRANTS = """
+GRANT SPARQL_UPDATE TO "SPARQL";
+DB.DBA.RDF_DEFAULT_USER_PERMS_SET ('nobody', 7);
+"""
+
+
+@contextmanager
+def virtuoso_server(location: Path) -> Iterator[tuple[str, str, str]]:
+    """Virtuoso Open Source on loopback with a new database in ``location``.
+
+    Yields its query, update and Graph Store URLs. Debian's ``virtuoso-opensource-7-bin``
+    (installed by scripts/test.sh) provides ``virtuoso-t`` and ``isql-vt``.
+    """
+    import shutil
+
+    server, isql = shutil.which("virtuoso-t"), shutil.which("isql-vt")
+    assert server and isql, "Virtuoso is missing: run bash scripts/test.sh (it installs it)"
+    location.mkdir(parents=True, exist_ok=True)
+    sql, http = free_port(), free_port()
+    ini = location / "virtuoso.ini"
+    ini.write_text(VIRTUOSO_INI.format(dir=location, sql=sql, http=http))
+    process = subprocess.Popen(
+        [server, "-f", "-c", str(ini)],
+        cwd=location,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{http}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"Virtuoso exited:\n{(location / 'virtuoso.log').read_text()}")
+            try:
+                if (
+                    httpx.get(base + "/sparql", params={"query": "ASK {}"}, timeout=2).status_code
+                    == 200
+                ):
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        grants = location / "grants.sql"
+        grants.write_text(VIRTUOSO_GRANTS)
+        subprocess.run(
+            [isql, str(sql), "dba", "dba", str(grants)], check=True, capture_output=True, timeout=60
+        )
+        yield base + "/sparql", base + "/sparql", base + "/sparql-graph-crud"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import httpx
 import pyoxigraph as ox
-from rdflib import Graph, Node, URIRef
+from rdflib import BNode, Graph, Node, URIRef
 from rdflib.query import Result
 
 from kzgraph.loading import KzgraphError
@@ -79,6 +79,10 @@ class Backend:
     def urls(self) -> list[str]:
         """Every URL of this backend that is set."""
         return [u for u in (self.query_url, self.update_url, self.store_url) if u]
+
+
+class BackendError(KzgraphError):
+    """The remote store could not be reached or failed (not a fault of the query)."""
 
 
 def kind_of(server_header: str) -> str:
@@ -215,7 +219,7 @@ class RemoteStore:
         try:
             response = self._http.post(url, data=form, headers={"Accept": accept})
         except httpx.HTTPError as exc:
-            raise KzgraphError(f"the backend {url} cannot be reached: {exc}") from None
+            raise BackendError(f"the backend {url} cannot be reached: {exc}") from None
         if self._kind is None:
             self._kind = kind_of(response.headers.get("server", ""))
         if response.status_code == 400:
@@ -226,7 +230,7 @@ class RemoteStore:
                 f"{ENV_PASSWORD} to its credentials"
             )
         if response.status_code != 200:
-            raise KzgraphError(
+            raise BackendError(
                 f"the backend {url} answered {response.status_code}: {response.text[:500]}"
             )
         return response
@@ -269,6 +273,8 @@ class RemoteStore:
         rows: list[tuple[Node | None, ...]] = [
             tuple(row.get(v) for v in names) for row in result.bindings
         ]
+        if self._kind == "virtuoso":  # its JSON names _:b1 "nodeID://b1"; N-Triples say _:b1
+            rows = [tuple(_virtuoso_bnode(t) for t in row) for row in rows]
         return QueryResult("select", variables=[str(v) for v in names], rows=rows)
 
     def __len__(self) -> int:
@@ -279,8 +285,9 @@ class RemoteStore:
 
     def graph_names(self) -> list[str]:
         """The named graphs, sorted."""
-        rows = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", None, True).rows
-        return sorted(str(g) for (g,) in rows if isinstance(g, URIRef) and data_graph(str(g)))
+        # from the per-graph counts: Virtuoso 7.2 takes seconds over SELECT DISTINCT ?g
+        # (9 s on the seeded data) and milliseconds over the grouped count
+        return sorted(graph_counts(self))
 
     def has_graph(self, iri: str) -> bool:
         """Whether the named graph ``iri`` holds anything."""
@@ -323,6 +330,12 @@ class RemoteStore:
                 if line and not line.startswith(b"#"):
                     out += line.removesuffix(b".").rstrip() + name
         return bytes(out)
+
+
+def _virtuoso_bnode(term: Node | None) -> Node | None:
+    if isinstance(term, BNode) and str(term).startswith("nodeID://"):
+        return BNode(str(term)[len("nodeID://") :])
+    return term
 
 
 def _checked_iri(iri: str) -> str:

@@ -31,6 +31,7 @@ from kzgraph.endpoint.safety import check_graphs, check_query, check_update
 from kzgraph.endpoint.state import ServerState, with_merges
 from kzgraph.endpoint.workers import Answer, Job, PoolBusyError, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
+from kzgraph.remote import BackendError
 from kzgraph.store import readable_syntax_error
 
 log = logging.getLogger("kzgraph.endpoint")
@@ -350,6 +351,14 @@ def _lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextM
     return lifespan
 
 
+async def backend_failed(request: Request, exc: Exception) -> Response:
+    """502: the remote store behind this server failed; the client may retry later."""
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    response = error(502, f"the store behind this server failed: {exc}")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def create_app(state: ServerState) -> Starlette:
     """The application for one server state; every route reads it from ``app.state.kz``."""
     routes: list[BaseRoute] = [
@@ -386,6 +395,7 @@ def create_app(state: ServerState) -> Starlette:
             ),
         ],
         lifespan=_lifespan(state),
+        exception_handlers={BackendError: backend_failed},
     )
     app.state.kz = state
     return app

@@ -235,12 +235,18 @@ class RemotePool:
                     said = (await response.aread())[:2000].decode("utf-8", "replace").strip()
                     if response.status_code == 400:
                         return Answer(False, "syntax", message=user_lines(said, sent, job.query))
-                    return Answer(False, "error", message=f"the store answered: {said}")
+                    return Answer(
+                        False,
+                        "unavailable",
+                        message=f"the store answered {response.status_code}: {said}",
+                    )
                 lines, cut = await self._read(response, media)
         except httpx.TimeoutException:
             raise TimeoutError from None
         except httpx.HTTPError as exc:
-            return Answer(False, "error", message=f"the store at {url} cannot be reached: {exc}")
+            return Answer(
+                False, "unavailable", message=f"the store at {url} cannot be reached: {exc}"
+            )
         try:
             kind, body, truncated = self._answer(job, media, lines, cut)
         except (SyntaxError, ValueError) as exc:

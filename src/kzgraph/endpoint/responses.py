@@ -56,6 +56,8 @@ def answer_response(answer: Answer, select_fmt: Format, graph_fmt: Format) -> Re
     if not answer.ok:
         if answer.kind == "syntax":
             return error(400, f"SPARQL syntax error: {answer.message}")
+        if answer.kind == "unavailable":  # the remote store behind the server failed
+            return error(502, f"the store behind this server failed: {answer.message}")
         return error(400, f"query failed: {answer.message}")
     fmt = graph_fmt if answer.kind == "graph" else select_fmt
     headers = {"Vary": "Accept"}

@@ -53,6 +53,7 @@ class ServerState:
     generation: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
+    _derive_lock: threading.RLock = field(default_factory=threading.RLock)
     _labels: dict[str, str] | None = None
     _graphs: list[str] | None = None
     _size: int | None = None
@@ -112,7 +113,9 @@ class ServerState:
             store_kind=store.kind,
         )
         pool.graphs = store.graph_names()  # read-only: they do not change while it serves
-        return cls(settings, store, pool, load_catalogue(settings.project))
+        state = cls(settings, store, pool, load_catalogue(settings.project))
+        state._graphs = list(pool.graphs)
+        return state
 
     @property
     def local(self) -> OxigraphStore:
@@ -122,10 +125,15 @@ class ServerState:
         return self.store
 
     def graphs(self) -> list[str]:
-        """The named graphs, sorted; cached until the data changes."""
-        if self._graphs is None:
-            self._graphs = self.store.graph_names()
-        return self._graphs
+        """The named graphs, sorted; cached until the data changes.
+
+        One thread lists them while the others wait for its list: at millions of quads, or on a
+        remote store, every request at once listing them anew would swamp the store.
+        """
+        with self._derive_lock:
+            if self._graphs is None:
+                self._graphs = self.store.graph_names()
+            return self._graphs
 
     def size(self) -> int:
         """Quads in the named graphs; cached until the data changes."""
@@ -155,10 +163,11 @@ class ServerState:
         return self._size
 
     def labels(self) -> dict[str, str]:
-        """IRI → English label, cached until the data changes."""
-        if self._labels is None:
-            self._labels = {str(iri): label for iri, label in label_map(self.store).items()}
-        return self._labels
+        """IRI → English label, cached until the data changes (made by one thread at a time)."""
+        with self._derive_lock:
+            if self._labels is None:
+                self._labels = {str(iri): label for iri, label in label_map(self.store).items()}
+            return self._labels
 
     async def labels_async(self) -> dict[str, str]:
         """:meth:`labels` for a request handler: computed on a thread, never on the event loop.

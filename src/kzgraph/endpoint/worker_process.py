@@ -55,7 +55,9 @@ class Answer:
     """A worker's reply: the serialised body, or an error kind and message."""
 
     ok: bool
-    kind: str = ""  # "select", "ask", "graph" on success; "syntax", "timeout", "error" on failure
+    #: "select", "ask", "graph" on success; "syntax", "timeout", "error" on failure, and
+    #: "unavailable" when a remote store failed (:mod:`kzgraph.endpoint.remote_pool`).
+    kind: str = ""
     body: bytes = b""
     truncated: bool = False
     message: str = ""
