@@ -76,13 +76,72 @@ def wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> float:
     raise RuntimeError(f"{what} did not start")
 
 
-def run_size(quads: int, seconds: float, lines: list[str]) -> None:
-    catalogue = load_catalogue()
-    queries = {
+def queries() -> dict[str, str]:
+    """Saved queries that run without a parameter being given."""
+    return {
         name: q.text
-        for name, q in sorted(catalogue.items())
+        for name, q in sorted(load_catalogue().items())
         if not any(p.required for p in q.parameters)
     }
+
+
+def measure(
+    label: str, store_url: str, direct: dict[str, str], seconds: float, lines: list[str]
+) -> None:
+    """Start kzgraph in front of ``store_url``; compare every query's rate with the store's own.
+
+    ``direct``: each saved query as sent to the store itself (its prologue, and on Virtuoso the
+    dataset kzgraph's proxy sends too), so both answer the same question.
+    """
+    kz_port = free_port()
+    kzgraph = subprocess.Popen(
+        [
+            sys.executable, "-m", "kzgraph", "serve", "--backend", store_url,
+            "--port", str(kz_port), "--no-validate", "--answer-cache-mb", "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        kz_url = f"http://127.0.0.1:{kz_port}/sparql"
+        start_up = wait_for(f"http://127.0.0.1:{kz_port}/healthz", kzgraph, "kzgraph")
+        lines.append(
+            f"\n{label}; kzgraph serve --backend answered /healthz {start_up:.1f} s after start."
+        )
+        lines.append(
+            f"Requests/s per saved query at 4 clients, {seconds:g} s each "
+            "(p50 ms in brackets); ratio = kzgraph / store."
+        )
+        lines.append(f"{'query':34} {'store':>16} {'kzgraph':>16} {'ratio':>7}")
+        print("\n".join(lines[-3:]), flush=True)
+        ratios = []
+        for name, text in queries().items():
+            there = rows_of(store_url, direct[name])
+            proxied = rows_of(kz_url, text)
+            if there != proxied or isinstance(there, str):
+                lines.append(f"{name:34} not compared: store {there} rows, kzgraph {proxied}")
+                print(lines[-1], flush=True)
+                continue
+            s_rps, s_p50, _ = rps(store_url, [direct[name]], 4, seconds)
+            k_rps, k_p50, _ = rps(kz_url, [text], 4, seconds)
+            ratio = k_rps / s_rps if s_rps else 0.0
+            ratios.append(ratio)
+            lines.append(
+                f"{name:34} {s_rps:8.1f} ({s_p50:5.1f}) {k_rps:8.1f} ({k_p50:5.1f}) {ratio:6.2f}x"
+            )
+            print(lines[-1], flush=True)
+        if ratios:
+            lines.append(
+                f"ratio over {len(ratios)} queries: median {statistics.median(ratios):.2f}x, "
+                f"min {min(ratios):.2f}x, max {max(ratios):.2f}x"
+            )
+            print(lines[-1], flush=True)
+    finally:
+        kzgraph.terminate()
+        kzgraph.wait()
+
+
+def run_oxigraph(quads: int, seconds: float, lines: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
@@ -108,73 +167,71 @@ def run_size(quads: int, seconds: float, lines: list[str]) -> None:
             stderr=subprocess.DEVNULL,
         )
         store_url = f"http://127.0.0.1:{port}/query"
-        kz_port = free_port()
-        kzgraph = None
         try:
             wait_for(store_url + "?query=ASK%7B%7D", oxigraph, "the Oxigraph server")
-            kzgraph = subprocess.Popen(
-                [
-                    sys.executable, "-m", "kzgraph", "serve", "--backend", store_url,
-                    "--port", str(kz_port), "--no-validate", "--answer-cache-mb", "0",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            kz_url = f"http://127.0.0.1:{kz_port}/sparql"
-            start_up = wait_for(f"http://127.0.0.1:{kz_port}/healthz", kzgraph, "kzgraph")
-            label = "seeded" if quads == 0 else f"{quads:,} (synthetic)"
-            lines.append(
-                f"\nData: {label}, {count:,} quads in named graphs; prepared and bulk-loaded "
-                f"in {prepared:.1f} s; kzgraph serve --backend answered /healthz "
-                f"{start_up:.1f} s after start."
+            size = "seeded" if quads == 0 else f"{quads:,} (synthetic)"
+            label = (
+                f"Oxigraph server, data: {size}, {count:,} quads in named graphs, prepared and "
+                f"bulk-loaded in {prepared:.1f} s"
             )
-            lines.append(
-                f"Requests/s per saved query at 4 clients, {seconds:g} s each "
-                "(p50 ms in brackets); ratio = kzgraph / store."
-            )
-            lines.append(f"{'query':34} {'store':>16} {'kzgraph':>16} {'ratio':>7}")
-            ratios = []
-            for name, text in queries.items():
-                direct = rows_of(store_url, with_prologue(text))
-                proxied = rows_of(kz_url, text)
-                if direct != proxied:
-                    lines.append(f"{name:34} rows differ: store {direct}, kzgraph {proxied}")
-                    continue
-                s_rps, s_p50, _ = rps(store_url, [with_prologue(text)], 4, seconds)
-                k_rps, k_p50, _ = rps(kz_url, [text], 4, seconds)
-                ratio = k_rps / s_rps if s_rps else 0.0
-                ratios.append(ratio)
-                lines.append(
-                    f"{name:34} {s_rps:8.1f} ({s_p50:5.1f}) {k_rps:8.1f} ({k_p50:5.1f}) "
-                    f"{ratio:6.2f}x"
-                )
-                print(lines[-1], flush=True)
-            if ratios:
-                lines.append(
-                    f"ratio over {len(ratios)} queries: median {statistics.median(ratios):.2f}x, "
-                    f"min {min(ratios):.2f}x, max {max(ratios):.2f}x"
-                )
+            direct = {name: with_prologue(text) for name, text in queries().items()}
+            measure(label, store_url, direct, seconds, lines)
         finally:
-            if kzgraph is not None:
-                kzgraph.terminate()
-                kzgraph.wait()
             oxigraph.terminate()
             oxigraph.wait()
+
+
+def run_virtuoso(seconds: float, lines: list[str]) -> None:
+    """Virtuoso 7.2 with the seeded graph, filled by ``kzgraph push``."""
+    from tests.server_process import virtuoso_server
+
+    from kzgraph.remote import Backend, RemoteStore, dataset_params
+
+    with tempfile.TemporaryDirectory() as tmp, virtuoso_server(Path(tmp)) as (query, update, gsp):
+        started = time.perf_counter()
+        out = subprocess.run(
+            [
+                sys.executable, "-m", "kzgraph", "push", "--backend", query,
+                "--backend-update", update, "--backend-store", gsp,
+            ],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr)
+        pushed = time.perf_counter() - started
+        store = RemoteStore(Backend(query))
+        graphs = store.graph_names()
+        # the dataset kzgraph sends as protocol parameters, as Virtuoso's own pragmas
+        defines = "".join(
+            f"define input:{name} <{iri}>\n" for name, iri in dataset_params("virtuoso", graphs)
+        )
+        direct = {name: defines + with_prologue(text) for name, text in queries().items()}
+        label = (
+            f"Virtuoso 7.2 (Debian), data: seeded, {len(store):,} quads in "
+            f"{len(graphs)} named graphs, pushed in {pushed:.1f} s"
+        )
+        measure(label, query, direct, seconds, lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quads", default="0,1000000", help="sizes, comma-separated; 0 = seeded")
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--stores", default="oxigraph,virtuoso", help="oxigraph (every size), virtuoso (seeded)"
+    )
     args = parser.parse_args()
+    stores = args.stores.split(",")
     lines = [
-        "Proxy benchmark: kzgraph serve --backend in front of an Oxigraph server "
-        f"({subprocess.run([str(OXIGRAPH), '--version'], capture_output=True, text=True).stdout.strip()}), "
-        "baseline = the same server queried directly.",
+        "Proxy benchmark: kzgraph serve --backend in front of a store; baseline = the same "
+        f"store queried directly ({subprocess.run([str(OXIGRAPH), '--version'], capture_output=True, text=True).stdout.strip()}, "
+        "Virtuoso Open Source 7.2.5 from Debian).",
     ]
-    for quads in (int(q) for q in args.quads.split(",")):
-        run_size(quads, args.seconds, lines)
-        print("\n".join(lines[-3:]), flush=True)
+    if "virtuoso" in stores:
+        run_virtuoso(args.seconds, lines)
+    if "oxigraph" in stores:
+        for quads in (int(q) for q in args.quads.split(",")):
+            run_oxigraph(quads, args.seconds, lines)
     text = "\n".join(lines) + "\n"
     print(text)
     (ROOT / "bench" / "RESULTS-backend.txt").write_text(text)
