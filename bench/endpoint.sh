@@ -2,12 +2,5 @@
 # One command for the endpoint benchmark: set up, install wrk (the load generator), run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh test
-if ! command -v wrk >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-  fi
-fi
+bash bench/setup.sh
 exec .venv/bin/python bench/endpoint.py "$@"

@@ -91,3 +91,14 @@ def paragraph_with(settings: Settings, stem: str, *needles: str) -> str:
         if all(n in line for n in needles):
             return line
     raise AssertionError(f"no paragraph of {stem}.txt contains all of {needles}")
+
+
+@pytest.fixture(scope="module")
+def oxigraph(tmp_path_factory):
+    """An Oxigraph server on loopback, filled by ``kzgraph push``; yields its query URL."""
+    from .server_process import kzgraph, oxigraph_server
+
+    with oxigraph_server(tmp_path_factory.mktemp("oxigraph") / "store") as url:
+        out = kzgraph("push", "--backend", url)
+        assert out.returncode == 0, out.stderr
+        yield url

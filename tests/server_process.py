@@ -14,6 +14,13 @@ from pathlib import Path
 import httpx
 
 
+def kzgraph(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would, in a new process; its output is captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "kzgraph", *args], capture_output=True, text=True, timeout=600
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -5,8 +5,6 @@ bad input changes nothing on the store."""
 from __future__ import annotations
 
 import gzip
-import subprocess
-import sys
 
 import pytest
 
@@ -14,7 +12,7 @@ from kzgraph.namespaces import GRAPH
 from kzgraph.push import LOADED
 from kzgraph.remote import Backend, RemoteStore, graph_counts
 
-from .server_process import oxigraph_server
+from .server_process import kzgraph, oxigraph_server
 
 TURTLE = """@prefix ex: <http://example.org/> .
 ex:a ex:knows ex:b , ex:c .
@@ -25,12 +23,6 @@ NQUADS = """<http://example.org/x> <http://example.org/p> "1" <http://example.or
 <http://example.org/x> <http://example.org/p> "3" <http://example.org/g2> .
 <http://example.org/z> <http://example.org/p> "in the file's default graph" .
 """
-
-
-def kzgraph(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kzgraph", *args], capture_output=True, text=True, timeout=600
-    )
 
 
 @pytest.fixture

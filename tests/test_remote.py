@@ -9,8 +9,6 @@ idempotent and drop only the kzgraph graphs that left the source.
 from __future__ import annotations
 
 import collections
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -23,22 +21,7 @@ from kzgraph.push import named_graphs
 from kzgraph.querying import run_saved
 from kzgraph.remote import ENV_PASSWORD, ENV_USER, Backend, RemoteStore, graph_counts
 
-from .server_process import free_port, oxigraph_server
-
-
-def kzgraph(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kzgraph", *args], capture_output=True, text=True, timeout=600
-    )
-
-
-@pytest.fixture(scope="module")
-def oxigraph(tmp_path_factory):
-    """An Oxigraph server on loopback, filled by ``kzgraph push``; yields its query URL."""
-    with oxigraph_server(tmp_path_factory.mktemp("oxigraph") / "store") as url:
-        out = kzgraph("push", "--backend", url)
-        assert out.returncode == 0, out.stderr
-        yield url
+from .server_process import free_port, kzgraph
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,6 @@ import collections
 import io
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,22 +31,8 @@ from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
 from kzgraph.remote import Backend
 from kzgraph.store import QueryResult
 
-from .server_process import Server, oxigraph_server
+from .server_process import Server, kzgraph
 from .test_remote import comparable, concatenated
-
-
-def kzgraph(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kzgraph", *args], capture_output=True, text=True, timeout=600
-    )
-
-
-@pytest.fixture(scope="module")
-def oxigraph(tmp_path_factory):
-    with oxigraph_server(tmp_path_factory.mktemp("oxigraph") / "store") as url:
-        out = kzgraph("push", "--backend", url)
-        assert out.returncode == 0, out.stderr
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,6 @@ differs, and also if a listed one stops differing, so the list stays true.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import httpx
 import pytest
 from rdflib.paths import Path
@@ -24,7 +21,7 @@ from kzgraph.querying import run_saved
 from kzgraph.remote import MERGED, Backend, RemoteStore, graph_counts
 from kzgraph.store import QuerySyntaxError
 
-from .server_process import Server, virtuoso_server
+from .server_process import Server, kzgraph, virtuoso_server
 from .test_remote import comparable, concatenated
 
 #: Saved queries Virtuoso 7.2.5 has answered differently, and why (seen in this test's runs).
@@ -51,12 +48,6 @@ def has_path(node: object) -> bool:
     if isinstance(node, (list, tuple)):
         return any(has_path(v) for v in node)
     return False
-
-
-def kzgraph(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kzgraph", *args], capture_output=True, text=True, timeout=600
-    )
 
 
 @pytest.fixture(scope="module")
