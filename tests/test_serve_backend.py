@@ -252,6 +252,17 @@ class _Slow(BaseHTTPRequestHandler):
         if self.server.mode == "slow":  # type: ignore[attr-defined]
             time.sleep(20)
             return
+        if self.server.mode == "json":  # type: ignore[attr-defined]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/sparql-results+json")
+            self.end_headers()
+            row = b'{"n": {"type": "literal", "value": "x"}},'
+            try:
+                self.wfile.write(b'{"head": {"vars": ["n"]}, "results": {"bindings": [')
+                self.wfile.write(row * 100_000 + b'{"n": {"type": "literal", "value": "x"}}]}}')
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/tab-separated-values")
         self.end_headers()
@@ -316,6 +327,17 @@ def test_the_row_cap_stops_reading_an_endless_answer(fake_store):
     while not fake_store.cut and time.monotonic() < deadline:
         time.sleep(0.1)
     assert fake_store.cut  # the proxy hung up; the store stopped writing
+
+
+def test_an_answer_read_whole_past_the_byte_cap_is_refused_not_kept(fake_store):
+    fake_store.mode = "json"  # a store that ignores the proxy's wish for TSV
+    url = f"http://127.0.0.1:{fake_store.server_address[1]}/query"
+    pool = RemotePool(Backend(url), None, max_bytes=100_000)
+    answer = asyncio.run(pool.run(Job("SELECT ?n {}"), 30.0))
+    assert not answer.ok and "longer than 100000 bytes" in answer.message
+    whole = asyncio.run(RemotePool(Backend(url), None).run(Job("SELECT ?n {}"), 30.0))
+    # within the bytes, the row cap (100,000 by default) still applies
+    assert whole.ok and whole.truncated and whole.body.count(b'"value":"x"') == 100_000
 
 
 def test_the_relay_reaches_its_one_store_and_ends_with_its_server(oxigraph):

@@ -243,6 +243,8 @@ class RemotePool:
                 lines, cut = await self._read(response, media)
         except httpx.TimeoutException:
             raise TimeoutError from None
+        except ValueError as exc:  # an answer past the byte cap in a format read whole
+            return Answer(False, "error", message=f"{exc}: add a LIMIT")
         except httpx.HTTPError as exc:
             return Answer(
                 False, "unavailable", message=f"the store at {url} cannot be reached: {exc}"
@@ -261,8 +263,8 @@ class RemotePool:
         line_based = media in (TSV, NTRIPLES, "text/plain")
         async for chunk in response.aiter_bytes():
             size += len(chunk)
-            if not line_based:
-                pending += chunk
+            if not line_based:  # JSON or another format: kept whole, up to the byte cap
+                lines.append(chunk)
                 if size > self.max_bytes:
                     raise ValueError(f"an answer in {media} longer than {self.max_bytes} bytes")
                 continue
@@ -273,6 +275,8 @@ class RemotePool:
                 return lines[: self.max_rows + 1], True
         if pending:
             lines.append(pending)
+        if not line_based:
+            return [b"".join(lines)], False
         return lines, False
 
     def _answer(
