@@ -191,13 +191,13 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 
 
-def rows_of(url: str, query: str) -> int | str:
+def rows_of(url: str, query: str, timeout: float = 120) -> int | str:
     """Rows a server answers ``query`` with, or its HTTP status."""
     response = httpx.post(
         url,
         data={"query": query},
         headers={"Accept": "application/sparql-results+json"},
-        timeout=120,
+        timeout=timeout,
     )
     if response.status_code != 200:
         return f"HTTP {response.status_code}"
