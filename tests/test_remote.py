@@ -12,7 +12,7 @@ import collections
 
 import httpx
 import pytest
-from rdflib import BNode
+from rdflib import BNode, Dataset
 
 from kzgraph.catalogue import load_catalogue
 from kzgraph.endpoint.sparql_text import tokens
@@ -160,6 +160,27 @@ def test_cli_query_and_network_with_backend(oxigraph):
     there = kzgraph("network", "--backend", oxigraph, *rank)
     assert there.returncode == 0, there.stderr
     assert local.stdout == there.stdout
+
+
+def test_export_from_the_backend_holds_the_same_graphs(oxigraph, tmp_path, dataset):
+    out = kzgraph("export", "--backend", oxigraph, "-o", str(tmp_path / "remote.nq"))
+    assert out.returncode == 0, out.stderr
+    exported = Dataset()
+    exported.parse(tmp_path / "remote.nq", format="nquads")
+    sizes = {str(g.identifier): len(g) for g in exported.contexts() if len(g)}
+    assert sizes == {iri: len(g) for iri, g in named_graphs(dataset).items()}
+    ground = {
+        (s, p, o, c.identifier)
+        for c in exported.contexts()
+        for s, p, o in c
+        if not isinstance(s, BNode) and not isinstance(o, BNode)
+    }
+    local = {
+        (s, p, o, g)
+        for s, p, o, g in dataset.quads((None, None, None, None))
+        if not isinstance(s, BNode) and not isinstance(o, BNode) and g is not None
+    }
+    assert ground == {q for q in local if str(q[3]) in sizes}
 
 
 def test_an_unreachable_backend_is_a_one_line_error():

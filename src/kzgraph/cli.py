@@ -316,14 +316,23 @@ def stats(ctx: click.Context, store_path: Path | None, backend: str | None) -> N
     "(default: from --output's extension, else trig).",
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@backend_option
 @click.pass_context
 @friendly_errors
-def export(ctx: click.Context, fmt: str | None, output: Path | None) -> None:
-    """Write the whole dataset to stdout or --output."""
+def export(ctx: click.Context, fmt: str | None, output: Path | None, backend: str | None) -> None:
+    """Write the whole dataset (with --backend: the remote store's graphs) to stdout or -o."""
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output is not None else ""
         fmt = RDF_FORMAT_NAMES.get(suffix, "trig")
-    data = export_mod.serialize(load(_settings(ctx)), fmt)
+    if backend is not None:
+        from kzgraph.loading import new_dataset
+        from kzgraph.remote import RemoteStore
+
+        ds = new_dataset()
+        ds.parse(data=RemoteStore(make_backend(backend)).nquads(), format="nquads")
+    else:
+        ds = load(_settings(ctx))
+    data = export_mod.serialize(ds, fmt)
     if output is None:
         sys.stdout.buffer.write(data)
     else:
