@@ -80,6 +80,8 @@ def service_forms(target: str) -> list[str]:
         f"PREFIX : <{target}> SELECT ?x WHERE {{ SERVICE:glued {{ ?x ?p ?o }} }}",
         f"PREFIX a: <http://x/#> SELECT ?x WHERE {{ ?s a a:.SERVICE <{target}> {{ ?x ?p ?o }} }}",
         f"SELECT ?x WHERE {{ sErViCe SILENT <{target}> {{ ?x ?p ?o }} }}",
+        # codepoint escapes, replaced before parsing by engines other than Oxigraph
+        rf"SELECT ?x WHERE {{ S\u0045RVICE <{target}> {{ ?x ?p ?o }} }}",
         f"SELECT ?x WHERE {{ {{ OPTIONAL {{ SERVICE <{target}> {{ ?x ?p ?o }} }} }} }}",
         f"SELECT ?x WHERE {{ BIND(<{target}> AS ?e) SERVICE ?e {{ ?x ?p ?o }} }}",
         f"BASE <{target}> SELECT ?x WHERE {{ SERVICE <> {{ ?x ?p ?o }} }}",

@@ -66,12 +66,25 @@ OXIGRAPH = Path(sys.executable).parent / "oxigraph"
 
 
 @contextmanager
-def oxigraph_server(location: Path) -> Iterator[str]:
-    """An Oxigraph server on loopback over the store at ``location``; yields its query URL."""
+def oxigraph_server(location: Path, timeout_s: int | None = None) -> Iterator[str]:
+    """An Oxigraph server on loopback over the store at ``location``; yields its query URL.
+
+    ``timeout_s``: the server's own limit on a query (it stops computing; a client hanging up
+    does not stop an aggregate that has written nothing yet).
+    """
     assert OXIGRAPH.exists(), "the Oxigraph server is missing: run bash scripts/setup.sh test"
     port = free_port()
+    limit = ["--timeout-s", str(timeout_s)] if timeout_s is not None else []
     process = subprocess.Popen(
-        [str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+        [
+            str(OXIGRAPH),
+            "serve",
+            "--location",
+            str(location),
+            "--bind",
+            f"127.0.0.1:{port}",
+            *limit,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -15,6 +15,7 @@ import json
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -31,7 +32,8 @@ from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
 from kzgraph.remote import Backend
 from kzgraph.store import QueryResult
 
-from .server_process import Server, kzgraph
+from .hostile import Listener, corpus
+from .server_process import Server, kzgraph, oxigraph_server
 from .test_remote import comparable, concatenated
 
 
@@ -357,3 +359,52 @@ def test_the_relay_reaches_its_one_store_and_ends_with_its_server(oxigraph):
     orphan.process.stdin.close()
     orphan.process.wait(timeout=10)
     orphan.close()
+
+
+def test_hostile_corpus_through_the_proxy(tmp_path):
+    """The hardening corpus against serve --backend: no 5xx but 503, the listener never reached.
+
+    The store here runs SERVICE for anyone who reaches it, so a request that slipped past the
+    proxy's rules would show as a contact. It has its own 5 s query limit, as a store facing
+    the proxy should: a client hanging up does not stop an aggregate at the store.
+    """
+    listener = Listener()
+    try:
+        with oxigraph_server(tmp_path / "store", timeout_s=5) as url:
+            assert kzgraph("push", "--backend", url).returncode == 0
+            server = Server(
+                "--backend", url, "--workers", "2", "--timeout", "3", "--max-queue", "6",
+                "--max-rows", "500", "--max-answer-bytes", "200000", "--header-timeout", "2",
+                "--body-timeout", "2", "--no-validate",
+            )  # fmt: skip
+            try:
+                probes = corpus(seed=11, size=1000, target=listener.url)
+                statuses: collections.Counter[int] = collections.Counter()
+                failures: list[str] = []
+
+                def send(probe: object) -> None:
+                    try:
+                        with httpx.Client(base_url=server.url, timeout=30) as c:
+                            r = c.request(
+                                probe.method, probe.path, params=probe.params,  # type: ignore[attr-defined]
+                                headers={k: v.encode() for k, v in probe.headers.items()},  # type: ignore[attr-defined]
+                                content=probe.body,  # type: ignore[attr-defined]
+                            )  # fmt: skip
+                    except httpx.HTTPError as exc:
+                        failures.append(f"{probe.family}: {type(exc).__name__}")  # type: ignore[attr-defined]
+                        return
+                    statuses[r.status_code] += 1
+                    if r.status_code >= 500 and r.status_code != 503:
+                        failures.append(f"{probe.family} {probe.params!r:.200} -> {r.status_code}")  # type: ignore[attr-defined]
+
+                with ThreadPoolExecutor(8) as pool:
+                    list(pool.map(send, probes))
+                assert not failures, failures[:20]
+                assert sum(statuses.values()) == len(probes)
+                assert listener.contacts == 0
+                ask = httpx.get(server.url + "sparql", params={"query": "ASK { ?s ?p ?o }"})
+                assert ask.status_code == 200 and ask.json()["boolean"] is True
+            finally:
+                server.stop()
+    finally:
+        listener.close()
