@@ -19,6 +19,7 @@ they are never pasted into the text. Credentials come from the environment
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -92,6 +93,25 @@ def kind_of(server_header: str) -> str:
     ('virtuoso', '')
     """
     return "virtuoso" if server_header.lower().startswith("virtuoso") else ""
+
+
+def standard_json(data: bytes) -> bytes:
+    """Virtuoso 7.2's SPARQL JSON made standard: its ASK answer and its "typed-literal" terms.
+
+    >>> standard_json(b'{"head": {"vars": ["__ASK_RETVAL"]}, "results": {"bindings": '
+    ...               b'[{"__ASK_RETVAL": {"type": "typed-literal", "value": "1"}}]}}')
+    b'{"head": {}, "boolean": true}'
+    """
+    parsed = json.loads(data)
+    if parsed.get("head", {}).get("vars") == [VIRTUOSO_ASK]:
+        rows = parsed.get("results", {}).get("bindings", [])
+        value = rows[0].get(VIRTUOSO_ASK, {}).get("value") if rows else "0"
+        return json.dumps({"head": {}, "boolean": value == "1"}).encode()
+    for row in parsed.get("results", {}).get("bindings", []):
+        for term in row.values():
+            if term.get("type") == "typed-literal":
+                term["type"] = "literal"
+    return json.dumps(parsed).encode()
 
 
 def data_graph(iri: str) -> bool:
@@ -263,13 +283,13 @@ class RemoteStore:
             return QueryResult("graph", graph=graph)
         if media not in ("application/sparql-results+json", "application/json"):
             raise KzgraphError(f"the backend answered in {media!r}, not SPARQL results JSON")
-        result = Result.parse(io.BytesIO(response.content), format="json")
+        content = response.content
+        if self._kind == "virtuoso":
+            content = standard_json(content)
+        result = Result.parse(io.BytesIO(content), format="json")
         if result.type == "ASK":
             return QueryResult("ask", boolean=bool(result.askAnswer))
         names = list(result.vars or [])
-        if [str(v) for v in names] == [VIRTUOSO_ASK] and self._kind == "virtuoso":
-            value = next((row.get(names[0]) for row in result.bindings), None)
-            return QueryResult("ask", boolean=str(value) == "1")
         rows: list[tuple[Node | None, ...]] = [
             tuple(row.get(v) for v in names) for row in result.bindings
         ]

@@ -23,7 +23,6 @@ never pasted into the text.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from typing import Any
@@ -37,11 +36,11 @@ from kzgraph.endpoint.worker_process import RESULT_FORMATS, Answer, Job, graph_b
 from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
 from kzgraph.remote import (
-    VIRTUOSO_ASK,
     Backend,
     bind_values,
     dataset_params,
     query_form,
+    standard_json,
     with_prologue,
 )
 
@@ -90,25 +89,6 @@ def user_lines(message: str, sent: str, query: str) -> str:
         return f"{match.group(1)}{line}"
 
     return re.sub(r"(\bat |\bline )(\d+)", moved, message)
-
-
-def standard_json(data: bytes) -> bytes:
-    """Virtuoso 7.2's SPARQL JSON made standard: its ASK answer and its "typed-literal" terms.
-
-    >>> standard_json(b'{"head": {"vars": ["__ASK_RETVAL"]}, "results": {"bindings": '
-    ...               b'[{"__ASK_RETVAL": {"type": "typed-literal", "value": "1"}}]}}')
-    b'{"head": {}, "boolean": true}'
-    """
-    parsed = json.loads(data)
-    if parsed.get("head", {}).get("vars") == [VIRTUOSO_ASK]:
-        rows = parsed.get("results", {}).get("bindings", [])
-        value = rows[0].get(VIRTUOSO_ASK, {}).get("value") if rows else "0"
-        return json.dumps({"head": {}, "boolean": value == "1"}).encode()
-    for row in parsed.get("results", {}).get("bindings", []):
-        for term in row.values():
-            if term.get("type") == "typed-literal":
-                term["type"] = "literal"
-    return json.dumps(parsed).encode()
 
 
 class RemotePool:
