@@ -48,14 +48,15 @@ def prepare_remote(settings: ServerSettings, relay: str | None) -> ServerState:
 
     from kzgraph import derived
     from kzgraph.loading import load_shapes
-    from kzgraph.remote import RemoteStore
+    from kzgraph.remote import RemoteStore, graph_counts
     from kzgraph.validation import validate_store
 
     assert settings.backend is not None
     # the server's own reads (labels, pages, counts) get the request time limit too
     backend = dataclasses.replace(settings.backend, timeout=max(settings.timeout, 60.0))
     store = RemoteStore(backend, relay)
-    size = len(store)  # reachable, credentials accepted, and not empty
+    counts = graph_counts(store)  # reachable, credentials accepted, and not empty
+    size = sum(counts.values())
     if size == 0:
         raise KzgraphError(
             f"the backend {backend.query_url} holds no named graph: fill it with "
@@ -74,7 +75,7 @@ def prepare_remote(settings: ServerSettings, relay: str | None) -> ServerState:
             )
         log.info("validation: the backend conforms to the shapes")
         validation = {"conforms": True, "findings": 0, "scope": "full"}
-    state = ServerState.start_remote(settings, store, relay)
+    state = ServerState.start_remote(settings, store, relay, sorted(counts))
     state.validation = validation
     state.docs_dir = build_docs(settings, derived.files_fingerprint(settings.project))
     return state

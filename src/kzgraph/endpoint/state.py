@@ -100,9 +100,13 @@ class ServerState:
 
     @classmethod
     def start_remote(
-        cls, settings: ServerSettings, store: RemoteStore, uds: str | None
+        cls, settings: ServerSettings, store: RemoteStore, uds: str | None, graphs: list[str]
     ) -> ServerState:
-        """Serve a remote store: queries go to it through the relay at ``uds``."""
+        """Serve a remote store: queries go to it through the relay at ``uds``.
+
+        ``graphs``: its named graphs of data, listed once at start-up (read-only: they do not
+        change while it serves).
+        """
         pool = RemotePool(
             store.backend,
             uds,
@@ -112,9 +116,9 @@ class ServerState:
             max_bytes=settings.max_answer_bytes,
             store_kind=store.kind,
         )
-        pool.graphs = store.graph_names()  # read-only: they do not change while it serves
+        pool.graphs = graphs
         state = cls(settings, store, pool, load_catalogue(settings.project))
-        state._graphs = list(pool.graphs)
+        state._graphs = graphs
         return state
 
     @property
