@@ -165,6 +165,19 @@ def canonical(value: object) -> object:
     return value
 
 
+def undirected(network: dict) -> dict:
+    """A Cytoscape network whose undirected edges have their ends in a fixed order.
+
+    Which end an undirected edge names first follows the order the store gave the rows in,
+    which differs between two stores holding the same triples.
+    """
+    if not network.get("directed"):
+        for edge in network["elements"]["edges"]:
+            data = edge["data"]
+            data["source"], data["target"] = sorted((data["source"], data["target"]))
+    return network
+
+
 def test_network_answers_match(servers):
     embedded, backend = servers
     paths = [
@@ -178,7 +191,7 @@ def test_network_answers_match(servers):
         there = httpx.get(backend.url + path, timeout=60)
         assert here.status_code == there.status_code == 200, (path, there.text[:300])
         if "projection/" in path:  # a network's elements, in whatever order the rows came
-            assert canonical(here.json()) == canonical(there.json()), path
+            assert canonical(undirected(here.json())) == canonical(undirected(there.json())), path
         else:
             assert here.json() == there.json(), path
 
