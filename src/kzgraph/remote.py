@@ -31,6 +31,7 @@ from rdflib.query import Result
 
 from kzgraph.loading import KzgraphError
 from kzgraph.namespaces import GRAPH, PREFIXES, bind_prefixes
+from kzgraph.path_expansion import expand
 from kzgraph.store import QueryResult, QuerySyntaxError, to_rdflib
 
 #: Graphs a Virtuoso server keeps for itself (its schemas, LDP, the URI-QA endpoint).
@@ -264,7 +265,15 @@ class RemoteStore:
         """Run ``sparql`` on the backend and return rdflib terms, as the embedded engines do.
 
         ``whole_store``: over every graph the store has, not kzgraph's dataset (for listing).
+        On Virtuoso property paths are written out first (:mod:`kzgraph.path_expansion`).
         """
+        if not whole_store and self.kind == "virtuoso":
+            sparql = expand(
+                sparql,
+                lambda fetch: [tuple(r) for r in self.query(fetch).rows],  # type: ignore[misc]
+                bindings,
+                dict(PREFIXES),
+            )
         text = with_prologue(bind_values(sparql, bindings or {}))
         response = self._post({"query": text}, accept_for(query_form(sparql)), whole_store)
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
