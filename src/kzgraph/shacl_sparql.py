@@ -82,6 +82,28 @@ def _n3(node: Node) -> str:
     raise UnsupportedShapeError(f"blank node {node} used as a constant")
 
 
+def _same_term(v: str, term: Node) -> str:
+    """``sameTerm(v, term)`` for a fixed ``term``, spelt out by kind of term.
+
+    Virtuoso 7.2 answers ``sameTerm`` with a constant wrongly (false for equal IRIs and
+    strings), so the test is written with ``=`` on IRIs and on a literal's parts, which every
+    store evaluates alike and which is true exactly when the terms are the same.
+    """
+    if isinstance(term, Literal):
+        lexical = Literal(str(term)).n3()
+        if term.language:
+            lang = Literal(term.language).n3()
+            return f"(isLiteral({v}) && LANG({v}) = {lang} && STR({v}) = {lexical})"
+        datatype = term.datatype or URIRef("http://www.w3.org/2001/XMLSchema#string")
+        return (
+            f'(isLiteral({v}) && LANG({v}) = "" && DATATYPE({v}) = <{datatype}>'
+            f" && STR({v}) = {lexical})"
+        )
+    if isinstance(term, URIRef):
+        return f"(isIRI({v}) && {v} = <{term}>)"
+    return f"sameTerm({v}, {_n3(term)})"
+
+
 def _ox_to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> Node:
     if isinstance(term, ox.NamedNode):
         return URIRef(term.value)
@@ -172,7 +194,7 @@ class Compiler:
             return f"COALESCE({v} {ops[p]} {_n3(o)}, false)"
         if p == SH["in"]:
             members = list(Collection(self.shapes, o))
-            alternatives = " || ".join(f"sameTerm({v}, {_n3(m)})" for m in members)
+            alternatives = " || ".join(_same_term(v, m) for m in members)
             return f"({alternatives or 'false'})"
         return None
 
@@ -219,8 +241,13 @@ class Compiler:
         if p == SH["or"]:
             return "(" + " || ".join(tests) + ")"
         if p == SH.xone:
-            count = " + ".join(f"IF({t}, 1, 0)" for t in tests)
-            return f"(({count}) = 1)"
+            # exactly one true, in plain logic: Virtuoso's compiler refuses EXISTS inside IF,
+            # which counting the true members (IF(t, 1, 0) + ...) = 1 would need
+            ones = [
+                " && ".join([t] + [f"!{u}" for j, u in enumerate(tests) if j != i])
+                for i, t in enumerate(tests)
+            ]
+            return "(" + " || ".join(f"({one})" for one in ones) + ")" if ones else "false"
         raise UnsupportedShapeError(f"{p} is not compiled")
 
     # ---- checks -------------------------------------------------------------------------
