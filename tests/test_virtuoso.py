@@ -201,3 +201,52 @@ def test_validation_on_virtuoso_finds_an_sh_in_and_an_sh_xone_break(virtuoso):
     assert 'kz:divisionType is "region"' in out.stdout and "[value 'province']" in out.stdout
     assert "exactly one kz:quantity or exactly one kz:amount, not both" in out.stdout
     assert "zhambyl" in out.stdout and "central-asia-internal-trade-growth" in out.stdout
+
+
+def test_writes_through_the_proxy_keep_virtuosos_merge(virtuoso, remote):
+    query, update, _ = virtuoso
+    graph = "https://w3id.org/kzgraph/graph/loaded/virtuoso-writes"
+    triple = '<https://example.org/a> <https://example.org/p> "through the proxy"'
+    merged = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    before = int(str(remote.query(merged).rows[0][0]))
+    server = Server(
+        "--backend", query, "--backend-update", update, "--allow-updates", "--token", "t"
+    )
+    auth = {"Authorization": "Bearer t"}
+    try:
+        r = httpx.post(
+            server.url + "sparql",
+            data={"update": f"INSERT DATA {{ GRAPH <{graph}> {{ {triple} }} }}"},
+            headers=auth,
+            timeout=120,
+        )
+        assert r.status_code == 204, r.text
+        assert r.headers["X-Kzgraph-Conforms"] == "true"
+        for pattern in (triple, f"GRAPH <{graph}> {{ {triple} }}"):
+            r = httpx.get(server.url + "sparql", params={"query": f"ASK {{ {pattern} }}"})
+            assert r.json()["boolean"] is True, pattern
+        assert int(str(remote.query(merged).rows[0][0])) == before + 1
+        r = httpx.post(
+            server.url + "sparql",
+            data={"update": f"DROP GRAPH <{graph}>"},
+            headers=auth,
+            timeout=120,
+        )
+        assert r.status_code == 204, r.text
+        r = httpx.get(server.url + "sparql", params={"query": f"ASK {{ {triple} }}"})
+        assert r.json()["boolean"] is False
+        assert int(str(remote.query(merged).rows[0][0])) == before
+        # the Graph Store protocol through the proxy: a PUT, then a DELETE
+        nt = {"Content-Type": "application/n-triples", **auth}
+        params = {"graph": graph}
+        r = httpx.put(
+            server.url + "store", params=params, content=f"{triple} .\n", headers=nt, timeout=120
+        )
+        assert r.status_code == 201, r.text
+        assert int(str(remote.query(merged).rows[0][0])) == before + 1
+        r = httpx.delete(server.url + "store", params=params, headers=auth, timeout=120)
+        assert r.status_code == 204, r.text
+        assert int(str(remote.query(merged).rows[0][0])) == before
+        assert not remote.has_graph(graph)
+    finally:
+        server.stop()

@@ -595,8 +595,15 @@ def query_cmd(
     "--backend",
     metavar="URL",
     default=None,
-    help="Serve a remote store's SPARQL endpoint (filled by 'kzgraph push'), read-only, "
-    "instead of an embedded store; credentials from KZGRAPH_BACKEND_USER/_PASSWORD.",
+    help="Serve a remote store's SPARQL endpoint (filled by 'kzgraph push') instead of an "
+    "embedded store; credentials from KZGRAPH_BACKEND_USER/_PASSWORD.",
+)
+@click.option(
+    "--backend-update",
+    metavar="URL",
+    default=None,
+    help="The remote store's SPARQL Update URL, for --allow-updates (an Oxigraph server's "
+    "follows from /query).",
 )
 @click.pass_context
 @friendly_errors
@@ -606,7 +613,7 @@ def serve(
     token: str | None, no_validate: bool, max_queue: int, max_answer_bytes: int,
     max_connections: int, header_timeout: float, body_timeout: float, no_sandbox: bool,
     inference: str, processes: str, answer_cache_mb: int, worker_memory_mb: int,
-    backend: str | None,
+    backend: str | None, backend_update: str | None,
 ) -> None:  # fmt: skip
     """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
     from kzgraph.endpoint.config import ServerSettings
@@ -627,7 +634,7 @@ def serve(
             token=token, validate=not no_validate, inference=inference, max_queue=max_queue,
             max_answer_bytes=max_answer_bytes, max_connections=max_connections,
             header_timeout=header_timeout, body_timeout=body_timeout, sandbox=not no_sandbox,
-            backend=make_backend(backend) if backend is not None else None,
+            backend=make_backend(backend, backend_update) if backend is not None else None,
         )  # fmt: skip
     except ValueError as exc:
         raise KzgraphError(str(exc)) from None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -129,6 +129,34 @@ def virtuoso_merge() -> str:
         f"SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
         f"FILTER(?g != <{MERGED}> && {system}) }} }}"
     )
+
+
+def virtuoso_drops(text: str, exists: Callable[[str], bool]) -> str:
+    """``DROP GRAPH <g>`` and ``CLEAR GRAPH <g>`` as Virtuoso will run them for a graph with data.
+
+    Virtuoso knows only graphs made by ``CREATE GRAPH``: dropping a graph that ``INSERT DATA``
+    filled fails (22023, "has not been explicitly created"). A graph that holds triples gets
+    ``SILENT``; one that does not is refused here, as the standard says a DROP without SILENT
+    of a missing graph is.
+
+    >>> virtuoso_drops("DROP GRAPH <http://g>", lambda g: True)
+    'DROP SILENT GRAPH <http://g>'
+    """
+    from kzgraph.endpoint.sparql_text import tokens
+
+    toks = tokens(text)
+    cuts: list[int] = []
+    for i, token in enumerate(toks[:-2]):
+        if token.keyword in ("DROP", "CLEAR") and toks[i + 1].keyword == "GRAPH":
+            name = toks[i + 2]
+            if name.kind != "iri":
+                continue
+            if not exists(name.text[1:-1]):
+                raise ValueError(f"{token.keyword} GRAPH {name.text}: the store has no such graph")
+            cuts.append(toks[i + 1].start)
+    for at in reversed(cuts):
+        text = text[:at] + "SILENT " + text[at:]
+    return text
 
 
 def dataset_params(kind: str, graphs: list[str]) -> list[tuple[str, str]]:
@@ -306,6 +334,36 @@ class RemoteStore:
             rows = [tuple(_virtuoso_bnode(t) for t in row) for row in rows]
         return QueryResult("select", variables=[str(v) for v in names], rows=rows)
 
+    def update(self, text: str) -> None:
+        """Run one SPARQL Update request at the store's Update URL.
+
+        A 400 means the store refused it (parsed before anything ran): a ``ValueError``, which
+        the server turns into "refused, nothing was changed". Any other failure, a timeout
+        included, is a :class:`BackendError` that does not claim to know whether it took effect.
+        """
+        url = self.backend.update_url
+        if not url:
+            raise KzgraphError("the backend has no SPARQL Update URL: give --backend-update")
+        try:
+            response = self._http.post(url, data={"update": text})
+        except httpx.HTTPError as exc:
+            raise BackendError(
+                f"the update service {url} failed before answering ({exc}); whether the update "
+                "took effect, the store alone can say"
+            ) from None
+        if response.status_code == 400:
+            raise ValueError(f"the store refused the update: {response.text[:1000]}")
+        if response.status_code in (401, 403):
+            raise BackendError(
+                f"the update service {url} answered {response.status_code}: set {ENV_USER} and "
+                f"{ENV_PASSWORD} to credentials that may write"
+            )
+        if response.status_code not in (200, 204):
+            raise BackendError(
+                f"the update service {url} answered {response.status_code}: {response.text[:500]}"
+            )
+        self._graphs = None  # the graphs of Virtuoso's dataset may have changed
+
     def __len__(self) -> int:
         """Quads in the named graphs of data (the default graph only repeats them)."""
         return sum(graph_counts(self).values())
@@ -320,11 +378,14 @@ class RemoteStore:
 
     def has_graph(self, iri: str) -> bool:
         """Whether the named graph ``iri`` holds anything."""
-        return bool(self.query(f"ASK {{ GRAPH <{_checked_iri(iri)}> {{ ?s ?p ?o }} }}").boolean)
+        # asked of the whole store: Virtuoso, sent a dataset of named graphs, answered true
+        # for a graph just dropped
+        ask = f"ASK {{ GRAPH <{_checked_iri(iri)}> {{ ?s ?p ?o }} }}"
+        return bool(self.query(ask, None, True).boolean)
 
-    def _ntriples(self, where: str) -> bytes:
+    def _ntriples(self, where: str, whole_store: bool = False) -> bytes:
         text = with_prologue(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ {where} }}")
-        response = self._post({"query": text}, "application/n-triples")
+        response = self._post({"query": text}, "application/n-triples", whole_store)
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media in ("application/n-triples", "text/plain"):
             return response.content
@@ -340,7 +401,7 @@ class RemoteStore:
     def graph_dump(self, iri: str | None, fmt: ox.RdfFormat) -> bytes:
         """One named graph (the default graph, the merge, for None) in ``fmt``."""
         where = "?s ?p ?o" if iri is None else f"GRAPH <{_checked_iri(iri)}> {{ ?s ?p ?o }}"
-        data = self._ntriples(where)
+        data = self._ntriples(where, whole_store=iri is not None)  # one graph, named outright
         if fmt == ox.RdfFormat.N_TRIPLES:
             return data
         triples = [
@@ -354,7 +415,7 @@ class RemoteStore:
         out = bytearray()
         for graph in self.graph_names():
             name = f" <{graph}> .\n".encode()
-            for line in self._ntriples(f"GRAPH <{graph}> {{ ?s ?p ?o }}").splitlines():
+            for line in self._ntriples(f"GRAPH <{graph}> {{ ?s ?p ?o }}", True).splitlines():
                 line = line.strip()
                 if line and not line.startswith(b"#"):
                     out += line.removesuffix(b".").rstrip() + name

@@ -39,7 +39,8 @@ class ServerSettings:
     answer_cache_mb: int = 64
     #: Install the seccomp filter that keeps the server and its workers off the network.
     sandbox: bool = True
-    #: A remote store to serve instead of an embedded one (read-only, reached by a relay).
+    #: A remote store to serve instead of an embedded one (reached by a relay; writes with
+    #: --allow-updates go to its SPARQL Update service).
     backend: Backend | None = None
 
     def __post_init__(self) -> None:
@@ -54,17 +55,18 @@ class ServerSettings:
             )
         if self.backend is not None:
             self._check_backend()
-        if self.allow_updates and self.store_path is None:
+        elif self.allow_updates and self.store_path is None:
             raise ValueError("updates persist on disk: give --store PATH with --allow-updates")
 
     def _check_backend(self) -> None:
         """What --backend cannot be combined with, said before anything starts."""
+        assert self.backend is not None
         if self.store_path is not None:
             raise ValueError("--backend serves a remote store: give --backend or --store, not both")
-        if self.allow_updates:
+        if self.allow_updates and not self.backend.update_url:
             raise ValueError(
-                "--backend serves the remote store read-only: write to it with 'kzgraph push' "
-                "(or its own update service), not --allow-updates"
+                "writes through --backend need the store's SPARQL Update URL: give "
+                "--backend-update URL (an Oxigraph server's is found from its /query URL)"
             )
         if self.processes > 1:
             raise ValueError(

@@ -137,7 +137,8 @@ async def write_graph(request: Request) -> Response:
                 request, state.settings.max_request_bytes, state.settings.body_timeout
             )
         )
-        existed = state.store.has_graph(graph.value)
+        # a remote store answers over the network: not on the event loop
+        existed = await anyio.to_thread.run_sync(state.store.has_graph, graph.value)
         if request.method == "DELETE":
             if not existed:
                 return error(404, f"no graph {graph}")

@@ -62,7 +62,8 @@ def prepare_remote(settings: ServerSettings, relay: str | None) -> ServerState:
             f"the backend {backend.query_url} holds no named graph: fill it with "
             f"'kzgraph push --backend {backend.query_url}' first"
         )
-    log.info("backend: %s, %d quads in named graphs (read-only)", backend.query_url, size)
+    mode = "writes allowed" if settings.allow_updates else "read-only"
+    log.info("backend: %s, %d quads in named graphs (%s)", backend.query_url, size, mode)
     validation: dict[str, Any] = {}
     if settings.validate:
         log.info("validation: running the SPARQL-compiled shapes on the backend ...")

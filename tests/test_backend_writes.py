@@ -1,0 +1,155 @@
+"""Writes through ``kzgraph serve --backend --allow-updates`` to a real Oxigraph server.
+
+SPARQL Update and Graph Store writes go to the store's Update service with the merge kept in
+the same request, behind the same token as the embedded endpoint; each one takes effect (seen
+through the proxy and at the store itself) or is refused with a 4xx, or a 502 when the store
+fails: never a 2xx for a write that did not happen.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .server_process import Server, kzgraph, oxigraph_server
+
+TOKEN = {"Authorization": "Bearer s3cret"}
+G = "https://w3id.org/kzgraph/graph/loaded/test-writes"
+TRIPLE = '<https://example.org/a> <https://example.org/p> "written through the proxy"'
+
+
+def ask(url: str, query: str, **kw) -> bool:
+    r = httpx.post(
+        url, data={"query": query}, headers={"Accept": "application/sparql-results+json"}, **kw
+    )
+    assert r.status_code == 200, r.text
+    return bool(r.json()["boolean"])
+
+
+def count(url: str) -> int:
+    r = httpx.post(
+        url,
+        data={"query": "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"},
+        headers={"Accept": "application/sparql-results+json"},
+    )
+    return int(r.json()["results"]["bindings"][0]["n"]["value"])
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory):
+    """(store query URL, proxy server) over an Oxigraph server of its own."""
+    with oxigraph_server(tmp_path_factory.mktemp("writes") / "store") as url:
+        out = kzgraph("push", "--backend", url)
+        assert out.returncode == 0, out.stderr
+        server = Server("--backend", url, "--allow-updates", "--token", "s3cret")
+        try:
+            yield url, server
+        finally:
+            server.stop()
+
+
+def test_an_update_takes_effect_at_the_store_with_its_merge(writable):
+    store, server = writable
+    assert httpx.get(server.url + "healthz").json()["updates"] is True
+    before = count(store)
+    update = {"update": f"INSERT DATA {{ GRAPH <{G}> {{ {TRIPLE} }} }}"}
+    assert httpx.post(server.url + "sparql", data=update).status_code == 401  # no token
+    assert count(store) == before
+    r = httpx.post(server.url + "sparql", data=update, headers=TOKEN, timeout=120)
+    assert r.status_code == 204, r.text
+    assert r.headers["X-Kzgraph-Conforms"] == "true"
+    assert count(store) == before + 1
+    # the store's default graph (the merge) has it, and so do queries through the proxy
+    assert ask(store, f"ASK {{ {TRIPLE} }}")
+    assert ask(server.url + "sparql", f"ASK {{ {TRIPLE} }}")
+    assert ask(server.url + "sparql", f"ASK {{ GRAPH <{G}> {{ {TRIPLE} }} }}")
+    r = httpx.post(
+        server.url + "sparql",
+        data={"update": f"DELETE DATA {{ GRAPH <{G}> {{ {TRIPLE} }} }}"},
+        headers=TOKEN,
+        timeout=120,
+    )
+    assert r.status_code == 204 and count(store) == before
+    assert not ask(store, f"ASK {{ {TRIPLE} }}")
+    assert not ask(server.url + "sparql", f"ASK {{ {TRIPLE} }}")
+
+
+def test_a_refused_update_changes_nothing(writable):
+    store, server = writable
+    before = count(store)
+    r = httpx.post(
+        server.url + "sparql",
+        data={"update": f"INSERT DATA {{ GRAPH <{G}> {{ {TRIPLE} "},  # unterminated
+        headers=TOKEN,
+    )
+    assert r.status_code == 400 and count(store) == before
+    for service in ("SERVICE <http://127.0.0.1:9/> { ?s ?p ?o }",):
+        r = httpx.post(
+            server.url + "sparql",
+            data={"update": f"INSERT {{ GRAPH <{G}> {{ ?s ?p ?o }} }} WHERE {{ {service} }}"},
+            headers=TOKEN,
+        )
+        assert r.status_code in (400, 403) and count(store) == before
+
+
+def test_graph_store_writes_through_the_proxy(writable):
+    store, server = writable
+    body = f"{TRIPLE} .\n".encode()
+    params = {"graph": G}
+    nt = {"Content-Type": "application/n-triples", **TOKEN}
+    r = httpx.put(server.url + "store", params=params, content=body, headers=nt, timeout=120)
+    assert r.status_code == 201, r.text
+    got = httpx.get(
+        server.url + "store", params=params, headers={"Accept": "application/n-triples"}
+    )
+    assert got.status_code == 200 and "written through the proxy" in got.text
+    assert ask(store, f"ASK {{ {TRIPLE} }}")
+    r = httpx.delete(server.url + "store", params=params, headers=TOKEN, timeout=120)
+    assert r.status_code == 204
+    assert not ask(store, f"ASK {{ GRAPH <{G}> {{ ?s ?p ?o }} }}")
+    assert not ask(store, f"ASK {{ {TRIPLE} }}")  # gone from the merge too
+
+
+def test_a_write_that_breaks_a_shape_is_applied_and_reported(writable):
+    _, server = writable
+    kz = "https://w3id.org/kzgraph/ontology#"
+    bad = f'<https://w3id.org/kzgraph/id/region/zhambyl> <{kz}divisionType> "province"'
+    r = httpx.post(
+        server.url + "sparql",
+        data={"update": f"INSERT DATA {{ GRAPH <{G}> {{ {bad} }} }}"},
+        headers=TOKEN,
+        timeout=120,
+    )
+    assert r.status_code == 204
+    assert r.headers["X-Kzgraph-Conforms"] == "false" and int(r.headers["X-Kzgraph-Findings"]) >= 1
+    health = httpx.get(server.url + "healthz").json()["validation"]
+    assert health["conforms"] is False
+    r = httpx.post(
+        server.url + "sparql", data={"update": f"DROP GRAPH <{G}>"}, headers=TOKEN, timeout=120
+    )
+    assert r.status_code == 204 and r.headers["X-Kzgraph-Conforms"] == "true"
+
+
+def test_writes_need_an_update_url():
+    out = kzgraph(
+        "serve", "--backend", "http://127.0.0.1:9/sparql", "--allow-updates", "--token", "t"
+    )
+    assert out.returncode != 0 and "--backend-update" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_write_to_a_store_that_has_gone_is_a_502_not_a_success(tmp_path):
+    with oxigraph_server(tmp_path / "store") as url:
+        assert kzgraph("push", "--backend", url).returncode == 0
+        server = Server("--backend", url, "--allow-updates", "--token", "s3cret", "--no-validate")
+    try:  # the store has stopped: the write cannot have happened, and is not reported as done
+        r = httpx.post(
+            server.url + "sparql",
+            data={"update": f"INSERT DATA {{ GRAPH <{G}> {{ {TRIPLE} }} }}"},
+            headers=TOKEN,
+            timeout=60,
+        )
+        assert r.status_code == 502, r.text
+        assert "update service" in r.text
+    finally:
+        server.stop()
