@@ -236,6 +236,14 @@ def test_writes_through_the_proxy_keep_virtuosos_merge(virtuoso, remote):
         r = httpx.get(server.url + "sparql", params={"query": f"ASK {{ {triple} }}"})
         assert r.json()["boolean"] is False
         assert int(str(remote.query(merged).rows[0][0])) == before
+        r = httpx.post(  # not passed on to Virtuoso, so refused rather than ignored
+            server.url + "sparql",
+            data={"update": f"INSERT DATA {{ GRAPH <{graph}> {{ {triple} }} }}"},
+            params={"using-graph-uri": graph},
+            headers=auth,
+        )
+        assert r.status_code == 400 and "USING" in r.text
+        assert int(str(remote.query(merged).rows[0][0])) == before
         # the Graph Store protocol through the proxy: a PUT, then a DELETE
         nt = {"Content-Type": "application/n-triples", **auth}
         params = {"graph": graph}

@@ -138,6 +138,11 @@ async def run_update(
         return refused
     assert req.update is not None
     using = bool(req.using_graphs or req.using_named_graphs)
+    if using and getattr(state.store, "kind", "") == "virtuoso":
+        return error(
+            400,
+            "using-graph-uri is not passed on to Virtuoso: write USING <graph> in the update",
+        )
     found = check_update(req.update, base, using=using)
     text = with_merges(req.update, found, req.using_graphs, req.using_named_graphs, base)
     try:
