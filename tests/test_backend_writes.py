@@ -151,5 +151,9 @@ def test_a_write_to_a_store_that_has_gone_is_a_502_not_a_success(tmp_path):
         )
         assert r.status_code == 502, r.text
         assert "update service" in r.text
+        health = httpx.get(server.url + "healthz", timeout=10)  # a load balancer sees it too
+        assert health.status_code == 503
+        assert health.json()["backend"]["reachable"] is False
+        assert "did not answer" in health.json()["backend"]["error"]
     finally:
         server.stop()

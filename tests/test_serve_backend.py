@@ -64,6 +64,7 @@ def test_the_backend_server_is_sandboxed_validated_and_read_only(servers):
     _, backend = servers
     health = httpx.get(backend.url + "healthz").json()
     assert health["sandbox"] is True  # the relay is its only way out
+    assert health["backend"]["reachable"] is True and health["backend"]["error"] is None
     assert health["validation"]["conforms"] is True  # validated on the store at start-up
     assert health["updates"] is False
     assert "validation: the backend conforms" in backend.output()

@@ -26,6 +26,7 @@ from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick, wants_h
 from kzgraph.endpoint.describe import service_description
 from kzgraph.endpoint.pages import render
 from kzgraph.endpoint.protocol import ProtocolError, SparqlRequest, read_sparql_request
+from kzgraph.endpoint.remote_pool import RemotePool
 from kzgraph.endpoint.responses import answer_response, error, not_acceptable, rdf_response
 from kzgraph.endpoint.safety import check_graphs, check_query, check_update
 from kzgraph.endpoint.state import ServerState, with_merges
@@ -287,6 +288,10 @@ async def healthz(request: Request) -> Response:
     state: ServerState = request.app.state.kz
     pool = state.pool.status()
     ok = pool["alive"] > 0 and pool["waiting"] < state.pool.max_queue
+    backend = None
+    if isinstance(state.pool, RemotePool):  # the store answers, or this server cannot either
+        backend = await state.pool.check()
+        ok = ok and bool(backend["reachable"])
     return JSONResponse(
         {
             "status": "ok" if ok else "unavailable",
@@ -298,6 +303,7 @@ async def healthz(request: Request) -> Response:
             "sandbox": state.sandboxed,
             "validation": state.validation or None,
             "answers": state.answers.status(),
+            "backend": backend,
         },
         status_code=200 if ok else 503,
     )

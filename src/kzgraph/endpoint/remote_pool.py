@@ -122,6 +122,10 @@ class RemotePool:
         self._uds = uds
         self._client: httpx.AsyncClient | None = None
         self._slots: asyncio.Semaphore | None = None
+        #: the last check that the store answers (see :meth:`check`), and when it ran
+        self._health: dict[str, object] = {}
+        self._checked_at = 0.0
+        self._pinger: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
         # made on first use, inside the event loop that will use it
@@ -134,6 +138,46 @@ class RemotePool:
                 limits=httpx.Limits(max_connections=self.size),
             )
         return self._client
+
+    async def check(self, every: float = 5.0) -> dict[str, object]:
+        """Whether the store answers ``ASK {}`` now: for /healthz, at most once per ``every`` s.
+
+        Asked on a connection of its own, so a store busy with ``size`` queries is not
+        mistaken for a store that is gone; two seconds without an answer count as gone.
+        """
+        now = time.monotonic()
+        if self._health and now - self._checked_at < every:
+            return self._health
+        if self._pinger is None:
+            transport = httpx.AsyncHTTPTransport(uds=self._uds) if self._uds else None
+            self._pinger = httpx.AsyncClient(
+                auth=self.backend.auth(), follow_redirects=False, transport=transport
+            )
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            response = await self._pinger.post(
+                self.backend.query_url,
+                data={"query": "ASK {}"},
+                headers={"Accept": f"{JSON}, application/json;q=0.5"},
+                timeout=2.0,
+            )
+            if response.status_code != 200:
+                error = f"the store answered {response.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"the store did not answer: {type(exc).__name__} {exc}".strip()
+        self._health = {
+            "reachable": error is None,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "error": error,
+        }
+        self._checked_at = time.monotonic()
+        return self._health
+
+    def forget_health(self) -> None:
+        """A request to the store just failed: the next /healthz asks it again."""
+        self._checked_at = 0.0
+        self._health = {}
 
     def pids(self) -> list[int]:
         """No worker processes: the store answers."""
@@ -282,6 +326,7 @@ class RemotePool:
         except ValueError as exc:  # an answer past the byte cap in a format read whole
             return Answer(False, "error", message=f"{exc}: add a LIMIT")
         except httpx.HTTPError as exc:
+            self.forget_health()
             return Answer(
                 False, "unavailable", message=f"the store at {url} cannot be reached: {exc}"
             )

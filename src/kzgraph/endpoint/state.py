@@ -236,7 +236,7 @@ class ServerState:
         as far as it makes one request atomic (Oxigraph: one transaction). Then the whole store
         is validated again (focused revalidation reads the embedded store directly).
         """
-        from kzgraph.remote import RemoteStore, virtuoso_drops, virtuoso_merge
+        from kzgraph.remote import BackendError, RemoteStore, virtuoso_drops, virtuoso_merge
 
         store = self.store
         assert isinstance(store, RemoteStore)
@@ -249,7 +249,12 @@ class ServerState:
                 text = update
             if base_iri:
                 text = f"BASE <{ox.NamedNode(base_iri).value}>\n{text}"
-            store.update(text)
+            try:
+                store.update(text)
+            except BackendError:
+                if isinstance(self.pool, RemotePool):
+                    self.pool.forget_health()
+                raise
             self.changed()
             graphs = self.graphs()
             if isinstance(self.pool, RemotePool):
