@@ -391,3 +391,30 @@ def test_connections_that_reach_a_retiring_process_come_back_to_the_supervisor()
     assert returned[0].recv(4) == b"ping"  # the very connection, ready to hand to another
     theirs.close()
     assert children.poll_channels() == ([], []) and not children.retiring
+
+
+def requests_counted(client: httpx.Client, route: str) -> float:
+    """Requests to ``route`` in /metrics as the process behind ``client`` reports them."""
+    total = 0.0
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("kzgraph_http_requests_total{") and f'route="{route}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_count_every_process_s_requests(multi):
+    """/metrics sums the processes' figures: the same total whichever process answers."""
+    clients = [httpx.Client(base_url=multi.url, timeout=10) for _ in range(4)]
+    try:
+        owners = {c.get("/healthz").json()["pool"]["pids"][0]: c for c in clients}
+        assert len(owners) == 2  # kept-alive clients are spread over both processes
+        before = requests_counted(clients[0], "/api/queries")
+        for client in clients:
+            for _ in range(5):
+                assert client.get("/api/queries").status_code == 200
+        assert wait_for(
+            lambda: all(requests_counted(c, "/api/queries") == before + 20 for c in owners.values())
+        ), [requests_counted(c, "/api/queries") for c in owners.values()]
+    finally:
+        for c in clients:
+            c.close()

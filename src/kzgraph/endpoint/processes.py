@@ -192,6 +192,7 @@ def _child(
     """One serving process: its own read-only store handle, app and event loop."""
     from kzgraph.catalogue import load_catalogue
     from kzgraph.endpoint.app import create_app
+    from kzgraph.endpoint.metrics import Metrics
     from kzgraph.endpoint.state import ServerState
     from kzgraph.store import OxigraphStore
 
@@ -219,6 +220,7 @@ def _child(
         from kzgraph.endpoint.answer_cache import AnswerCache
 
         state.answers = AnswerCache(max_bytes=settings.answer_cache_mb * 1_000_000, shared=answers)
+    state.metrics = Metrics(str(answers.parent / (answers.name + "-metrics")))
     state.validation = dict(prepared.validation)
     state.docs_dir = prepared.docs_dir
     state.sandboxed = sandboxed
@@ -325,6 +327,8 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
         snapshot = snapshots.publish()
     children = _Children(settings.processes)
     answers = Path(tempfile.mkdtemp(prefix="kzgraph-answers-"))  # shared by the processes
+    metrics = answers.parent / (answers.name + "-metrics")  # their summed /metrics
+    metrics.mkdir(mode=0o700)
     crashes: deque[float] = deque()
     pending: deque[tuple[socket.socket, float]] = deque()
     stopping = False
@@ -402,6 +406,7 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
             waiting.close()
         _stop_all(children.slots)
         shutil.rmtree(answers, ignore_errors=True)
+        shutil.rmtree(metrics, ignore_errors=True)
         if snapshots is not None:
             snapshots.close()
         prepared.store.store.flush()
