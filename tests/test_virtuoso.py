@@ -244,6 +244,37 @@ def test_writes_through_the_proxy_keep_virtuosos_merge(virtuoso, remote):
         )
         assert r.status_code == 400 and "USING" in r.text
         assert int(str(remote.query(merged).rows[0][0])) == before
+        # paths are written out with the class hierarchy fetched from the store and kept for
+        # a few seconds: a write through the proxy that adds a subclass is seen at once
+        subclass = "SELECT ?p WHERE { ?p a/rdfs:subClassOf* kz:Project }"
+        project = "https://w3id.org/kzgraph/id/project/virtuoso-writes-test"
+
+        def projects() -> set[str]:
+            r = httpx.get(server.url + "sparql", params={"query": subclass})
+            return {b["p"]["value"] for b in r.json()["results"]["bindings"]}
+
+        assert project not in projects()  # the hierarchy is now kept
+        kind = "https://example.org/NewKindOfProject"
+        rdfs = "http://www.w3.org/2000/01/rdf-schema#"
+        added = (
+            f"<{kind}> <{rdfs}subClassOf> <https://w3id.org/kzgraph/ontology#Project> . "
+            f"<{project}> a <{kind}> ."
+        )
+        r = httpx.post(
+            server.url + "sparql",
+            data={"update": f"INSERT DATA {{ GRAPH <{graph}> {{ {added} }} }}"},
+            headers=auth,
+            timeout=120,
+        )
+        assert r.status_code == 204, r.text
+        assert project in projects()
+        r = httpx.post(
+            server.url + "sparql",
+            data={"update": f"DROP GRAPH <{graph}>"},
+            headers=auth,
+            timeout=120,
+        )
+        assert r.status_code == 204 and project not in projects()
         # the Graph Store protocol through the proxy: a PUT, then a DELETE
         nt = {"Content-Type": "application/n-triples", **auth}
         params = {"graph": graph}

@@ -53,6 +53,10 @@ NTRIPLES = "application/n-triples"
 SPARQL_QUERY = "application/sparql-query"
 #: What the proxy asks for: line-based formats first, so caps apply while reading.
 ACCEPT = f"{TSV}, {NTRIPLES}, {JSON};q=0.8, text/plain;q=0.5"
+#: Seconds the edges fetched for written-out paths (class and concept hierarchies, the
+#: objects a ``p/q*`` path starts from) are reused before they are fetched again. Writes through
+#: this server drop them at once; a write by someone else is seen within this time.
+EDGES_TTL = 10.0
 
 
 def _term(spec: tuple[str, str, str | None, str | None]) -> Node:
@@ -126,6 +130,8 @@ class RemotePool:
         self._health: dict[str, object] = {}
         self._checked_at = 0.0
         self._pinger: httpx.AsyncClient | None = None
+        #: edges fetched for written-out paths, by fetch query and dataset: (when, rows)
+        self._edges: dict[tuple[str | None, tuple[str, ...], tuple[str, ...]], Any] = {}
 
     def _http(self) -> httpx.AsyncClient:
         # made on first use, inside the event loop that will use it
@@ -173,6 +179,10 @@ class RemotePool:
         }
         self._checked_at = time.monotonic()
         return self._health
+
+    def forget_edges(self) -> None:
+        """Fetch the edges for written-out paths anew: this server has just changed the data."""
+        self._edges.clear()
 
     def forget_health(self) -> None:
         """A request to the store just failed: the next /healthz asks it again."""
@@ -244,7 +254,11 @@ class RemotePool:
         edges: dict[str, list[tuple[Node, Node]]] = {}
         starts: dict[str, list[Node]] = {}
         fetch = found.fetch_query()
-        if fetch is not None:
+        key = (fetch, tuple(job.default_graphs), tuple(job.named_graphs))
+        kept = self._edges.get(key)
+        if fetch is not None and kept is not None and time.monotonic() - kept[0] < EDGES_TTL:
+            edges, starts = found.split(kept[1])
+        elif fetch is not None:
             dataset = [("default-graph-uri", g) for g in job.default_graphs]
             dataset += [("named-graph-uri", g) for g in job.named_graphs]
             form = [
@@ -272,6 +286,9 @@ class RemotePool:
                 for r in parsed
             ]
             edges, starts = found.split(rows)  # type: ignore[arg-type]
+            if len(self._edges) > 256:
+                self._edges.clear()
+            self._edges[key] = (time.monotonic(), rows)
         try:
             return replace(job, query=found.render(edges, starts))
         except Unsupported:

@@ -259,6 +259,7 @@ class ServerState:
             graphs = self.graphs()
             if isinstance(self.pool, RemotePool):
                 self.pool.graphs = graphs  # the dataset sent with each query to Virtuoso
+                self.pool.forget_edges()
             self.revalidate(None)
 
     def shapes(self) -> Graph:
