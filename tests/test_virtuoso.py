@@ -11,15 +11,20 @@ any other query differs.
 
 from __future__ import annotations
 
+import struct
+
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rdflib.paths import Path
 from rdflib.plugins.sparql import prepareQuery
 
 from kzgraph.catalogue import load_catalogue
+from kzgraph.geometry import _number
 from kzgraph.namespaces import PREFIXES
 from kzgraph.querying import run_saved
-from kzgraph.remote import MERGED, Backend, RemoteStore, graph_counts
+from kzgraph.remote import MERGED, Backend, RemoteStore, graph_counts, restored_wkt
 from kzgraph.store import QuerySyntaxError
 
 from .server_process import Server, kzgraph, virtuoso_server
@@ -138,17 +143,22 @@ def test_serve_backend_on_virtuoso_gives_the_embedded_pages_and_answers(virtuoso
         try:
             health = httpx.get(backend.url + "healthz").json()
             assert health["sandbox"] is True and health["graphs"] == 11
-            # (not a region's page: Virtuoso turns geo:wktLiteral into its own geometry type)
-            for path in ("id/company/tbea", "graph/sources"):
+            # a region's page too: Virtuoso's geometry literals are restored to the WKT written
+            for path in ("id/company/tbea", "graph/sources", "id/region/atyrau"):
                 here = httpx.get(embedded.url + path, headers={"Accept": "text/html"})
                 there = httpx.get(backend.url + path, headers={"Accept": "text/html"})
                 assert here.status_code == there.status_code == 200, path
                 assert there.text == here.text, path
-            for path in ("api/network/summary", "api/queries/investment-total-by-region"):
+            for path in (
+                "api/network/summary",
+                "api/queries/investment-total-by-region",
+                "api/map",
+            ):
                 here, there = httpx.get(embedded.url + path), httpx.get(backend.url + path)
                 assert here.status_code == there.status_code == 200, path
-            summary = [httpx.get(s.url + "api/network/summary").json() for s in (embedded, backend)]
-            assert summary[0] == summary[1]
+            for path in ("api/network/summary", "api/map"):
+                answers = [httpx.get(s.url + path).json() for s in (embedded, backend)]
+                assert answers[0] == answers[1], path
             ask = {"query": "ASK { ?c a kz:Company }"}
             assert httpx.get(backend.url + "sparql", params=ask).json() == {
                 "head": {},
@@ -289,3 +299,23 @@ def test_writes_through_the_proxy_keep_virtuosos_merge(virtuoso, remote):
         assert not remote.has_graph(graph)
     finally:
         server.stop()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.decimals(-180, 180, places=4, allow_nan=False),
+            st.decimals(-90, 90, places=4, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_virtuoso_s_float_points_and_commas_come_back_as_written(points):
+    """What Virtuoso does to a WKT literal (single-precision points, no space after commas)."""
+    written = [(_number(float(x)), _number(float(y))) for x, y in points]
+    point = f"POINT({written[0][0]} {written[0][1]})"
+    stored = struct.unpack("ff", struct.pack("ff", *map(float, written[0])))
+    assert restored_wkt(f"POINT({stored[0]:.14g} {stored[1]:.14g})") == point
+    ring = "POLYGON((" + ", ".join(f"{x} {y}" for x, y in written) + "))"
+    assert restored_wkt(ring.replace(", ", ",")) == ring

@@ -21,6 +21,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -112,7 +114,66 @@ def standard_json(data: bytes) -> bytes:
         for term in row.values():
             if term.get("type") == "typed-literal":
                 term["type"] = "literal"
+            if term.get("datatype") == VIRTUOSO_GEOMETRY:
+                term["datatype"] = GEO_WKT
+                term["value"] = restored_wkt(term.get("value", ""))
     return json.dumps(parsed).encode()
+
+
+VIRTUOSO_GEOMETRY = "http://www.openlinksw.com/schemas/virtrdf#Geometry"
+GEO_WKT = "http://www.opengis.net/ont/geosparql#wktLiteral"
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def _float32(x: float) -> float:
+    return float(struct.unpack("f", struct.pack("f", x))[0])
+
+
+def restored_wkt(text: str) -> str:
+    """A WKT literal as Virtuoso 7.2 gives it back, in the form it was written.
+
+    Virtuoso stores ``geo:wktLiteral`` values as its own geometry type: it returns them typed
+    ``virtrdf:Geometry``, without the space after each comma, and a POINT's coordinates as
+    single-precision floats printed to 14 digits (69.5819 comes back as 69.581901550293). The
+    shortest decimal that is the same single-precision float is the one written, for any
+    coordinate given with up to 7 significant digits (kzgraph writes 4 decimals); commas get
+    their space back, as kzgraph and most writers put it.
+
+    >>> restored_wkt("POINT(69.581901550293 42.305400848389)")
+    'POINT(69.5819 42.3054)'
+    >>> restored_wkt("POLYGON((71.326 46.0073,69.0671 45.9999))")
+    'POLYGON((71.326 46.0073, 69.0671 45.9999))'
+    """
+
+    def shortest(match: re.Match[str]) -> str:
+        written = match.group(0)
+        if len(re.sub(r"\D", "", written.split("e")[0].split("E")[0]).lstrip("0")) < 10:
+            return written  # not a printed single-precision float
+        value = _float32(float(written))
+        for digits in range(1, 10):
+            candidate = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+            if _float32(float(candidate)) == value:
+                return candidate
+        return written
+
+    return _NUMBER.sub(shortest, re.sub(r",(?=\S)", ", ", text))
+
+
+_NT_GEOMETRY = re.compile(
+    rb'"((?:[^"\\]|\\.)*)"\^\^<' + re.escape(VIRTUOSO_GEOMETRY.encode()) + rb">"
+)
+
+
+def restored_ntriples(data: bytes) -> bytes:
+    """N-Triples from Virtuoso with its geometry literals restored (see :func:`restored_wkt`)."""
+    if VIRTUOSO_GEOMETRY.encode() not in data:
+        return data
+
+    def literal(match: re.Match[bytes]) -> bytes:
+        wkt = restored_wkt(match.group(1).decode("utf-8"))
+        return b'"' + wkt.encode("utf-8") + b'"^^<' + GEO_WKT.encode() + b">"
+
+    return _NT_GEOMETRY.sub(literal, data)
 
 
 def data_graph(iri: str) -> bool:
@@ -310,7 +371,10 @@ class RemoteStore:
             # makes new ones): a page's next query can then name the same nodes
             fmt = ox.RdfFormat.TURTLE if "turtle" in media else ox.RdfFormat.N_TRIPLES
             graph = bind_prefixes(Graph())
-            for quad in ox.parse(response.content, format=fmt):
+            content = response.content
+            if self._kind == "virtuoso":
+                content = restored_ntriples(content)
+            for quad in ox.parse(content, format=fmt):
                 triple = (
                     to_rdflib(quad.subject),
                     to_rdflib(quad.predicate),
@@ -388,6 +452,8 @@ class RemoteStore:
         response = self._post({"query": text}, "application/n-triples", whole_store)
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media in ("application/n-triples", "text/plain"):
+            if self._kind == "virtuoso":
+                return restored_ntriples(response.content)
             return response.content
         # a store that answers in another RDF format: re-written as N-Triples lines
         fmt = ox.RdfFormat.from_media_type(media)

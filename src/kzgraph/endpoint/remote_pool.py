@@ -42,6 +42,7 @@ from kzgraph.remote import (
     bind_values,
     dataset_params,
     query_form,
+    restored_ntriples,
     standard_json,
     with_prologue,
 )
@@ -399,6 +400,8 @@ class RemotePool:
             return "select", body, truncated or cut
         if media in (NTRIPLES, "text/plain"):
             data = b"\n".join(line for line in lines if line.strip()) + b"\n"
+            if self.store_kind == "virtuoso":
+                data = restored_ntriples(data)
             triples = [
                 ox.Triple(q.subject, q.predicate, q.object)
                 for q in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
