@@ -98,8 +98,29 @@ def kind_of(server_header: str) -> str:
     return "virtuoso" if server_header.lower().startswith("virtuoso") else ""
 
 
-def standard_json(data: bytes) -> bytes:
+def selects_distinct(text: str) -> bool:
+    """Whether the query's own (outermost) SELECT is a SELECT DISTINCT, read from its tokens.
+
+    >>> selects_distinct("SELECT ?x { { SELECT DISTINCT ?x { ?x ?p ?o } } }")
+    False
+    >>> selects_distinct("PREFIX a: <http://a/> SELECT DISTINCT ?x { ?x ?p ?o }")
+    True
+    """
+    from kzgraph.endpoint.sparql_text import tokens
+
+    toks = tokens(text)
+    for i, token in enumerate(toks):
+        if token.keyword == "SELECT":
+            return i + 1 < len(toks) and toks[i + 1].keyword == "DISTINCT"
+        if token.keyword in ("CONSTRUCT", "ASK", "DESCRIBE"):
+            return False
+    return False
+
+
+def standard_json(data: bytes, distinct: bool = False) -> bytes:
     """Virtuoso 7.2's SPARQL JSON made standard: its ASK answer and its "typed-literal" terms.
+
+    ``distinct``: the query is a SELECT DISTINCT, so rows the same term for term are one row.
 
     >>> standard_json(b'{"head": {"vars": ["__ASK_RETVAL"]}, "results": {"bindings": '
     ...               b'[{"__ASK_RETVAL": {"type": "typed-literal", "value": "1"}}]}}')
@@ -110,13 +131,23 @@ def standard_json(data: bytes) -> bytes:
         rows = parsed.get("results", {}).get("bindings", [])
         value = rows[0].get(VIRTUOSO_ASK, {}).get("value") if rows else "0"
         return json.dumps({"head": {}, "boolean": value == "1"}).encode()
-    for row in parsed.get("results", {}).get("bindings", []):
+    rows = parsed.get("results", {}).get("bindings", [])
+    for row in rows:
         for term in row.values():
             if term.get("type") == "typed-literal":
                 term["type"] = "literal"
             if term.get("datatype") == VIRTUOSO_GEOMETRY:
                 term["datatype"] = GEO_WKT
                 term["value"] = restored_wkt(term.get("value", ""))
+    if distinct and rows:  # Virtuoso's DISTINCT keeps a number it holds in two internal forms twice
+        seen: set[str] = set()
+        kept = []
+        for row in rows:
+            key = json.dumps(row, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                kept.append(row)
+        parsed["results"]["bindings"] = kept
     return json.dumps(parsed).encode()
 
 
@@ -386,7 +417,7 @@ class RemoteStore:
             raise KzgraphError(f"the backend answered in {media!r}, not SPARQL results JSON")
         content = response.content
         if self._kind == "virtuoso":
-            content = standard_json(content)
+            content = standard_json(content, selects_distinct(sparql))
         result = Result.parse(io.BytesIO(content), format="json")
         if result.type == "ASK":
             return QueryResult("ask", boolean=bool(result.askAnswer))

@@ -43,6 +43,7 @@ from kzgraph.remote import (
     dataset_params,
     query_form,
     restored_ntriples,
+    selects_distinct,
     standard_json,
     with_prologue,
 )
@@ -413,7 +414,7 @@ class RemotePool:
         if media in (JSON, "application/json"):
             data = b"\n".join(lines)
             if self.store_kind == "virtuoso":
-                data = standard_json(data)
+                data = standard_json(data, selects_distinct(job.query))
             parsed = ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON)
             if isinstance(parsed, ox.QueryBoolean):
                 body = parsed.serialize(format=RESULT_FORMATS[job.select_format]) or b""
