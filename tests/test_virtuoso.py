@@ -225,6 +225,18 @@ def test_writes_through_the_proxy_keep_virtuosos_merge(virtuoso, remote):
             r = httpx.get(server.url + "sparql", params={"query": f"ASK {{ {pattern} }}"})
             assert r.json()["boolean"] is True, pattern
         assert int(str(remote.query(merged).rows[0][0])) == before + 1
+        # an update whose graphs are not named in its text: the merge is redone whole, unlogged
+        second = '<https://example.org/a> <https://example.org/p> "a second value"'
+        r = httpx.post(
+            server.url + "sparql",
+            data={
+                "update": f"INSERT {{ GRAPH ?g {{ {second} }} }} WHERE {{ BIND(<{graph}> AS ?g) }}"
+            },
+            headers=auth,
+            timeout=120,
+        )
+        assert r.status_code == 204, r.text
+        assert int(str(remote.query(merged).rows[0][0])) == before + 2
         r = httpx.post(
             server.url + "sparql",
             data={"update": f"DROP GRAPH <{graph}>"},
@@ -232,8 +244,9 @@ def test_writes_through_the_proxy_keep_virtuosos_merge(virtuoso, remote):
             timeout=120,
         )
         assert r.status_code == 204, r.text
-        r = httpx.get(server.url + "sparql", params={"query": f"ASK {{ {triple} }}"})
-        assert r.json()["boolean"] is False
+        for gone in (triple, second):
+            r = httpx.get(server.url + "sparql", params={"query": f"ASK {{ {gone} }}"})
+            assert r.json()["boolean"] is False
         assert int(str(remote.query(merged).rows[0][0])) == before
         r = httpx.post(  # not passed on to Virtuoso, so refused rather than ignored
             server.url + "sparql",

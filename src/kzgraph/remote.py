@@ -212,10 +212,20 @@ def data_graph(iri: str) -> bool:
     return iri != MERGED and not iri.startswith(VIRTUOSO_SYSTEM_GRAPHS)
 
 
-def virtuoso_merge() -> str:
-    """The update that keeps the merge in :data:`MERGED` on Virtuoso (a set: one copy each)."""
+#: Virtuoso's pragma for an update too big for one logged transaction (its default limit on a
+#: transaction's log, TransactionAfterImageLimit, is 50 MB: the merge of a million quads
+#: failed with SR325). Rows are then committed as they go, so a failure leaves part done.
+VIRTUOSO_UNLOGGED = "DEFINE sql:log-enable 3\n"
+
+
+def virtuoso_merge(logged: bool = False) -> str:
+    """The update that keeps the merge in :data:`MERGED` on Virtuoso (a set: one copy each).
+
+    Unlogged (:data:`VIRTUOSO_UNLOGGED` in front) unless ``logged``: for a caller that puts
+    the pragma at the start of a longer request itself.
+    """
     system = " && ".join(f'!STRSTARTS(STR(?g), "{g}")' for g in VIRTUOSO_SYSTEM_GRAPHS)
-    return (
+    return ("" if logged else VIRTUOSO_UNLOGGED) + (
         f"CLEAR SILENT GRAPH <{MERGED}> ;\n"
         f"INSERT {{ GRAPH <{MERGED}> {{ ?s ?p ?o }} }} WHERE {{ "
         f"SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "

@@ -236,19 +236,35 @@ class ServerState:
         as far as it makes one request atomic (Oxigraph: one transaction). Then the whole store
         is validated again (focused revalidation reads the embedded store directly).
         """
-        from kzgraph.remote import BackendError, RemoteStore, virtuoso_drops, virtuoso_merge
+        from kzgraph.endpoint.sparql_text import graphs_written
+        from kzgraph.namespaces import PREFIXES
+        from kzgraph.remote import (
+            MERGED,
+            VIRTUOSO_UNLOGGED,
+            BackendError,
+            RemoteStore,
+            virtuoso_drops,
+            virtuoso_merge,
+        )
 
         store = self.store
         assert isinstance(store, RemoteStore)
         with self._write_lock:
+            pragma = ""
             if store.kind == "virtuoso":
                 own = changed_by if changed_by is not None else update
                 own = virtuoso_drops(own, store.has_graph)
-                text = own.rstrip().rstrip(";") + " ;\n" + virtuoso_merge()
+                touched = graphs_written(own, PREFIXES, base_iri)
+                if touched is not None:  # only those graphs' share of the merge is redone
+                    text = scoped_merge(own, touched, into=MERGED)
+                else:  # the merge redone whole, too big for one logged transaction
+                    pragma = VIRTUOSO_UNLOGGED
+                    text = own.rstrip().rstrip(";") + " ;\n" + virtuoso_merge(logged=True)
             else:
                 text = update
             if base_iri:
                 text = f"BASE <{ox.NamedNode(base_iri).value}>\n{text}"
+            text = pragma + text
             try:
                 store.update(text)
             except BackendError:
@@ -367,22 +383,25 @@ def with_merges(
     return " ;\n".join(parts) if parts else MERGE
 
 
-def scoped_merge(update: str, graphs: set[str]) -> str:
+def scoped_merge(update: str, graphs: set[str], into: str | None = None) -> str:
     """``update`` wrapped so the default graph stays the merge, touching only ``graphs``.
 
     Before: drop from the default graph what only these graphs hold. After: copy these graphs
     into it again. All run in one request, so they take effect with the update or not at all.
     The update's own PREFIX and BASE lines stay in front; the wrapping uses absolute IRIs.
+    ``into``: a named graph that holds the merge instead of the default graph (Virtuoso's).
     """
     ordered = sorted(graphs)
     names = " ".join(f"<{g}>" for g in ordered)
+    target = "?s ?p ?o" if into is None else f"GRAPH <{into}> {{ ?s ?p ?o }}"
+    others = [*ordered, *([into] if into is not None else [])]
     # what only the touched graphs hold, together: a triple in two of them goes if both lose it
     before = [
-        f"DELETE {{ ?s ?p ?o }} WHERE {{ VALUES ?g {{ {names} }} GRAPH ?g {{ ?s ?p ?o }} "
+        f"DELETE {{ {target} }} WHERE {{ VALUES ?g {{ {names} }} GRAPH ?g {{ ?s ?p ?o }} "
         f"FILTER NOT EXISTS {{ GRAPH ?other {{ ?s ?p ?o }} "
-        f"FILTER(?other NOT IN ({', '.join(f'<{g}>' for g in ordered)})) }} }}"
+        f"FILTER(?other NOT IN ({', '.join(f'<{g}>' for g in others)})) }} }}"
     ]
-    after = [f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}" for g in ordered]
+    after = [f"INSERT {{ {target} }} WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}" for g in ordered]
     head, body = _prologue(update)
     return head + " ;\n".join([*before, body.strip().rstrip(";"), *after])
 
