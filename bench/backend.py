@@ -293,16 +293,17 @@ def run_virtuoso(quads: int, seconds: float, lines: list[str]) -> None:
 
     from kzgraph.namespaces import PREFIXES
     from kzgraph.path_expansion import expand
-    from kzgraph.remote import Backend, RemoteStore, dataset_params
+    from kzgraph.remote import Backend, RemoteStore, virtuoso_dataset
 
     with tempfile.TemporaryDirectory() as tmp, virtuoso_server(Path(tmp)) as (query, update, gsp):
         pushed = fill_virtuoso(quads, query, update, gsp, Path(tmp))
         store = RemoteStore(Backend(query))
         graphs = store.graph_names()
-        # the dataset kzgraph sends as protocol parameters, as Virtuoso's own pragmas
-        defines = "".join(
-            f"define input:{name} <{iri}>\n" for name, iri in dataset_params("virtuoso", graphs)
-        )
+
+        def defines(text: str) -> str:
+            """The dataset kzgraph gives a query, all as Virtuoso's own pragmas."""
+            pragmas, params = virtuoso_dataset(text, graphs)
+            return pragmas + "".join(f"define input:{n} <{iri}>\n" for n, iri in params)
 
         def fetch(sparql: str) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in store.query(sparql).rows]
@@ -310,7 +311,7 @@ def run_virtuoso(quads: int, seconds: float, lines: list[str]) -> None:
         # the store is asked the query kzgraph sends it: paths written out (the edges fetched
         # once here; the proxy fetches them for each query, a cost it is charged with)
         direct = {
-            name: defines + with_prologue(expand(text, fetch, {}, dict(PREFIXES)))
+            name: defines(text) + with_prologue(expand(text, fetch, {}, dict(PREFIXES)))
             for name, text in queries().items()
         }
         size = "seeded" if quads == 0 else f"{quads:,} (synthetic)"

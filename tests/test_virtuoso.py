@@ -321,3 +321,27 @@ def test_virtuoso_s_float_points_and_commas_come_back_as_written(points):
     assert restored_wkt(f"POINT({stored[0]:.14g} {stored[1]:.14g})") == point
     ring = "POLYGON((" + ", ".join(f"{x} {y}" for x, y in written) + "))"
     assert restored_wkt(ring.replace(", ", ",")) == ring
+
+
+def test_thousands_of_graphs_do_not_outgrow_the_answer_headers(virtuoso):
+    """Virtuoso echoes each dataset parameter as a response header; 3,000 graphs once broke
+    the client ("Receive buffer too long"). Named graphs now travel as pragmas in the text."""
+    query, update, store_url = virtuoso
+    many = [f"https://w3id.org/kzgraph/graph/loaded/many-{i}" for i in range(3000)]
+    data = " ".join(
+        f'GRAPH <{g}> {{ <https://example.org/many> <https://example.org/n> "{i}" }}'
+        for i, g in enumerate(many)
+    )
+    r = httpx.post(update, data={"update": f"INSERT DATA {{ {data} }}"}, timeout=300)
+    assert r.status_code == 200, r.text
+    try:
+        store = RemoteStore(Backend(query, update, store_url))
+        assert len(store.graph_names()) >= 3000
+        per_graph = store.query(
+            "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { <https://example.org/many> ?p ?o } }"
+        )
+        assert int(str(per_graph.rows[0][0])) == 3000
+        assert store.query("ASK { ?c a kz:Company }").boolean is True
+    finally:
+        r = httpx.post(update, data={"update": f"DELETE DATA {{ {data} }}"}, timeout=300)
+        assert r.status_code == 200, r.text

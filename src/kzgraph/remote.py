@@ -261,15 +261,30 @@ def virtuoso_drops(text: str, exists: Callable[[str], bool]) -> str:
     return text
 
 
-def dataset_params(kind: str, graphs: list[str]) -> list[tuple[str, str]]:
-    """Protocol parameters that make a store's dataset kzgraph's: the merge and the graphs.
+def virtuoso_dataset(query: str, graphs: list[str]) -> tuple[str, list[tuple[str, str]]]:
+    """Pragmas to put before ``query`` and protocol parameters that give it kzgraph's dataset.
 
-    Needed for Virtuoso only: its default graph is every graph as a bag, and GRAPH ?g would
-    also range over its system graphs. The list of named graphs grows with their number.
+    Virtuoso's default graph is every graph as a bag and GRAPH ?g ranges over its system
+    graphs too, so a query gets the merge as its default graph and, when it names a graph at
+    all (GRAPH, FROM), the graphs of data as its named graphs. Those go in the text as
+    Virtuoso's own ``define input:named-graph-uri`` pragmas, not as protocol parameters:
+    Virtuoso echoes each parameter back as a response header, and with thousands of graphs
+    (2,500 at a million synthetic quads) the header block outgrew what the HTTP client reads
+    ("Receive buffer too long").
+
+    >>> virtuoso_dataset("SELECT * { ?s ?p ?o }", ["http://g"])
+    ('', [('default-graph-uri', 'https://w3id.org/kzgraph/graph/merged')])
+    >>> virtuoso_dataset("SELECT * { GRAPH ?g { ?s ?p ?o } }", ["http://g"])[0].splitlines()[1]
+    'define input:named-graph-uri <http://g>'
     """
-    if kind != "virtuoso":
-        return []
-    return [("default-graph-uri", MERGED), *(("named-graph-uri", g) for g in graphs)]
+    from kzgraph.endpoint.sparql_text import tokens
+
+    if not any(t.keyword in ("GRAPH", "FROM") for t in tokens(query)):
+        return "", [("default-graph-uri", MERGED)]
+    pragmas = f"define input:default-graph-uri <{MERGED}>\n" + "".join(
+        f"define input:named-graph-uri <{_checked_iri(g)}>\n" for g in graphs
+    )
+    return pragmas, []
 
 
 def query_form(text: str) -> str | None:
@@ -363,7 +378,9 @@ class RemoteStore:
         if not whole_store and self._kind == "virtuoso":
             if self._graphs is None:
                 self._graphs = self.graph_names()
-            for name, value in dataset_params(self._kind, self._graphs):
+            pragmas, params = virtuoso_dataset(data["query"], self._graphs)
+            form["query"] = pragmas + data["query"]
+            for name, value in params:
                 listed = form.setdefault(name, [])
                 assert isinstance(listed, list)
                 listed.append(value)
