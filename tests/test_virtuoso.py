@@ -28,6 +28,7 @@ from kzgraph.store import QuerySyntaxError
 
 from .server_process import Server, kzgraph, virtuoso_server
 from .test_remote import comparable, concatenated
+from .test_serve_backend import rows
 
 
 def has_path(node: object) -> bool:
@@ -148,6 +149,18 @@ def test_serve_backend_on_virtuoso_gives_the_embedded_pages_and_answers(virtuoso
             for path in ("api/network/summary", "api/map"):
                 answers = [httpx.get(s.url + path).json() for s in (embedded, backend)]
                 assert answers[0] == answers[1], path
+            # every saved query through the REST API: the proxy's own path to the store
+            different = []
+            for name, params in runnable().items():
+                here = httpx.get(f"{embedded.url}api/queries/{name}", params=params, timeout=60)
+                there = httpx.get(f"{backend.url}api/queries/{name}", params=params, timeout=60)
+                assert here.status_code == there.status_code == 200, (name, there.text[:300])
+                concat = concatenated(load_catalogue()[name].text)
+                if comparable(rows(here.content), concat) != comparable(
+                    rows(there.content), concat
+                ):
+                    different.append(name)
+            assert len(runnable()) >= 40 and not different, different
             ask = {"query": "ASK { ?c a kz:Company }"}
             assert httpx.get(backend.url + "sparql", params=ask).json() == {
                 "head": {},

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import httpx
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Node, URIRef
+from rdflib import Graph, Node, URIRef
 from rdflib.query import Result
 
 from kzgraph.loading import KzgraphError
@@ -118,7 +118,7 @@ def selects_distinct(text: str) -> bool:
 
 
 def standard_json(data: bytes, distinct: bool = False) -> bytes:
-    """Virtuoso 7.2's SPARQL JSON made standard: its ASK answer and its "typed-literal" terms.
+    """Virtuoso 7.2's SPARQL JSON made standard: ASK, "typed-literal", ``nodeID://`` blank nodes.
 
     ``distinct``: the query is a SELECT DISTINCT, so rows the same term for term are one row.
 
@@ -136,6 +136,8 @@ def standard_json(data: bytes, distinct: bool = False) -> bytes:
         for term in row.values():
             if term.get("type") == "typed-literal":
                 term["type"] = "literal"
+            if term.get("type") == "bnode" and term.get("value", "").startswith("nodeID://"):
+                term["value"] = term["value"][len("nodeID://") :]  # as its N-Triples name it
             if term.get("datatype") == VIRTUOSO_GEOMETRY:
                 term["datatype"] = GEO_WKT
                 term["value"] = restored_wkt(term.get("value", ""))
@@ -452,8 +454,6 @@ class RemoteStore:
         rows: list[tuple[Node | None, ...]] = [
             tuple(row.get(v) for v in names) for row in result.bindings
         ]
-        if self._kind == "virtuoso":  # its JSON names _:b1 "nodeID://b1"; N-Triples say _:b1
-            rows = [tuple(_virtuoso_bnode(t) for t in row) for row in rows]
         return QueryResult("select", variables=[str(v) for v in names], rows=rows)
 
     def update(self, text: str) -> None:
@@ -544,12 +544,6 @@ class RemoteStore:
                 if line and not line.startswith(b"#"):
                     out += line.removesuffix(b".").rstrip() + name
         return bytes(out)
-
-
-def _virtuoso_bnode(term: Node | None) -> Node | None:
-    if isinstance(term, BNode) and str(term).startswith("nodeID://"):
-        return BNode(str(term)[len("nodeID://") :])
-    return term
 
 
 def _checked_iri(iri: str) -> str:
