@@ -231,10 +231,11 @@ class ServerState:
         """One write at the remote store's Update service, its merge kept in the same request.
 
         On a store whose default graph is the merge (Oxigraph server) the merge steps are the
-        embedded store's; Virtuoso keeps its merge in a graph of its own, redone whole after
-        the client's operations. One request either way, so the store applies both or neither
-        as far as it makes one request atomic (Oxigraph: one transaction). Then the whole store
-        is validated again (focused revalidation reads the embedded store directly).
+        embedded store's; Virtuoso keeps its merge in a graph of its own: a write that names its
+        graphs redoes their share of it, any other the whole merge, unlogged (too big for one
+        logged transaction at a million quads). One request either way, so the store applies
+        both or neither as far as it makes one request atomic (Oxigraph: one transaction). Then
+        the whole store is validated again (focused revalidation reads the embedded store).
         """
         from kzgraph.endpoint.sparql_text import graphs_written
         from kzgraph.namespaces import PREFIXES
