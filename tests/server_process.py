@@ -60,6 +60,15 @@ class Server:
     def output(self) -> str:
         return self.log.read_text()
 
+    def update(
+        self, text: str, token: str | None, params: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """One SPARQL Update through this server, with ``token`` as its bearer token if any."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return httpx.post(
+            self.url + "sparql", data={"update": text}, params=params, headers=headers, timeout=120
+        )
+
 
 #: The Oxigraph server binary from PyPI (a test dependency), beside this interpreter.
 OXIGRAPH = Path(sys.executable).parent / "oxigraph"

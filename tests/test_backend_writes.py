@@ -52,10 +52,10 @@ def test_an_update_takes_effect_at_the_store_with_its_merge(writable):
     store, server = writable
     assert httpx.get(server.url + "healthz").json()["updates"] is True
     before = count(store)
-    update = {"update": f"INSERT DATA {{ GRAPH <{G}> {{ {TRIPLE} }} }}"}
-    assert httpx.post(server.url + "sparql", data=update).status_code == 401  # no token
+    update = f"INSERT DATA {{ GRAPH <{G}> {{ {TRIPLE} }} }}"
+    assert server.update(update, None).status_code == 401  # no token
     assert count(store) == before
-    r = httpx.post(server.url + "sparql", data=update, headers=TOKEN, timeout=120)
+    r = server.update(update, "s3cret")
     assert r.status_code == 204, r.text
     assert r.headers["X-Kzgraph-Conforms"] == "true"
     assert count(store) == before + 1
@@ -63,12 +63,7 @@ def test_an_update_takes_effect_at_the_store_with_its_merge(writable):
     assert ask(store, f"ASK {{ {TRIPLE} }}")
     assert ask(server.url + "sparql", f"ASK {{ {TRIPLE} }}")
     assert ask(server.url + "sparql", f"ASK {{ GRAPH <{G}> {{ {TRIPLE} }} }}")
-    r = httpx.post(
-        server.url + "sparql",
-        data={"update": f"DELETE DATA {{ GRAPH <{G}> {{ {TRIPLE} }} }}"},
-        headers=TOKEN,
-        timeout=120,
-    )
+    r = server.update(f"DELETE DATA {{ GRAPH <{G}> {{ {TRIPLE} }} }}", "s3cret")
     assert r.status_code == 204 and count(store) == before
     assert not ask(store, f"ASK {{ {TRIPLE} }}")
     assert not ask(server.url + "sparql", f"ASK {{ {TRIPLE} }}")
@@ -77,17 +72,11 @@ def test_an_update_takes_effect_at_the_store_with_its_merge(writable):
 def test_a_refused_update_changes_nothing(writable):
     store, server = writable
     before = count(store)
-    r = httpx.post(
-        server.url + "sparql",
-        data={"update": f"INSERT DATA {{ GRAPH <{G}> {{ {TRIPLE} "},  # unterminated
-        headers=TOKEN,
-    )
+    r = server.update(f"INSERT DATA {{ GRAPH <{G}> {{ {TRIPLE} ", "s3cret")  # unterminated
     assert r.status_code == 400 and count(store) == before
     for service in ("SERVICE <http://127.0.0.1:9/> { ?s ?p ?o }",):
-        r = httpx.post(
-            server.url + "sparql",
-            data={"update": f"INSERT {{ GRAPH <{G}> {{ ?s ?p ?o }} }} WHERE {{ {service} }}"},
-            headers=TOKEN,
+        r = server.update(
+            f"INSERT {{ GRAPH <{G}> {{ ?s ?p ?o }} }} WHERE {{ {service} }}", "s3cret"
         )
         assert r.status_code in (400, 403) and count(store) == before
 
@@ -114,19 +103,12 @@ def test_a_write_that_breaks_a_shape_is_applied_and_reported(writable):
     _, server = writable
     kz = "https://w3id.org/kzgraph/ontology#"
     bad = f'<https://w3id.org/kzgraph/id/region/zhambyl> <{kz}divisionType> "province"'
-    r = httpx.post(
-        server.url + "sparql",
-        data={"update": f"INSERT DATA {{ GRAPH <{G}> {{ {bad} }} }}"},
-        headers=TOKEN,
-        timeout=120,
-    )
+    r = server.update(f"INSERT DATA {{ GRAPH <{G}> {{ {bad} }} }}", "s3cret")
     assert r.status_code == 204
     assert r.headers["X-Kzgraph-Conforms"] == "false" and int(r.headers["X-Kzgraph-Findings"]) >= 1
     health = httpx.get(server.url + "healthz").json()["validation"]
     assert health["conforms"] is False
-    r = httpx.post(
-        server.url + "sparql", data={"update": f"DROP GRAPH <{G}>"}, headers=TOKEN, timeout=120
-    )
+    r = server.update(f"DROP GRAPH <{G}>", "s3cret")
     assert r.status_code == 204 and r.headers["X-Kzgraph-Conforms"] == "true"
 
 
@@ -143,12 +125,7 @@ def test_a_write_to_a_store_that_has_gone_is_a_502_not_a_success(tmp_path):
         assert kzgraph("push", "--backend", url).returncode == 0
         server = Server("--backend", url, "--allow-updates", "--token", "s3cret", "--no-validate")
     try:  # the store has stopped: the write cannot have happened, and is not reported as done
-        r = httpx.post(
-            server.url + "sparql",
-            data={"update": f"INSERT DATA {{ GRAPH <{G}> {{ {TRIPLE} }} }}"},
-            headers=TOKEN,
-            timeout=60,
-        )
+        r = server.update(f"INSERT DATA {{ GRAPH <{G}> {{ {TRIPLE} }} }}", "s3cret")
         assert r.status_code == 502, r.text
         assert "update service" in r.text
         health = httpx.get(server.url + "healthz", timeout=10)  # a load balancer sees it too

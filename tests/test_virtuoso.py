@@ -226,12 +226,7 @@ def test_writes_through_the_proxy_keep_virtuosos_merge(virtuoso, remote):
     )
     auth = {"Authorization": "Bearer t"}
     try:
-        r = httpx.post(
-            server.url + "sparql",
-            data={"update": f"INSERT DATA {{ GRAPH <{graph}> {{ {triple} }} }}"},
-            headers=auth,
-            timeout=120,
-        )
+        r = server.update(f"INSERT DATA {{ GRAPH <{graph}> {{ {triple} }} }}", "t")
         assert r.status_code == 204, r.text
         assert r.headers["X-Kzgraph-Conforms"] == "true"
         for pattern in (triple, f"GRAPH <{graph}> {{ {triple} }}"):
@@ -240,32 +235,19 @@ def test_writes_through_the_proxy_keep_virtuosos_merge(virtuoso, remote):
         assert int(str(remote.query(merged).rows[0][0])) == before + 1
         # an update whose graphs are not named in its text: the merge is redone whole, unlogged
         second = '<https://example.org/a> <https://example.org/p> "a second value"'
-        r = httpx.post(
-            server.url + "sparql",
-            data={
-                "update": f"INSERT {{ GRAPH ?g {{ {second} }} }} WHERE {{ BIND(<{graph}> AS ?g) }}"
-            },
-            headers=auth,
-            timeout=120,
+        r = server.update(
+            f"INSERT {{ GRAPH ?g {{ {second} }} }} WHERE {{ BIND(<{graph}> AS ?g) }}", "t"
         )
         assert r.status_code == 204, r.text
         assert int(str(remote.query(merged).rows[0][0])) == before + 2
-        r = httpx.post(
-            server.url + "sparql",
-            data={"update": f"DROP GRAPH <{graph}>"},
-            headers=auth,
-            timeout=120,
-        )
+        r = server.update(f"DROP GRAPH <{graph}>", "t")
         assert r.status_code == 204, r.text
         for gone in (triple, second):
             r = httpx.get(server.url + "sparql", params={"query": f"ASK {{ {gone} }}"})
             assert r.json()["boolean"] is False
         assert int(str(remote.query(merged).rows[0][0])) == before
-        r = httpx.post(  # not passed on to Virtuoso, so refused rather than ignored
-            server.url + "sparql",
-            data={"update": f"INSERT DATA {{ GRAPH <{graph}> {{ {triple} }} }}"},
-            params={"using-graph-uri": graph},
-            headers=auth,
+        r = server.update(  # not passed on to Virtuoso, so refused rather than ignored
+            f"INSERT DATA {{ GRAPH <{graph}> {{ {triple} }} }}", "t", {"using-graph-uri": graph}
         )
         assert r.status_code == 400 and "USING" in r.text
         assert int(str(remote.query(merged).rows[0][0])) == before
@@ -285,20 +267,10 @@ def test_writes_through_the_proxy_keep_virtuosos_merge(virtuoso, remote):
             f"<{kind}> <{rdfs}subClassOf> <https://w3id.org/kzgraph/ontology#Project> . "
             f"<{project}> a <{kind}> ."
         )
-        r = httpx.post(
-            server.url + "sparql",
-            data={"update": f"INSERT DATA {{ GRAPH <{graph}> {{ {added} }} }}"},
-            headers=auth,
-            timeout=120,
-        )
+        r = server.update(f"INSERT DATA {{ GRAPH <{graph}> {{ {added} }} }}", "t")
         assert r.status_code == 204, r.text
         assert project in projects()
-        r = httpx.post(
-            server.url + "sparql",
-            data={"update": f"DROP GRAPH <{graph}>"},
-            headers=auth,
-            timeout=120,
-        )
+        r = server.update(f"DROP GRAPH <{graph}>", "t")
         assert r.status_code == 204 and project not in projects()
         # the Graph Store protocol through the proxy: a PUT, then a DELETE
         nt = {"Content-Type": "application/n-triples", **auth}
