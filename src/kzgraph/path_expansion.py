@@ -200,34 +200,31 @@ def _list(nodes: Iterable[Node]) -> str:
     return " ".join(n.n3() for n in found)
 
 
+def _links(edges: list[tuple[Node, Node]], backward: bool = False) -> dict[Node, list[Node]]:
+    """Each node's neighbours along ``edges`` (against them when ``backward``)."""
+    links: dict[Node, list[Node]] = {}
+    for s, o in edges:
+        a, b = (o, s) if backward else (s, o)
+        links.setdefault(a, []).append(b)
+    return links
+
+
+def _reach(links: dict[Node, list[Node]], start: Node) -> set[Node]:
+    """Every node reached from ``start`` in zero or more steps of ``links``."""
+    found, todo = {start}, [start]
+    while todo:
+        for n in links.get(todo.pop(), []):
+            if n not in found:
+                found.add(n)
+                todo.append(n)
+    return found
+
+
 def _to(edges: list[tuple[Node, Node]], end: Node | None) -> set[Node]:
     """Every node with a path of zero or more ``edges`` to ``end``."""
     if end is None:
         raise Unsupported("a zero-or-more path to an end that is not fixed")
-    back: dict[Node, list[Node]] = {}
-    for s, o in edges:
-        back.setdefault(o, []).append(s)
-    found, todo = {end}, [end]
-    while todo:
-        for s in back.get(todo.pop(), []):
-            if s not in found:
-                found.add(s)
-                todo.append(s)
-    return found
-
-
-def _from(edges: list[tuple[Node, Node]], start: Node) -> set[Node]:
-    """Every node ``start`` reaches by zero or more ``edges``."""
-    ahead: dict[Node, list[Node]] = {}
-    for s, o in edges:
-        ahead.setdefault(s, []).append(o)
-    found, todo = {start}, [start]
-    while todo:
-        for o in ahead.get(todo.pop(), []):
-            if o not in found:
-                found.add(o)
-                todo.append(o)
-    return found
+    return _reach(_links(edges, backward=True), end)
 
 
 @dataclass
@@ -259,12 +256,9 @@ class _Writer:
                 nodes = _to(self.edges[tail.step.text], end)
                 self.blocks.append(f"VALUES {var} {{ {_list(nodes)} }}")
             elif obj[0] in "?$" and isinstance(head, Step):
+                ahead = _links(self.edges[tail.step.text])  # once, not once per start
                 pairs = sorted(
-                    {
-                        (n, m)
-                        for n in self.starts[_iri(head)]
-                        for m in _from(self.edges[tail.step.text], n)
-                    },
+                    {(n, m) for n in self.starts[_iri(head)] for m in _reach(ahead, n)},
                     key=lambda p: (str(p[0]), str(p[1])),
                 )
                 if any(isinstance(x, BNode) for pair in pairs for x in pair):
