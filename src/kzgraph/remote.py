@@ -99,22 +99,16 @@ def kind_of(server_header: str) -> str:
 
 
 def selects_distinct(text: str) -> bool:
-    """Whether the query's own (outermost) SELECT is a SELECT DISTINCT, read from its tokens.
+    """Whether the query's own (outermost) SELECT is a SELECT DISTINCT (cached token scan).
 
     >>> selects_distinct("SELECT ?x { { SELECT DISTINCT ?x { ?x ?p ?o } } }")
     False
     >>> selects_distinct("PREFIX a: <http://a/> SELECT DISTINCT ?x { ?x ?p ?o }")
     True
     """
-    from kzgraph.endpoint.sparql_text import tokens
+    from kzgraph.endpoint.sparql_text import scan_query
 
-    toks = tokens(text)
-    for i, token in enumerate(toks):
-        if token.keyword == "SELECT":
-            return i + 1 < len(toks) and toks[i + 1].keyword == "DISTINCT"
-        if token.keyword in ("CONSTRUCT", "ASK", "DESCRIBE"):
-            return False
-    return False
+    return scan_query(text, PREFIXES, None).distinct
 
 
 def standard_json(data: bytes, distinct: bool = False) -> bytes:
@@ -279,9 +273,9 @@ def virtuoso_dataset(query: str, graphs: list[str]) -> tuple[str, list[tuple[str
     >>> virtuoso_dataset("SELECT * { GRAPH ?g { ?s ?p ?o } }", ["http://g"])[0].splitlines()[1]
     'define input:named-graph-uri <http://g>'
     """
-    from kzgraph.endpoint.sparql_text import tokens
+    from kzgraph.endpoint.sparql_text import scan_query
 
-    if not any(t.keyword in ("GRAPH", "FROM") for t in tokens(query)):
+    if not scan_query(query, PREFIXES, None).keywords & {"GRAPH", "FROM"}:
         return "", [("default-graph-uri", MERGED)]
     pragmas = f"define input:default-graph-uri <{MERGED}>\n" + "".join(
         f"define input:named-graph-uri <{_checked_iri(g)}>\n" for g in graphs

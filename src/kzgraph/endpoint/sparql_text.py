@@ -121,6 +121,8 @@ class Scan:
     """What the safety rules need to know about a request string."""
 
     form: str | None = None
+    #: The query's own SELECT is a SELECT DISTINCT.
+    distinct: bool = False
     keywords: set[str] = field(default_factory=set)
     service: bool = False
     load: bool = False
@@ -300,6 +302,9 @@ def scan(text: str, prefixes: Mapping[str, str] | None = None, base: str | None 
             continue
         if not started:
             found.form = word
+            found.distinct = (
+                word == "SELECT" and i + 1 < len(toks) and (toks[i + 1].keyword == "DISTINCT")
+            )
             started = True
         if op_start is None:
             op_start = i
