@@ -188,6 +188,7 @@ def _child(
     slot: int,
     sandboxed: bool,
     answers: Path,
+    metrics: Path,
 ) -> int:
     """One serving process: its own read-only store handle, app and event loop."""
     from kzgraph.catalogue import load_catalogue
@@ -220,7 +221,7 @@ def _child(
         from kzgraph.endpoint.answer_cache import AnswerCache
 
         state.answers = AnswerCache(max_bytes=settings.answer_cache_mb * 1_000_000, shared=answers)
-    state.metrics = Metrics(str(answers.parent / (answers.name + "-metrics")))
+    state.metrics = Metrics(str(metrics))
     state.validation = dict(prepared.validation)
     state.docs_dir = prepared.docs_dir
     state.sandboxed = sandboxed
@@ -355,6 +356,7 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
                     slot,
                     sandboxed,
                     answers,
+                    metrics,
                 )
             except BaseException as exc:
                 log.error("process %d failed: %s", os.getpid(), exc)

@@ -136,16 +136,20 @@ class RemotePool:
         self._edges: dict[tuple[str | None, tuple[str, ...], tuple[str, ...]], Any] = {}
         self._plans: dict[tuple[str, tuple[Any, ...]], Plan | None] = {}
 
+    def _new_client(self, limits: httpx.Limits | None = None) -> httpx.AsyncClient:
+        """A client to the store, through the relay when there is one."""
+        transport = httpx.AsyncHTTPTransport(uds=self._uds) if self._uds else None
+        return httpx.AsyncClient(
+            auth=self.backend.auth(),
+            follow_redirects=False,
+            transport=transport,
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
     def _http(self) -> httpx.AsyncClient:
         # made on first use, inside the event loop that will use it
         if self._client is None:
-            transport = httpx.AsyncHTTPTransport(uds=self._uds) if self._uds else None
-            self._client = httpx.AsyncClient(
-                auth=self.backend.auth(),
-                follow_redirects=False,
-                transport=transport,
-                limits=httpx.Limits(max_connections=self.size),
-            )
+            self._client = self._new_client(httpx.Limits(max_connections=self.size))
         return self._client
 
     async def check(self, every: float = 5.0) -> dict[str, object]:
@@ -158,10 +162,7 @@ class RemotePool:
         if self._health and now - self._checked_at < every:
             return self._health
         if self._pinger is None:
-            transport = httpx.AsyncHTTPTransport(uds=self._uds) if self._uds else None
-            self._pinger = httpx.AsyncClient(
-                auth=self.backend.auth(), follow_redirects=False, transport=transport
-            )
+            self._pinger = self._new_client()
         started = time.perf_counter()
         error: str | None = None
         try:
@@ -269,11 +270,7 @@ class RemotePool:
         if fetch is not None and kept is not None and time.monotonic() - kept[0] < EDGES_TTL:
             edges, starts = found.split(kept[1])
         elif fetch is not None:
-            dataset = [("default-graph-uri", g) for g in job.default_graphs]
-            dataset += [("named-graph-uri", g) for g in job.named_graphs]
-            pragmas = ""
-            if not dataset:
-                pragmas, dataset = virtuoso_dataset(fetch, self.graphs)
+            pragmas, dataset = self._dataset(job, fetch)
             form = [("query", pragmas + with_prologue(fetch)), *dataset]
             async with self._http().stream(
                 "POST",
@@ -284,11 +281,10 @@ class RemotePool:
             ) as response:
                 if response.status_code != 200:
                     return job  # sent as written: the store's own answer or error follows
-                data = b""
-                async for chunk in response.aiter_bytes():
-                    data += chunk
-                    if len(data) > self.max_bytes:
-                        return job
+                try:
+                    data = (await self._read(response, JSON))[0][0]
+                except ValueError:  # past the byte cap
+                    return job
             parsed = ox.parse_query_results(standard_json(data), format=ox.QueryResultsFormat.JSON)
             assert isinstance(parsed, ox.QuerySolutions)
             rows = [
@@ -304,6 +300,18 @@ class RemotePool:
         except Unsupported:
             return job
 
+    def _dataset(self, job: Job, query: str) -> tuple[str, list[tuple[str, str]]]:
+        """Pragmas and protocol parameters for ``query``'s dataset.
+
+        The client's, if it gave one; else, on Virtuoso, the one that makes the store's
+        dataset kzgraph's (:func:`kzgraph.remote.virtuoso_dataset`).
+        """
+        given = [("default-graph-uri", g) for g in job.default_graphs]
+        given += [("named-graph-uri", g) for g in job.named_graphs]
+        if given or self.store_kind != "virtuoso":
+            return "", given
+        return virtuoso_dataset(query, self.graphs)
+
     async def _ask(self, job: Job, deadline: float) -> Answer:
         started = time.perf_counter()
         if self.store_kind == "virtuoso":
@@ -315,19 +323,14 @@ class RemotePool:
                 pass  # the query itself will meet the same trouble, and say so
         sent = remote_text(job)
         # the query as the body ("POST directly"): no form encoding of its text to pay for
-        params: list[tuple[str, str | int | float | bool | None]] = [
-            ("default-graph-uri", g) for g in job.default_graphs
-        ]
-        params += [("named-graph-uri", g) for g in job.named_graphs]
+        pragmas, dataset = self._dataset(job, job.query)
+        params: list[tuple[str, str | int | float | bool | None]] = list(dataset)
         url = self.backend.query_url
         accept, body, media = ACCEPT, sent.encode("utf-8"), SPARQL_QUERY
         if self.store_kind == "virtuoso":  # a form, with the dataset that makes it kzgraph's
             form = query_form(job.query)
             accept = NTRIPLES if form in ("CONSTRUCT", "DESCRIBE") else JSON
-            if not (job.default_graphs or job.named_graphs):
-                pragmas, dataset = virtuoso_dataset(job.query, self.graphs)
-                sent = pragmas + sent
-                params += dataset
+            sent = pragmas + sent
             body = urlencode([("query", sent), *params]).encode("ascii")
             media, params = "application/x-www-form-urlencoded", []
         try:
