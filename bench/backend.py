@@ -246,10 +246,11 @@ def fill_virtuoso(quads: int, query: str, update: str, gsp: str, folder: Path) -
     """Fill Virtuoso as ``kzgraph push`` does (seconds taken): Graph Store PUTs, then the merge.
 
     The seeded graph goes by ``kzgraph push`` itself; a synthetic one (whose graphs are in
-    kzgraph's own namespace, which a file push leaves to the project) by the same steps: one
-    N-Triples PUT per named graph, then the update that derives the merge graph.
+    kzgraph's own namespace, which a file push leaves to the project) through the same sending
+    code, counts verified: one N-Triples PUT per named graph, then the merge.
     """
-    from kzgraph.remote import virtuoso_merge
+    from kzgraph.push import _send, _Sender
+    from kzgraph.remote import Backend, RemoteStore
 
     started = time.perf_counter()
     if quads == 0:
@@ -273,17 +274,12 @@ def fill_virtuoso(quads: int, query: str, update: str, gsp: str, folder: Path) -
         graphs.setdefault(quad.graph_name.value, []).append(
             ox.Triple(quad.subject, quad.predicate, quad.object)
         )
-    with httpx.Client(timeout=3600) as client:
-        for graph, triples in graphs.items():
-            body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
-            r = client.put(
-                gsp,
-                params={"graph": graph},
-                content=body,
-                headers={"Content-Type": "application/n-triples"},
-            )
-            r.raise_for_status()
-        client.post(update, data={"update": virtuoso_merge()}).raise_for_status()
+    backend = Backend(query, update, gsp)
+    sending = (
+        (iri, (ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"", len(triples)))
+        for iri, triples in graphs.items()
+    )
+    _send(_Sender(backend), RemoteStore(backend), sending, [], None)
     return time.perf_counter() - started
 
 
