@@ -358,6 +358,8 @@ def test_a_kept_alive_client_of_a_retiring_process_moves_to_a_healthy_one(multi)
     with httpx.Client(base_url=multi.url, timeout=30) as c:
         r = c.get("/sparql", params={"query": RUNAWAY, "timeout": "1"})
         assert r.status_code == 503
+        # said, not only done: a client that reuses the connection first would meet a reset
+        assert r.headers["connection"] == "close"
         answers = [c.get("/sparql", params={"query": ASK}, headers=JSON) for _ in range(5)]
     assert [a.status_code for a in answers] == [200] * 5
     assert wait_for(lambda: len(pids_seen(multi.url)) == 2)

@@ -322,8 +322,17 @@ def _route_name(path: str) -> str:
     return path
 
 
+CLOSE = (b"connection", b"close")
+
+
 class AccessLog:
-    """One log line per request (method, path, status, time) and the Prometheus figures."""
+    """One log line per request (method, path, status, time) and the Prometheus figures.
+
+    It also marks every answer of a process on its way out (its query overran, see
+    :mod:`kzgraph.endpoint.inline`) ``Connection: close``. uvicorn closes such connections after
+    the answer without saying so, and a kept-alive client that sent its next request before the
+    close arrived met a connection reset instead of reconnecting to a healthy process.
+    """
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
@@ -334,11 +343,14 @@ class AccessLog:
             return
         started = time.perf_counter()
         status = 500
+        state: ServerState = scope["app"].state.kz
 
         async def send_wrapper(message: dict) -> None:  # type: ignore[type-arg]
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if getattr(state.pool, "stuck", False):
+                    message = {**message, "headers": [*message.get("headers", []), CLOSE]}
             await send(message)
 
         try:
@@ -348,9 +360,7 @@ class AccessLog:
         finally:
             elapsed = time.perf_counter() - started
             log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
-            state = scope["app"].state.kz if "app" in scope else None
-            if state is not None:
-                state.metrics.observe(scope["method"], _route_name(scope["path"]), status, elapsed)
+            state.metrics.observe(scope["method"], _route_name(scope["path"]), status, elapsed)
 
 
 def _lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
