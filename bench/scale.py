@@ -9,8 +9,8 @@ side in one run:
 - bulk load: ``kzgraph load`` (load, merge, content id, validation; a fresh store is not checked
   in a separate pass) against ``oxigraph load`` (the server's own bulk loader), wall time and
   peak RSS;
-- start-up on the loaded store: ``kzgraph serve --store`` (1 and 4 workers, ``--processes`` 2
-  and 4) against
+- start-up on the loaded store: ``kzgraph serve --store`` (1 and 4 workers, ``--processes`` 1
+  with 1 and 4 threads, ``--processes`` 2 and 4) against
   ``oxigraph serve-read-only`` and a minimal pyoxigraph + Starlette endpoint, time until the
   first answer, and the RSS (and PSS, which splits shared pages fairly) of every process;
 - the saved queries without parameters, p50/p99 latency and throughput at 1, 4 and 16 clients,
@@ -283,11 +283,18 @@ def run_size(quads: int, work: Path, seconds: float, rows: list[list[str]]) -> N
         ],
         "kzgraph 1 worker": lambda port: [*kzgraph, "--port", str(port), "--workers", "1"],
         "kzgraph 4 workers": lambda port: [*kzgraph, "--port", str(port), "--workers", "4"],
-        "kzgraph --processes 1+1": lambda port: [
+        "kzgraph --processes 1, 1 thread": lambda port: [
             *kzgraph, "--port", str(port), "--processes", "1", "--workers", "1"
         ],
-        "kzgraph --processes 2": lambda port: [*kzgraph, "--port", str(port), "--processes", "2"],
-        "kzgraph --processes 4": lambda port: [*kzgraph, "--port", str(port), "--processes", "4"],
+        "kzgraph --processes 1, 4 threads": lambda port: [
+            *kzgraph, "--port", str(port), "--processes", "1", "--workers", "4"
+        ],
+        "kzgraph --processes 2, 1 thread each": lambda port: [
+            *kzgraph, "--port", str(port), "--processes", "2", "--workers", "1"
+        ],
+        "kzgraph --processes 4, 1 thread each": lambda port: [
+            *kzgraph, "--port", str(port), "--processes", "4", "--workers", "1"
+        ],
     }.items():  # fmt: skip
         port = free_port()
         url = f"http://127.0.0.1:{port}" + ("/query" if name == "oxigraph server" else "/sparql")

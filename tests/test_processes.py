@@ -297,6 +297,44 @@ def test_deadlines_are_shared_across_fork():
     assert not deadlines.overdue(1, 1e12)
 
 
+def test_deadlines_of_a_process_s_threads():
+    """A process is idle while one of its threads is; overdue when any query is."""
+    deadlines = Deadlines(2, threads=3)
+    assert list(deadlines.of(1)) == [3, 4, 5]
+    deadlines.set(3, 100.0)
+    deadlines.set(4, 100.0)
+    assert deadlines.idle(1) and deadlines.idle(0)
+    deadlines.set(5, 50.0)
+    assert not deadlines.idle(1) and deadlines.idle(0)
+    assert deadlines.any_overdue(1, 50.0 + GRACE + 1) and not deadlines.any_overdue(0, 1e12)
+    deadlines.clear(1)
+    assert deadlines.idle(1) and not deadlines.any_overdue(1, 1e12)
+
+
+def test_one_process_answers_several_queries_at_once_with_threads():
+    """--workers 2 with --processes: a second query is answered while the first still runs."""
+    s = Server("--processes", "1", "--workers", "2", "--timeout", "4", "--no-validate")
+    try:
+        before = httpx.get(s.url + "healthz").json()["pool"]
+        assert (before["size"], before["idle"], len(before["pids"])) == (2, 2, 1)  # one process
+        runaway: list[httpx.Response] = []
+        thread = threading.Thread(
+            target=lambda: runaway.append(
+                httpx.get(s.url + "sparql", params={"query": RUNAWAY, "timeout": "4"}, timeout=30)
+            )
+        )
+        thread.start()
+        assert wait_for(lambda: httpx.get(s.url + "healthz").json()["pool"]["idle"] == 1)
+        during = httpx.get(s.url + "sparql", params={"query": ASK}, headers=JSON)
+        assert during.json()["boolean"] is True
+        assert not runaway  # answered while the other thread still ran the runaway query
+        thread.join()
+        assert runaway[0].status_code == 503
+        assert wait_for(lambda: httpx.get(s.url + "sparql", params={"query": ASK}).is_success)
+    finally:
+        s.stop()
+
+
 def test_each_process_keeps_its_slow_answers(multi):
     slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a a ?t . ?d a ?u }"
     with httpx.Client(base_url=multi.url, timeout=30) as c:  # one connection: one process

@@ -515,7 +515,14 @@ def query_cmd(
     type=float,
     help="Longest a query may run, in seconds; requests may ask for less.",
 )
-@click.option("--workers", default=2, show_default=True, type=int, help="Query worker processes.")
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=int,
+    help="Queries answered at once: worker processes, or with --processes, threads in each "
+    "serving process (sharing its one store handle).",
+)
 @click.option(
     "--worker-memory-mb",
     default=2048,
@@ -533,10 +540,10 @@ def query_cmd(
 )
 @click.option(
     "--processes",
-    default="1",
-    show_default=True,
-    help="Processes serving HTTP on the port, each answering queries itself under a watchdog "
-    "(read-only; 'auto' = one per CPU). Faster on several cores; --workers is then unused.",
+    default=None,
+    help="Serve with N processes on the port under a supervisor, each answering --workers "
+    "queries at once in threads over one store handle (read-only; 'auto' = one per CPU). "
+    "Default: one HTTP process in front of --workers worker processes.",
 )
 @click.option(
     "--max-rows",
@@ -612,19 +619,21 @@ def serve(
     workers: int, max_rows: int, max_request_bytes: int, allow_updates: bool,
     token: str | None, no_validate: bool, max_queue: int, max_answer_bytes: int,
     max_connections: int, header_timeout: float, body_timeout: float, no_sandbox: bool,
-    inference: str, processes: str, answer_cache_mb: int, worker_memory_mb: int,
+    inference: str, processes: str | None, answer_cache_mb: int, worker_memory_mb: int,
     backend: str | None, backend_update: str | None,
 ) -> None:  # fmt: skip
     """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
     from kzgraph.endpoint.config import ServerSettings
     from kzgraph.endpoint.server import serve as run_server
 
-    if processes == "auto":
+    if processes is None:
+        count = 0  # no supervisor: one HTTP process and its pool
+    elif processes == "auto":
         count = len(os.sched_getaffinity(0))
-    elif processes.isdigit():
+    elif processes.isdigit() and int(processes) >= 1:
         count = int(processes)
     else:
-        raise KzgraphError(f"--processes takes a number or 'auto', not {processes!r}")
+        raise KzgraphError(f"--processes takes a number from 1 or 'auto', not {processes!r}")
     try:
         settings = ServerSettings(
             project=_settings(ctx), store_path=store_path, timeout=timeout, workers=workers,

@@ -18,9 +18,11 @@ class ServerSettings:
     timeout: float = 30.0
     max_rows: int = 100_000
     max_request_bytes: int = 1_000_000
+    #: Queries answered at once: worker processes, or threads of each --processes process.
     workers: int = 2
-    #: Processes serving HTTP on the shared port, each answering queries itself (read-only).
-    processes: int = 1
+    #: Processes serving HTTP on the shared port under a supervisor, each answering queries itself
+    #: in threads (read-only); 0: one HTTP process in front of a pool of worker processes.
+    processes: int = 0
     allow_updates: bool = False
     token: str | None = None
     validate: bool = True
@@ -46,9 +48,11 @@ class ServerSettings:
     def __post_init__(self) -> None:
         if self.allow_updates and not self.token:
             raise ValueError("updates need a token: start with --allow-updates --token ...")
-        if self.processes < 1:
+        if self.workers < 1:
+            raise ValueError("--workers must be at least 1")
+        if self.processes < 0:
             raise ValueError("--processes must be at least 1")
-        if self.processes > 1 and self.allow_updates:
+        if self.processes and self.allow_updates:
             raise ValueError(
                 "--processes serves read-only: writes go to one primary store, so start "
                 "--allow-updates with one process (the default) and --workers for queries"
@@ -68,7 +72,7 @@ class ServerSettings:
                 "writes through --backend need the store's SPARQL Update URL: give "
                 "--backend-update URL (an Oxigraph server's is found from its /query URL)"
             )
-        if self.processes > 1:
+        if self.processes:
             raise ValueError(
                 "--backend serves from one process (the store does the work; --workers sets "
                 "how many queries it is sent at once), not --processes"

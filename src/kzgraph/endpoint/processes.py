@@ -7,7 +7,7 @@ store's pages copy-on-write, or read-only opens of one published snapshot of the
 Each answers queries itself (:mod:`kzgraph.endpoint.inline`).
 
 The supervisor accepts the connections and hands each to a serving process over a Unix socket
-(SCM_RIGHTS), preferring one that is not running a query, else in turn. Left to the kernel, a
+(SCM_RIGHTS), preferring one with a query thread free, else in turn. Left to the kernel, a
 shared listening socket lets whichever process wakes first take a whole burst of connections,
 so with a few keep-alive clients one process would do all the work while another idled.
 
@@ -215,6 +215,7 @@ def _child(
         deadlines,
         slot,
         on_stuck=stuck,
+        threads=settings.workers,
     )
     state = ServerState(settings, store, runner, load_catalogue(settings.project))
     if settings.answer_cache_mb > 0:
@@ -246,12 +247,13 @@ class _Children:
 
     A process that stops taking connections (it is retiring after a query overran) closes its
     channel; a replacement starts at once, so for a while there may be more processes than
-    asked for. Each process has its own slot in :class:`Deadlines` until it is reaped.
+    asked for. Each process has its own slot in :class:`Deadlines` (one deadline per query
+    thread) until it is reaped.
     """
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, threads: int = 1) -> None:
         self.count = count
-        self.deadlines = Deadlines(2 * count)
+        self.deadlines = Deadlines(2 * count, threads)
         self.slots: dict[int, int] = {}  # pid → deadline slot, every process not yet reaped
         self.channels: dict[int, socket.socket] = {}  # pid → channel, processes taking work
         self.retiring: dict[int, socket.socket] = {}  # pid → channel, handing connections back
@@ -264,13 +266,13 @@ class _Children:
         return next(k for k in range(2 * self.count) if k not in used)
 
     def hand(self, connection: socket.socket) -> bool:
-        """Pass ``connection`` to a process not running a query, else the next in turn."""
+        """Pass ``connection`` to a process with a thread free, else the next in turn."""
         pids = sorted(self.channels)
         if not pids:
             return False
         self._turn = (self._turn + 1) % len(pids)
         ordered = pids[self._turn :] + pids[: self._turn]
-        idle = [p for p in ordered if self.deadlines.get(self.slots[p]) == 0]
+        idle = [p for p in ordered if self.deadlines.idle(self.slots[p])]
         for pid in idle + [p for p in ordered if p not in idle]:
             try:
                 socket.send_fds(self.channels[pid], [b"c"], [connection.fileno()])
@@ -326,7 +328,7 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
     if prepared.store.path is not None:
         snapshots = Snapshots(prepared.store.store, prepared.store.path)
         snapshot = snapshots.publish()
-    children = _Children(settings.processes)
+    children = _Children(settings.processes, settings.workers)
     answers = Path(tempfile.mkdtemp(prefix="kzgraph-answers-"))  # shared by the processes
     metrics = answers.parent / (answers.name + "-metrics")  # their summed /metrics
     metrics.mkdir(mode=0o700)
@@ -400,7 +402,7 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
             _reap(children, crashes, spawn)
             now = time.monotonic()
             for pid, slot in list(children.slots.items()):
-                if children.deadlines.overdue(slot, now):
+                if children.deadlines.any_overdue(slot, now):
                     log.warning("process %d: query far past its deadline; killing it", pid)
                     os.kill(pid, signal.SIGKILL)
     finally:
@@ -457,7 +459,7 @@ def _reap(children: _Children, crashes: deque[float], spawn: Any) -> None:
         slot = children.slots.pop(pid, -1)
         if slot < 0:
             continue
-        children.deadlines.set(slot, 0.0)
+        children.deadlines.clear(slot)
         channel = children.channels.pop(pid, None)
         leftover = children.retiring.pop(pid, None)
         if leftover is not None:

@@ -291,7 +291,7 @@ def _serve(
         log.info("sandbox: this process and its workers cannot open network connections")
     else:
         log.warning("sandbox: OFF (--no-sandbox); SERVICE and LOAD are refused by the parser only")
-    if settings.processes > 1:
+    if settings.processes:
         from kzgraph.endpoint.processes import supervise
 
         log.info("serving on http://%s:%d/ (SPARQL at /sparql); press Ctrl+C to stop", host, port)
