@@ -37,13 +37,14 @@ sys.path.insert(0, str(ROOT))
 from tests.server_process import free_port  # noqa: E402
 
 from bench.scale import BIN, LIMIT, memory, saved_queries, serve, tree  # noqa: E402
+from kzgraph.synthetic import VERSION  # noqa: E402
 
 JSON = {"Accept": "application/sparql-results+json"}
 
 
 def synthetic_store(quads: int, work: Path) -> Path:
     """A store loaded with ``kzgraph load`` from the generator's file of ``quads`` quads."""
-    data = ROOT / "bench" / "data" / f"synthetic-{quads}.nq.gz"
+    data = ROOT / "bench" / "data" / f"synthetic-{quads}-v{VERSION}.nq.gz"
     if not data.exists():
         data.parent.mkdir(parents=True, exist_ok=True)
         print(f"generating {quads} quads …", file=sys.stderr, flush=True)

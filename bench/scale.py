@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.server_process import free_port  # noqa: E402
 
+from kzgraph.synthetic import VERSION  # noqa: E402
+
 BIN = Path(sys.executable).parent
 #: Seconds a client waits for one answer: kzgraph's default deadline, applied to every server.
 LIMIT = 30.0
@@ -203,7 +205,7 @@ def latency(
 
 
 def run_size(quads: int, work: Path, seconds: float, rows: list[list[str]]) -> None:
-    data = ROOT / "bench" / "data" / f"synthetic-{quads}.nq.gz"
+    data = ROOT / "bench" / "data" / f"synthetic-{quads}-v{VERSION}.nq.gz"
     if not data.exists():
         data.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
