@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.server_process import free_port  # noqa: E402
 
-from bench.scale import BIN, LIMIT, memory, saved_queries, serve, tree  # noqa: E402
+from bench.scale import BIN, LIMIT, memory, saved_queries, serve, stop, tree  # noqa: E402
 from kzgraph.synthetic import VERSION  # noqa: E402
 
 JSON = {"Accept": "application/sparql-results+json"}
@@ -150,11 +150,7 @@ def main() -> None:
                     rows.append(row)
                     print(row, file=sys.stderr, flush=True)
                 finally:
-                    process.terminate()
-                    try:
-                        process.wait(15)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
+                    stop(process)
             rows.append(f"{mode}: RSS with 4 / with 1 = {rss_of[4] / rss_of[1]:.2f}x (target 1.5x)")
         print(f"store: {store}; {args.clients} clients at once")
         print("\n".join(rows))

@@ -126,6 +126,15 @@ def serve(command: list[str], url: str) -> tuple[subprocess.Popen[bytes], float]
     raise RuntimeError(f"{command[:3]} did not start")
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a server, and SIGKILL it if it has not ended 15 s later."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def saved_queries() -> list[str]:
     from kzgraph.catalogue import load_catalogue
     from kzgraph.namespaces import PREFIXES
@@ -341,11 +350,7 @@ def run_size(quads: int, work: Path, seconds: float, rows: list[list[str]]) -> N
                     ]
                 )
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
     network_rows(label, kz_store, rows)
 
 
