@@ -69,16 +69,16 @@ class Deadlines:
             self.set(k, 0.0)
 
     def set(self, slot: int, deadline: float) -> None:
-        """Record that ``slot``'s process runs a query due by ``deadline`` (0: none)."""
+        """Record that thread slot ``slot`` runs a query due by ``deadline`` (0: none)."""
         struct.pack_into("d", self._map, 8 * slot, deadline)
 
     def get(self, slot: int) -> float:
-        """The deadline of the query ``slot``'s process is running, or 0."""
+        """The deadline of the query thread slot ``slot`` is running, or 0."""
         value: float = struct.unpack_from("d", self._map, 8 * slot)[0]
         return value
 
     def overdue(self, slot: int, now: float) -> bool:
-        """True when ``slot``'s query is more than :data:`GRACE` seconds past its deadline."""
+        """True when thread slot ``slot``'s query is more than :data:`GRACE` s past its deadline."""
         deadline = self.get(slot)
         return 0 < deadline < now - GRACE
 
@@ -103,11 +103,12 @@ class InlineRunner:
         on_stuck: Callable[[], None] | None = None,
         threads: int = 1,
     ) -> None:
+        """``threads`` applies without ``deadlines``; with them, their threads per process do."""
         self.store = store
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.max_queue = max_queue
-        self.size = max(1, threads)
+        self.size = deadlines.threads if deadlines is not None else max(1, threads)
         self.waiting = 0
         self.timeouts = 0
         #: True once a query overran: this process is on its way out.

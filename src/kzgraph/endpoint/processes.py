@@ -215,7 +215,6 @@ def _child(
         deadlines,
         slot,
         on_stuck=stuck,
-        threads=settings.workers,
     )
     state = ServerState(settings, store, runner, load_catalogue(settings.project))
     if settings.answer_cache_mb > 0:
