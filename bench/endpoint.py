@@ -230,9 +230,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from kzgraph.namespaces import PREFIXES
+    from kzgraph.namespaces import sparql_prologue
 
-    prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+    prologue = sparql_prologue()
     catalogue = load_catalogue()
     queries = {
         name: prologue + q.text

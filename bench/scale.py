@@ -137,9 +137,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def saved_queries() -> list[str]:
     from kzgraph.catalogue import load_catalogue
-    from kzgraph.namespaces import PREFIXES
+    from kzgraph.namespaces import sparql_prologue
 
-    prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+    prologue = sparql_prologue()
     return [
         prologue + q.text
         for q in load_catalogue().values()

@@ -24,14 +24,14 @@ import pytest
 
 from kzgraph.catalogue import load_catalogue
 from kzgraph.endpoint.inline import GRACE, Deadlines
-from kzgraph.namespaces import PREFIXES
+from kzgraph.namespaces import sparql_prologue
 
 from .hostile import RUNAWAY, Listener, closed_after_slow_headers, corpus
 from .server_process import Server
 
 ASK = "ASK { ?s ?p ?o }"
 JSON = {"Accept": "application/sparql-results+json"}
-PROLOGUE = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+PROLOGUE = sparql_prologue()
 
 
 @pytest.fixture(scope="module")

@@ -50,13 +50,13 @@ def test_every_saved_query_that_answers_on_the_seeded_graph_answers_on_the_copie
     import pyoxigraph as ox
 
     from kzgraph.catalogue import load_catalogue
-    from kzgraph.namespaces import PREFIXES
+    from kzgraph.namespaces import sparql_prologue
 
     _digest, counts, data = _run(seed=1, quads=12_000, invalid=0.0)
     copies, seeded = ox.Store(), ox.Store()
     copies.load(data, format=ox.RdfFormat.N_QUADS)  # the reference graphs and the copies only
     seeded.load(dataset.serialize(format="nquads", encoding="utf-8"), format=ox.RdfFormat.N_QUADS)
-    prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+    prologue = sparql_prologue()
     answered, empty = [], []
     for name, saved in load_catalogue().items():
         if any(p.required for p in saved.parameters):

@@ -32,7 +32,7 @@ from rdflib import Graph, Node, URIRef
 from rdflib.query import Result
 
 from kzgraph.loading import KzgraphError
-from kzgraph.namespaces import GRAPH, PREFIXES, bind_prefixes
+from kzgraph.namespaces import GRAPH, PREFIXES, bind_prefixes, sparql_prologue
 from kzgraph.path_expansion import expand
 from kzgraph.store import QueryResult, QuerySyntaxError, to_rdflib
 
@@ -305,7 +305,7 @@ def accept_for(form: str | None) -> str:
 
 def with_prologue(text: str) -> str:
     """``text`` with kzgraph's prefixes declared in front (a query's own declarations win)."""
-    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items()) + text
+    return sparql_prologue() + text
 
 
 def bind_values(text: str, bindings: Mapping[str, Node]) -> str:

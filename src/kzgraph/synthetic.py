@@ -37,6 +37,9 @@ from kzgraph.settings import Settings
 #: graph describes itself, not the original.
 VERSION = 2
 
+#: The articles' named graphs (``kzg:000_…`` to ``kzg:004_…``): what is copied.
+ARTICLE_GRAPHS = str(GRAPH) + "0"
+
 #: Entities every copy shares: reference data, as articles share countries and currencies.
 SHARED = tuple(str(ID) + kind for kind in ("country/", "region/", "currency/"))
 
@@ -57,11 +60,10 @@ def _article_and_base(settings: Settings) -> tuple[list[ox.Quad], list[ox.Quad]]
     data = load(settings).serialize(format="nquads", encoding="utf-8")
     dataset = ox.Dataset(ox.parse(data, format=ox.RdfFormat.N_QUADS))
     dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-    article_prefix = str(GRAPH) + "0"
 
     def in_article(q: ox.Quad) -> bool:
         return isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value.startswith(
-            article_prefix
+            ARTICLE_GRAPHS
         )
 
     articles = sorted((q for q in dataset if in_article(q)), key=str)
@@ -75,10 +77,8 @@ def _graph_name(iri: str, k: int) -> str:
 
 
 def _renamer(k: int) -> Callable[[object], object]:
-    article_graph = str(GRAPH) + "0"
-
     def rename(term: object) -> object:
-        if isinstance(term, ox.NamedNode) and term.value.startswith(article_graph):
+        if isinstance(term, ox.NamedNode) and term.value.startswith(ARTICLE_GRAPHS):
             # a graph that describes itself (its source, its licence) keeps doing so in the copy
             return ox.NamedNode(_graph_name(term.value, k))
         if isinstance(term, ox.NamedNode) and term.value.startswith(str(ID)):
