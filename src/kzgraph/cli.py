@@ -93,7 +93,7 @@ def build(ctx: click.Context, store_path: Path | None) -> None:
         store = open_store("oxigraph", store_path, settings, dataset=ds)
         assert isinstance(store, OxigraphStore)
         click.echo(f"wrote {len(store)} quads to the Oxigraph store at {store_path}", err=True)
-        record_validation(settings, store, store_path)
+        record_validation(settings, store, store_path, store_state.content_of(store.store))
     click.echo(compute(ds).to_text())
 
 
@@ -111,12 +111,12 @@ def load_cmd(
     """Load RDF files (N-Quads, TriG, Turtle, N-Triples, RDF/XML, JSON-LD, gzipped or not).
 
     Every file is checked before anything is written, so a syntax error leaves the store as it
-    was; then each is bulk-loaded and the default graph is re-derived as the merge.
+    was; then each is bulk-loaded into its graphs and into the default graph, the merge.
     """
     import pyoxigraph as ox
     from tqdm import tqdm
 
-    from kzgraph.bulk import check, format_of, load_file
+    from kzgraph.bulk import check, default_graph_for, format_of, load_file
     from kzgraph.catalogue import ParameterError, expand_iri
 
     target = None
@@ -136,25 +136,38 @@ def load_cmd(
         with tqdm(total=total, unit="B", unit_scale=True, desc="checking") as bar:
             for f in files:
                 check(f, bar.update)
-    store_state.mark_dirty(store_path)  # a crash from here on makes the next start recheck
+    before = store_state.mark_dirty(store_path)  # a crash from here on makes the next start recheck
+    loaded: list[tuple[str, str]] = []
+    started = time.perf_counter()
     with tqdm(total=total, unit="B", unit_scale=True, desc="loading") as bar:
         for f in files:
             try:
-                load_file(store.store, f, target, bar.update)
+                digest = load_file(store.store, f, target, bar.update)
             except KzgraphError:
                 if fresh:
                     store.store.clear()
                     store.store.flush()
                     store_state.write(store_path, store_state.StoreState())
                 raise
+            loaded.append((digest, (target or default_graph_for(f)).value))
+    store.store.flush()
+    seconds = time.perf_counter() - started
+    if fresh or (before.content and not before.dirty):
+        content = store_state.with_files(before.content if not fresh else f"{0:064x}", loaded)
+    else:  # the store's record was missing or stale before: its merge and id are redone
+        with tqdm(total=len(store), unit="quad", unit_scale=True, desc="merging") as bar:
+            store.bulk_refresh_union(bar.update)
+        content = store_state.content_of(store.store)
     size = len(store)
-    with tqdm(total=size, unit="quad", unit_scale=True, desc="merging") as bar:
-        store.bulk_refresh_union(bar.update)
-    click.echo(f"loaded {len(files)} file(s); the store holds {size:,} quads", err=True)
-    record_validation(_settings(ctx), store, store_path)
+    click.echo(
+        f"loaded {len(files)} file(s) in {seconds:.1f} s; the store holds {size:,} quads", err=True
+    )
+    record_validation(_settings(ctx), store, store_path, content)
 
 
-def record_validation(settings: Settings, store: OxigraphStore, store_path: Path) -> None:
+def record_validation(
+    settings: Settings, store: OxigraphStore, store_path: Path, content: str
+) -> None:
     """Validate a store after a load or build and record the outcome with its content id.
 
     The user's own RDF need not follow kzgraph's shapes, so findings are reported, not refused;
@@ -164,10 +177,10 @@ def record_validation(settings: Settings, store: OxigraphStore, store_path: Path
     from kzgraph.validation import validate_store
 
     started = time.perf_counter()
-    state = store_state.StoreState(store_state.content_of(store.store))
+    state = store_state.StoreState(content)
     click.echo("validating the store (SPARQL engine) ...", err=True)
     report = validate_store(store.store, load_shapes(settings), threads=os.cpu_count() or 1)
-    key = derived.store_validation_key(settings, state.content or "")
+    key = derived.store_validation_key(settings, content)
     state.validated = {"key": key, "conforms": report.conforms, "findings": len(report.findings)}
     store_state.write(store_path, state)
     outcome = (
