@@ -28,8 +28,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"kzgraph-server-{self.port}.log"
         command = [sys.executable, "-m", "kzgraph", "serve", "--port", str(self.port), *args]

@@ -134,7 +134,11 @@ def test_the_content_id_grows_with_each_load_without_reading_the_store(tmp_path:
     graph = "https://w3id.org/kzgraph/graph/loaded/first"
     digest = hashlib.sha256(first.read_bytes()).hexdigest()  # from the file, not the store
     assert after_first.content == store_state.with_files(f"{0:064x}", [(digest, graph)])
+    kept = tmp_path / "one.answers"  # what a server kept for the data as it was
+    kept.mkdir()
+    (kept / "stale.answer").write_bytes(b"{}\n")
     assert kz("load", str(second), "--store", str(one)).returncode == 0
+    assert not kept.exists()  # never servable again (the id changed): not left to take disk
     assert kz("load", str(second), str(first), "--store", str(two)).returncode == 0
     a, b = store_state.read(one), store_state.read(two)
     assert a and b and a.content == b.content != after_first.content  # order does not count
@@ -161,3 +165,18 @@ def test_a_load_into_a_store_with_a_stale_record_rederives_merge_and_id(tmp_path
     recorded = store_state.read(store)
     assert recorded and not recorded.dirty
     assert recorded.content == store_state.content_of(ox.Store.read_only(str(store)))
+
+
+def test_a_store_another_process_holds_or_a_missing_parent_is_one_clear_line(tmp_path: Path):
+    nt = tmp_path / "one.nt"
+    nt.write_text("<urn:x:a> <urn:x:p> <urn:x:b> .\n")
+    held = tmp_path / "held"
+    holder = ox.Store(str(held))  # RocksDB's lock: no second writer while this is open
+    result = kz("load", str(nt), "--store", str(held))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{held}: cannot open the store for writing" in result.stderr
+    assert "lock" in result.stderr.lower()
+    del holder
+    deeper = tmp_path / "not" / "yet" / "db"  # made as `mkdir -p` would
+    assert kz("load", str(nt), "--store", str(deeper)).returncode == 0
+    assert quads(deeper, "https://w3id.org/kzgraph/graph/loaded/one") == 1

@@ -88,8 +88,11 @@ def build(ctx: click.Context, store_path: Path | None) -> None:
     ds = load(settings)
     click.echo(f"loaded in {time.perf_counter() - started:.2f} s", err=True)
     if store_path is not None:
+        from kzgraph.endpoint.answer_cache import forget_beside
+
         store_path.mkdir(parents=True, exist_ok=True)
         store_state.mark_dirty(store_path)
+        forget_beside(store_path)
         store = open_store("oxigraph", store_path, settings, dataset=ds)
         assert isinstance(store, OxigraphStore)
         click.echo(f"wrote {len(store)} quads to the Oxigraph store at {store_path}", err=True)
@@ -118,6 +121,7 @@ def load_cmd(
 
     from kzgraph.bulk import check, default_graph_for, format_of, load_file
     from kzgraph.catalogue import ParameterError, expand_iri
+    from kzgraph.endpoint.answer_cache import forget_beside
 
     target = None
     if graph is not None:
@@ -137,6 +141,7 @@ def load_cmd(
             for f in files:
                 check(f, bar.update)
     before = store_state.mark_dirty(store_path)  # a crash from here on makes the next start recheck
+    forget_beside(store_path)
     loaded: list[tuple[str, str]] = []
     started = time.perf_counter()
     with tqdm(total=total, unit="B", unit_scale=True, desc="loading") as bar:

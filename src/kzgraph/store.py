@@ -200,7 +200,14 @@ class OxigraphStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        self.store = ox.Store(str(path)) if path is not None else ox.Store()
+        if path is None:
+            self.store = ox.Store()
+            return
+        try:
+            path.mkdir(parents=True, exist_ok=True)  # a new store's folders, like `mkdir -p`
+            self.store = ox.Store(str(path))
+        except OSError as exc:  # RocksDB's own words say which: a lock, permissions, a file
+            raise KzgraphError(f"{path}: cannot open the store for writing: {exc}") from None
 
     @classmethod
     def read_only(cls, path: Path) -> OxigraphStore:

@@ -3,23 +3,29 @@
 At a million quads the saved queries take from a tenth of a second to several seconds on any
 engine (they aggregate the whole graph), and analysts' notebooks and dashboards send the same
 few again and again. An answer that took at least ``min_seconds`` to compute is kept, keyed by
-everything that decides it (the query, its dataset, parameters and format, and the data's
-generation), within a byte budget, least recently used out first. Every write starts a new
-generation and empties the cache, so no kept answer outlives the data it was computed on.
+everything that decides it (the query, its dataset, parameters and format, and which data it
+was computed on), within a byte budget, least recently used out first. Every write changes the
+data's id and empties the cache, so no kept answer outlives the data it was computed on.
 
-With ``serve --processes N`` the processes also share their answers through files in one
-directory (``shared``): a process that computed an answer writes it there, the others read it
-on a miss, and a process that replaces a retired one starts warm. The directory is kept within
-the same byte budget, oldest files out first.
+Answers are also kept as files in a directory (``shared``) when there is one: with ``serve
+--processes N`` a process that computed an answer writes it there, the others read it on a
+miss, and a process that replaces a retired one starts warm. For a store on disk the directory
+sits beside it (``DIR.answers``) and the data's id is the store's content id, so a server
+restarted on unchanged data answers what it answered before at once, where a saved query at a
+million quads takes seconds. The directory is kept within the same byte budget, oldest files out
+first. A file is a JSON header line (the full key, checked on reading, and the answer's fields)
+and the body: nothing in it is executed, and a damaged file is a miss.
 
->>> from kzgraph.endpoint.worker_process import Answer, Job
+>>> import pyoxigraph as ox
+
+from kzgraph.endpoint.worker_process import Answer, Job
 >>> cache = AnswerCache(max_bytes=100, min_seconds=0.5)
->>> key = cache.key(Job("ASK {}"), generation=0)
+>>> key = cache.key(Job("ASK {}"), data=0)
 >>> cache.put(key, Answer(True, "ask", b"true", seconds=0.1))  # quick: not worth keeping
 >>> cache.get(key) is None
 True
 >>> cache.put(key, Answer(True, "ask", b"true", seconds=2.0))
->>> cache.get(key).body, cache.get(cache.key(Job("ASK {}"), generation=1))
+>>> cache.get(key).body, cache.get(cache.key(Job("ASK {}"), data=1))
 (b'true', None)
 """
 
@@ -27,12 +33,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
-import pickle
+import shutil
 import tempfile
 from collections import OrderedDict
 from collections.abc import Hashable
 from pathlib import Path
+
+import pyoxigraph as ox
 
 from kzgraph.endpoint.worker_process import Answer, Job
 
@@ -58,10 +67,10 @@ class AnswerCache:
         self._entries: OrderedDict[Hashable, Answer] = OrderedDict()
 
     @staticmethod
-    def key(job: Job, generation: int) -> Hashable:
-        """Everything that decides the answer to ``job``."""
+    def key(job: Job, data: int | str) -> Hashable:
+        """Everything that decides the answer to ``job`` on the data named ``data``."""
         return (
-            generation,
+            data,
             job.query,
             job.select_format,
             job.graph_format,
@@ -108,22 +117,47 @@ class AnswerCache:
 
     def _file(self, key: Hashable) -> Path:
         assert self.shared is not None
-        return self.shared / (hashlib.sha256(repr(key).encode()).hexdigest() + ".answer")
+        return self.shared / (hashlib.sha256(_spelled(key).encode()).hexdigest() + ".answer")
 
     def _read(self, key: Hashable) -> Answer | None:
         try:
-            stored_key, answer = pickle.loads(self._file(key).read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+            with self._file(key).open("rb") as stored:
+                header = json.loads(stored.readline())
+                body = stored.read()
+        except (OSError, ValueError):
             return None
-        return answer if stored_key == key and isinstance(answer, Answer) else None
+        if not isinstance(header, dict) or header.get("key") != _spelled(key):
+            return None
+        try:
+            answer = Answer(
+                ok=header["ok"] is True,
+                kind=str(header["kind"]),
+                body=body,
+                truncated=header["truncated"] is True,
+                message=str(header["message"]),
+                seconds=float(header["seconds"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        return answer if len(body) == header.get("bytes") else None  # cut short: a miss
 
     def _write(self, key: Hashable, answer: Answer) -> None:
         """Write atomically (temporary file, rename), then keep the directory within budget."""
         assert self.shared is not None
+        header = {
+            "key": _spelled(key),
+            "ok": answer.ok,
+            "kind": answer.kind,
+            "truncated": answer.truncated,
+            "message": answer.message,
+            "seconds": answer.seconds,
+            "bytes": len(answer.body),
+        }
         try:
             fd, tmp = tempfile.mkstemp(dir=self.shared, suffix=".tmp")
             with os.fdopen(fd, "wb") as out:
-                pickle.dump((key, answer), out, pickle.HIGHEST_PROTOCOL)
+                out.write(json.dumps(header).encode() + b"\n")
+                out.write(answer.body)
             os.replace(tmp, self._file(key))
         except OSError:
             return  # a full disk costs the sharing, never the answer
@@ -148,9 +182,12 @@ class AnswerCache:
             total -= size
 
     def clear(self) -> None:
-        """Forget every answer (the data changed)."""
+        """Forget every answer, in memory and on disk (the data changed)."""
         self._entries.clear()
         self.bytes = 0
+        if self.shared is not None:
+            for path in self.shared.glob("*.answer"):
+                path.unlink(missing_ok=True)
 
     def status(self) -> dict[str, int]:
         """What /healthz reports."""
@@ -160,6 +197,39 @@ class AnswerCache:
             "hits": self.hits,
             "misses": self.misses,
         }
+
+
+def beside(store_path: Path) -> Path:
+    """The directory where a store's answers are kept across restarts (``DIR.answers``)."""
+    folder = store_path.with_name(store_path.name + ".answers")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def forget_beside(store_path: Path) -> None:
+    """Drop the answers kept beside a store that is being rewritten offline (load, build).
+
+    They could never be served again (the content id changes), only take disk until trimmed.
+    """
+    shutil.rmtree(store_path.with_name(store_path.name + ".answers"), ignore_errors=True)
+
+
+def data_id(content: str, max_rows: int, max_bytes: int) -> str:
+    """What answers kept on disk were computed on, beyond the request.
+
+    The store's content id, and what else shapes an answer's bytes (the caps, the engine, the
+    code that serialises), so a restart with other caps or after an upgrade computes afresh
+    instead of serving an answer made another way.
+    """
+    from kzgraph.endpoint import worker_process
+
+    code = hashlib.sha256(Path(worker_process.__file__).read_bytes()).hexdigest()[:16]
+    return f"{content} rows={max_rows} bytes={max_bytes} pyoxigraph={ox.__version__} code={code}"
+
+
+def _spelled(key: Hashable) -> str:
+    """A key as text, the same in every process and across restarts (``hash`` is neither)."""
+    return json.dumps(key, ensure_ascii=False)
 
 
 def _size(answer: Answer) -> int:

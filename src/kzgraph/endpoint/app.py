@@ -82,7 +82,7 @@ def busy(message: str, retry_after: int = 2) -> Response:
 
 async def run_job(state: ServerState, job: Job, timeout: float) -> Answer | Response:
     """A kept answer, else one from the pool; overload and time-outs become 503s."""
-    key = state.answers.key(job, state.generation)
+    key = state.answers.key(job, state.answers_key_part())
     cached = state.answers.get(key)
     if cached is not None:
         return cached

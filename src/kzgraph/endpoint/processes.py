@@ -218,9 +218,16 @@ def _child(
     )
     state = ServerState(settings, store, runner, load_catalogue(settings.project))
     if settings.answer_cache_mb > 0:
+        from kzgraph import store_state
+        from kzgraph.endpoint import answer_cache
         from kzgraph.endpoint.answer_cache import AnswerCache
 
         state.answers = AnswerCache(max_bytes=settings.answer_cache_mb * 1_000_000, shared=answers)
+        recorded = store_state.read(prepared.store.path) if prepared.store.path else None
+        if recorded is not None and recorded.content:  # read-only: the id stays as it is
+            state.data = answer_cache.data_id(
+                recorded.content, settings.max_rows, settings.max_answer_bytes
+            )
     state.metrics = Metrics(str(metrics))
     state.validation = dict(prepared.validation)
     state.docs_dir = prepared.docs_dir
@@ -318,6 +325,7 @@ class _Children:
 
 def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) -> None:
     """Prepare once, fork ``settings.processes`` serving processes, hand them connections."""
+    from kzgraph.endpoint import answer_cache
     from kzgraph.endpoint.server import prepare_data
     from kzgraph.endpoint.snapshots import Snapshots
 
@@ -328,9 +336,11 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
         snapshots = Snapshots(prepared.store.store, prepared.store.path)
         snapshot = snapshots.publish()
     children = _Children(settings.processes, settings.workers)
-    answers = Path(tempfile.mkdtemp(prefix="kzgraph-answers-"))  # shared by the processes
-    metrics = answers.parent / (answers.name + "-metrics")  # their summed /metrics
-    metrics.mkdir(mode=0o700)
+    # the processes share their answers: beside a store on disk, kept across restarts
+    path = prepared.store.path
+    kept = path is not None and settings.answer_cache_mb > 0
+    answers = answer_cache.beside(path) if path is not None and kept else Path(tempfile.mkdtemp())
+    metrics = Path(tempfile.mkdtemp(prefix="kzgraph-metrics-"))  # their summed /metrics
     crashes: deque[float] = deque()
     pending: deque[tuple[socket.socket, float]] = deque()
     stopping = False
@@ -408,7 +418,8 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
         for waiting, _ in pending:
             waiting.close()
         _stop_all(children.slots)
-        shutil.rmtree(answers, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(answers, ignore_errors=True)
         shutil.rmtree(metrics, ignore_errors=True)
         if snapshots is not None:
             snapshots.close()

@@ -20,6 +20,7 @@ from rdflib import Graph
 
 from kzgraph import store_state
 from kzgraph.catalogue import SavedQuery, load_catalogue
+from kzgraph.endpoint import answer_cache
 from kzgraph.endpoint.answer_cache import AnswerCache
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.inline import InlineRunner
@@ -70,6 +71,8 @@ class ServerState:
     validation: dict[str, Any] = field(default_factory=dict)
     #: Recent slow answers, emptied whenever the data changes.
     answers: AnswerCache = field(default_factory=AnswerCache)
+    #: For a store on disk, what its kept answers are keyed on (:func:`answer_cache.data_id`).
+    data: str | None = None
 
     def __post_init__(self) -> None:
         self.answers = AnswerCache(max_bytes=self.settings.answer_cache_mb * 1_000_000)
@@ -96,7 +99,28 @@ class ServerState:
             pool.on_retired = snapshots.retire
         state = cls(settings, store, pool, load_catalogue(settings.project))
         state.snapshots = snapshots
+        if store.path is not None:
+            state.keep_answers_beside(store.path)
         return state
+
+    def keep_answers_beside(self, path: Path) -> None:
+        """Keep slow answers in files beside the store at ``path``, keyed on its content id."""
+        recorded = store_state.read(path)
+        if self.settings.answer_cache_mb <= 0 or recorded is None or not recorded.content:
+            return
+        self.answers = AnswerCache(
+            max_bytes=self.settings.answer_cache_mb * 1_000_000, shared=answer_cache.beside(path)
+        )
+        self.data = answer_cache.data_id(
+            recorded.content, self.settings.max_rows, self.settings.max_answer_bytes
+        )
+
+    def answers_key_part(self) -> int | str:
+        """What an answer is kept under besides the request.
+
+        The data's id for a store on disk (the same after a restart), else the generation.
+        """
+        return self.data if self.data is not None else self.generation
 
     @classmethod
     def start_remote(
@@ -224,6 +248,10 @@ class ServerState:
             if path is not None and before is not None:
                 new = store_state.chained(before.content, update)
                 store_state.write(path, store_state.StoreState(new))
+                if self.data is not None:  # answers on disk are now kept under the new id
+                    self.data = answer_cache.data_id(
+                        new, self.settings.max_rows, self.settings.max_answer_bytes
+                    )
             self.changed()
             self.revalidate(focus)
 

@@ -1,0 +1,144 @@
+"""Slow answers kept beside an on-disk store survive a restart, and never outlive their data.
+
+A saved query at a million quads takes seconds; a server restarted on unchanged data should not
+compute it again. The answers live in ``DIR.answers``, keyed on the store's content id and on
+what shapes an answer (caps, engine, code). Tested against real servers on a real store.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .server_process import Server, free_port
+
+JSON = {"Accept": "application/sparql-results+json"}
+TOKEN = "s3cret"
+#: Slow enough on the seeded graph (a cross product of the typed nodes) to be kept.
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a a ?t . ?d a ?u }"
+SLOW_TOO = "SELECT (COUNT(*) AS ?n) WHERE { ?a a ?t . ?d a ?u FILTER(?a != ?d) }"
+
+
+def ask_twice(server: Server, query: str = SLOW) -> list[httpx.Response]:
+    with httpx.Client(base_url=server.url, timeout=60) as c:  # one connection, one process
+        return [c.get("/sparql", params={"query": query}, headers=JSON) for _ in range(2)]
+
+
+def cache_of(responses: list[httpx.Response]) -> list[str]:
+    return [r.headers["X-Kzgraph-Cache"] for r in responses]
+
+
+#: One port for every server here: the service's URL is the base IRI of a query, so it is part
+#: of what an answer is kept under (a server restarted at another address computes afresh).
+PORT = free_port()
+
+
+def served(store: Path, *args: str) -> Server:
+    return Server(
+        "--store", str(store), "--no-validate", *args, env={"KZGRAPH_TOKEN": TOKEN}, port=PORT
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """A store filled from the files by a first start, then stopped."""
+    path = tmp_path_factory.mktemp("kept") / "db"
+    served(path, "--workers", "1").stop()
+    return path
+
+
+@pytest.mark.parametrize(
+    "mode", [("--workers", "1"), ("--processes", "2")], ids=["pool", "processes"]
+)
+def test_a_restart_on_unchanged_data_answers_from_the_kept_answers(store: Path, mode):
+    shutil.rmtree(store.with_name("db.answers"), ignore_errors=True)
+    first = served(store, *mode)
+    try:
+        before = ask_twice(first)
+    finally:
+        first.stop()
+    assert cache_of(before) == ["miss", "hit"]
+    assert list(store.with_name("db.answers").glob("*.answer"))
+    again = served(store, *mode)
+    try:
+        after = ask_twice(again)
+    finally:
+        again.stop()
+    assert cache_of(after) == ["hit", "hit"]  # the first request after the restart too
+    assert after[0].content == before[0].content
+
+
+def test_other_caps_or_another_address_compute_afresh(store: Path):
+    """An answer kept under one --max-rows, or one base IRI, is not served under another."""
+    first = served(store, "--workers", "1")
+    try:
+        assert cache_of(ask_twice(first, SLOW_TOO))[1] == "hit"
+    finally:
+        first.stop()
+    other = served(store, "--workers", "1", "--max-rows", "5000")
+    try:
+        assert cache_of(ask_twice(other, SLOW_TOO)) == ["miss", "hit"]
+    finally:
+        other.stop()
+    elsewhere = Server("--store", str(store), "--no-validate", "--workers", "1")
+    try:
+        assert cache_of(ask_twice(elsewhere, SLOW_TOO)) == ["miss", "hit"]
+    finally:
+        elsewhere.stop()
+
+
+def test_a_kept_answer_never_outlives_a_write_even_restored_from_a_copy(tmp_path: Path):
+    """The key, not only the emptying of the folder on a write, keeps an old answer out."""
+    store = tmp_path / "db"
+    first = served(store, "--workers", "1", "--allow-updates")
+    try:
+        old = ask_twice(first)
+        copy = tmp_path / "old-answers"
+        shutil.copytree(store.with_name("db.answers"), copy)
+        r = first.update(
+            "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/kept-test> "
+            "{ <urn:x:firm> a <https://w3id.org/kzgraph/ontology#Company> } }",
+            TOKEN,
+        )
+        assert r.status_code == 204, r.text
+        assert not list(store.with_name("db.answers").glob("*.answer"))  # emptied on the write
+    finally:
+        first.stop()
+    shutil.rmtree(store.with_name("db.answers"))
+    shutil.copytree(copy, store.with_name("db.answers"))  # the old answers put back
+    again = served(store, "--workers", "1")
+    try:
+        new = ask_twice(again)
+    finally:
+        again.stop()
+    assert cache_of(new) == ["miss", "hit"]
+    n = [int(r.json()["results"]["bindings"][0]["n"]["value"]) for r in (old[0], new[0])]
+    assert n[1] > n[0]
+
+
+def test_a_damaged_answer_file_is_a_miss_never_an_error(store: Path):
+    shutil.rmtree(store.with_name("db.answers"), ignore_errors=True)
+    first = served(store, "--workers", "1")
+    try:
+        good = ask_twice(first)[0]
+    finally:
+        first.stop()
+    files = list(store.with_name("db.answers").glob("*.answer"))
+    assert files
+    for number, path in enumerate(files):
+        data = path.read_bytes()
+        # cut short, a header that is not JSON, or one that names another key
+        damaged = [data[: len(data) - 3], b"\x80\x04not json\n" + data, b'{"key": "x"}\n'][
+            number % 3
+        ]
+        path.write_bytes(damaged)
+    again = served(store, "--workers", "1")
+    try:
+        answers = ask_twice(again)
+    finally:
+        again.stop()
+    assert [r.status_code for r in answers] == [200, 200]
+    assert cache_of(answers) == ["miss", "hit"] and answers[0].content == good.content
