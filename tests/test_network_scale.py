@@ -42,7 +42,7 @@ def test_estimates_equal_exact_values_when_every_node_is_a_pivot(monkeypatch):
     g.add_edges_from([(1000, 1001), (1001, 1002)])  # a second, small component
     exact_b = measures.compute(g, "betweenness")
     exact_c = measures.compute(g, "closeness")
-    monkeypatch.setattr(measures, "EXACT_LIMIT", 10)
+    monkeypatch.setattr(measures, "EXACT_STEPS", 10)
     monkeypatch.setattr(measures, "PIVOTS", g.number_of_nodes())
     monkeypatch.setattr(measures, "BUDGET", 10**12)
     assert measures.estimated(g)
@@ -57,7 +57,7 @@ def test_sampled_estimates_rank_nodes_like_exact_ones(monkeypatch):
     # ranking agrees closely with the exact one, and the top nodes are the same.
     g = nx.barabasi_albert_graph(3000, 2, seed=5)
     exact = {m: measures.compute(g, m) for m in ("betweenness", "closeness")}
-    monkeypatch.setattr(measures, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(measures, "EXACT_STEPS", 100)
     monkeypatch.setattr(measures, "PIVOTS", 200)
     monkeypatch.setattr(measures, "BUDGET", 10**12)
     for m, truth in exact.items():
@@ -98,3 +98,13 @@ def test_fewer_pivots_on_bigger_graphs():
     small, big = nx.path_graph(2000), nx.path_graph(200_000)
     assert measures.pivots(small) == measures.PIVOTS
     assert measures.MIN_PIVOTS <= measures.pivots(big) < measures.PIVOTS
+
+
+def test_exact_measures_only_where_they_are_cheap():
+    """Exact betweenness costs nodes x (nodes + edges) steps, so edges count as well as nodes."""
+    assert not measures.estimated(nx.path_graph(1000))  # 1000 x 1999 steps
+    assert measures.estimated(nx.path_graph(2000))  # 2000 x 3999 steps
+    dense = nx.complete_graph(300)  # 300 nodes but 44,850 edges: 13.5M steps
+    assert measures.estimated(dense)
+    # 4,000 nodes in 2,000 pairs: a search from each node sees only its pair
+    assert not measures.estimated(nx.disjoint_union_all([nx.path_graph(2)] * 2000))

@@ -218,16 +218,11 @@ def _child(
     )
     state = ServerState(settings, store, runner, load_catalogue(settings.project))
     if settings.answer_cache_mb > 0:
-        from kzgraph import store_state
-        from kzgraph.endpoint import answer_cache
         from kzgraph.endpoint.answer_cache import AnswerCache
 
         state.answers = AnswerCache(max_bytes=settings.answer_cache_mb * 1_000_000, shared=answers)
-        recorded = store_state.read(prepared.store.path) if prepared.store.path else None
-        if recorded is not None and recorded.content:  # read-only: the id stays as it is
-            state.data = answer_cache.data_id(
-                recorded.content, settings.max_rows, settings.max_answer_bytes
-            )
+        if prepared.store.path is not None:  # the same folder, keyed to outlive this run
+            state.keep_answers_beside(prepared.store.path)
     state.metrics = Metrics(str(metrics))
     state.validation = dict(prepared.validation)
     state.docs_dir = prepared.docs_dir

@@ -69,13 +69,14 @@ def _brokerage(g: nx.Graph, weight: str | None) -> dict[Any, float]:
     return {n: (v if v == v else 0.0) for n, v in nx.effective_size(g, weight=weight).items()}
 
 
-#: Above this many nodes, betweenness and closeness are estimated from ``PIVOTS`` sampled
-#: sources instead of computed from every node (exact: O(nodes x edges); at a million quads the
-#: projections have tens of thousands of nodes and exact betweenness takes minutes). The seed is
-#: fixed, so an estimate is repeatable; ``bench/scale.py`` prints its error against the exact one.
-EXACT_LIMIT = 5000
+#: Betweenness and closeness are exact (a breadth-first search from every node: nodes x (nodes +
+#: edges) steps) while that costs at most this many steps, about 6 s in Python; above, they are
+#: estimated from at most ``PIVOTS`` sampled sources. A limit on nodes alone let a 1,941-node,
+#: 2,668-edge projection take 16 s exactly, longer than the estimate on a graph ten times bigger.
+#: The seed is fixed, so an estimate is repeatable; the README gives its error against exact.
+EXACT_STEPS = 2_500_000
 PIVOTS = 512
-#: Breadth-first steps (pivots x (nodes + edges)) an estimate may spend: about 6 s in Python.
+#: Breadth-first steps (pivots x (nodes + edges)) an estimate may spend, the same 6 s.
 #: Bigger graphs get fewer pivots, never fewer than MIN_PIVOTS.
 BUDGET = 2_500_000
 MIN_PIVOTS = 64
@@ -88,9 +89,34 @@ def pivots(g: nx.Graph) -> int:
     return int(min(PIVOTS, max(MIN_PIVOTS, BUDGET // max(size, 1)), g.number_of_nodes()))
 
 
+def exact_steps(g: nx.Graph) -> int:
+    """Breadth-first steps of exact betweenness or closeness on ``g``.
+
+    A search from every node covers only its component, so each component costs its nodes x
+    (its nodes + its edges): a graph of many small parts is cheap however many nodes it has.
+
+    >>> path = nx.path_graph(3)
+    >>> exact_steps(path), exact_steps(nx.disjoint_union(path, path))
+    (15, 30)
+    """
+    components = (
+        nx.weakly_connected_components(g) if g.is_directed() else nx.connected_components(g)
+    )
+    total = 0
+    for nodes in components:
+        degrees = sum(d for _, d in g.degree(nodes))  # each edge counted from both ends
+        edges = degrees // 2 + degrees % 2
+        total += len(nodes) * (len(nodes) + edges)
+    return total
+
+
 def estimated(g: nx.Graph) -> bool:
-    """True when :data:`EXACT_LIMIT` makes betweenness and closeness estimates for ``g``."""
-    return bool(g.number_of_nodes() > EXACT_LIMIT)
+    """True when exact betweenness and closeness on ``g`` would cost over :data:`EXACT_STEPS`.
+
+    >>> estimated(nx.path_graph(1000)), estimated(nx.path_graph(2000))
+    (False, True)
+    """
+    return exact_steps(g) > EXACT_STEPS
 
 
 def _betweenness(g: nx.Graph, weight: str | None) -> dict[Any, float]:
