@@ -108,3 +108,19 @@ def test_exact_measures_only_where_they_are_cheap():
     assert measures.estimated(dense)
     # 4,000 nodes in 2,000 pairs: a search from each node sees only its pair
     assert not measures.estimated(nx.disjoint_union_all([nx.path_graph(2)] * 2000))
+
+
+def test_betweenness_in_c_gives_networkx_own_values_exact_and_sampled(monkeypatch):
+    """igraph computes it; the values, and the sources drawn, must be networkx's own."""
+    g = nx.relabel_nodes(nx.barabasi_albert_graph(400, 2, seed=9), lambda i: f"n{i}")
+    g.add_edges_from([("x", "y"), ("y", "z")])  # a second component
+    g.add_node("alone")
+    assert measures.compute(g, "betweenness") == pytest.approx(
+        nx.betweenness_centrality(g, normalized=True), abs=1e-12
+    )
+    monkeypatch.setattr(measures, "EXACT_STEPS", 10)  # sampled from here on
+    monkeypatch.setattr(measures, "PIVOTS", 50)
+    k = measures.pivots(g)
+    assert 1 < k < g.number_of_nodes()
+    expected = nx.betweenness_centrality(g, k=k, normalized=True, seed=measures.SEED)
+    assert measures.compute(g, "betweenness") == pytest.approx(expected, abs=1e-12)

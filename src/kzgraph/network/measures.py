@@ -11,6 +11,7 @@ since "who is central" in these sources is about ties, not their direction.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -120,10 +121,33 @@ def estimated(g: nx.Graph) -> bool:
 
 
 def _betweenness(g: nx.Graph, weight: str | None) -> dict[Any, float]:
-    """Brandes betweenness; above the limit, Brandes-Pich from sampled sources (networkx ``k``)."""
+    """Brandes betweenness, normalised; above the limit, Brandes-Pich from sampled sources.
+
+    Computed by igraph (C), the values and the sampled sources exactly networkx's own
+    (``betweenness_centrality(g, k, normalized=True, seed=SEED)``, tested to 1e-12), 60 times
+    faster: 0.17 s instead of 9.9 s for 64 sources on a 20k-node projection at 1M quads.
+    networkx adds up each source's dependencies over ordered pairs and divides by
+    (sources x (n - 2)), by one source fewer for a node that is itself a source; igraph counts
+    an undirected pair once, hence the factor 2.
+    """
+    import igraph
+
+    nodes = list(g)
+    n = len(nodes)
+    if n <= 2:
+        return dict.fromkeys(nodes, 0.0)
+    index = {u: i for i, u in enumerate(nodes)}
+    graph = igraph.Graph(n=n, edges=[(index[u], index[v]) for u, v in g.edges()])
     if not estimated(g):
-        return dict(nx.betweenness_centrality(g, normalized=True))
-    return dict(nx.betweenness_centrality(g, k=pivots(g), normalized=True, seed=SEED))
+        raw = graph.betweenness(directed=False)
+        return {u: 2.0 * raw[i] / ((n - 1) * (n - 2)) for i, u in enumerate(nodes)}
+    k = pivots(g)
+    sources = random.Random(SEED).sample(nodes, k)  # networkx's own draw for seed=SEED
+    raw = graph.betweenness(directed=False, sources=[index[u] for u in sources])
+    chosen = set(sources)
+    return {
+        u: 2.0 * raw[i] / ((k - 1 if u in chosen else k) * (n - 2)) for i, u in enumerate(nodes)
+    }
 
 
 def _closeness(g: nx.Graph, weight: str | None) -> dict[Any, float]:
@@ -136,8 +160,6 @@ def _closeness(g: nx.Graph, weight: str | None) -> dict[Any, float]:
     """
     if not estimated(g):
         return dict(nx.closeness_centrality(g))
-    import random
-
     n = g.number_of_nodes()
     k = pivots(g)
     rng = random.Random(SEED)
@@ -146,13 +168,14 @@ def _closeness(g: nx.Graph, weight: str | None) -> dict[Any, float]:
         r = len(component)
         if r < 2:
             continue
-        sub = g.subgraph(component)
+        # a search never leaves its component, so it runs on g itself: a subgraph view checks
+        # every neighbour against the component (2x slower on 20k nodes in 6k components)
         if r <= k:
-            sums = {u: sum(nx.single_source_shortest_path_length(sub, u).values()) for u in sub}
+            sums = {u: sum(nx.single_source_shortest_path_length(g, u).values()) for u in component}
         else:
             sums = dict.fromkeys(component, 0.0)
             for pivot in rng.sample(sorted(component, key=str), k):
-                for u, d in nx.single_source_shortest_path_length(sub, pivot).items():
+                for u, d in nx.single_source_shortest_path_length(g, pivot).items():
                     sums[u] += d
             sums = {u: s * r / k for u, s in sums.items()}
         for u, total in sums.items():
