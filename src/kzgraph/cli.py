@@ -157,8 +157,9 @@ def load_cmd(
             loaded.append((digest, (target or default_graph_for(f)).value))
     store.store.flush()
     seconds = time.perf_counter() - started
-    if fresh or (before.content and not before.dirty):
-        content = store_state.with_files(before.content if not fresh else f"{0:064x}", loaded)
+    base = f"{0:064x}" if fresh else None if before.dirty else before.content
+    if base:
+        content = store_state.with_files(base, loaded)
     else:  # the store's record was missing or stale before: its merge and id are redone
         with tqdm(total=len(store), unit="quad", unit_scale=True, desc="merging") as bar:
             store.bulk_refresh_union(bar.update)
