@@ -43,9 +43,10 @@ def test_estimates_equal_exact_values_when_every_node_is_a_pivot(monkeypatch):
     exact_b = measures.compute(g, "betweenness")
     exact_c = measures.compute(g, "closeness")
     monkeypatch.setattr(measures, "EXACT_STEPS", 10)
+    monkeypatch.setattr(measures, "EXACT_STEPS_IN_C", 10)
     monkeypatch.setattr(measures, "PIVOTS", g.number_of_nodes())
     monkeypatch.setattr(measures, "BUDGET", 10**12)
-    assert measures.estimated(g)
+    assert measures.estimated(g) and measures.betweenness_estimated(g)
     est_b = measures.compute(g, "betweenness")
     est_c = measures.compute(g, "closeness")
     assert est_b == pytest.approx(exact_b)
@@ -58,6 +59,7 @@ def test_sampled_estimates_rank_nodes_like_exact_ones(monkeypatch):
     g = nx.barabasi_albert_graph(3000, 2, seed=5)
     exact = {m: measures.compute(g, m) for m in ("betweenness", "closeness")}
     monkeypatch.setattr(measures, "EXACT_STEPS", 100)
+    monkeypatch.setattr(measures, "EXACT_STEPS_IN_C", 100)
     monkeypatch.setattr(measures, "PIVOTS", 200)
     monkeypatch.setattr(measures, "BUDGET", 10**12)
     for m, truth in exact.items():
@@ -118,7 +120,7 @@ def test_betweenness_in_c_gives_networkx_own_values_exact_and_sampled(monkeypatc
     assert measures.compute(g, "betweenness") == pytest.approx(
         nx.betweenness_centrality(g, normalized=True), abs=1e-12
     )
-    monkeypatch.setattr(measures, "EXACT_STEPS", 10)  # sampled from here on
+    monkeypatch.setattr(measures, "EXACT_STEPS_IN_C", 10)  # sampled from here on
     monkeypatch.setattr(measures, "PIVOTS", 50)
     k = measures.pivots(g)
     assert 1 < k < g.number_of_nodes()
