@@ -1,4 +1,4 @@
-"""Load a user's RDF files into an on-disk Oxigraph store at the engine's own speed.
+"""Load a user's RDF files into an on-disk Oxigraph store through its bulk loader.
 
 A store that held nothing is bulk-loaded at once and emptied again if a file fails to parse; a
 store that holds data is only written once every file has been checked (read once more), so a
