@@ -16,9 +16,7 @@ million quads takes seconds. The directory is kept within the same byte budget, 
 first. A file is a JSON header line (the full key, checked on reading, and the answer's fields)
 and the body: nothing in it is executed, and a damaged file is a miss.
 
->>> import pyoxigraph as ox
-
-from kzgraph.endpoint.worker_process import Answer, Job
+>>> from kzgraph.endpoint.worker_process import Answer, Job
 >>> cache = AnswerCache(max_bytes=100, min_seconds=0.5)
 >>> key = cache.key(Job("ASK {}"), data=0)
 >>> cache.put(key, Answer(True, "ask", b"true", seconds=0.1))  # quick: not worth keeping
