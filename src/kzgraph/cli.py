@@ -157,14 +157,14 @@ def load_cmd(
             loaded.append((digest, (target or default_graph_for(f)).value))
     store.store.flush()
     seconds = time.perf_counter() - started
+    size = len(store)
     base = f"{0:064x}" if fresh else None if before.dirty else before.content
     if base:
         content = store_state.with_files(base, loaded)
     else:  # the store's record was missing or stale before: its merge and id are redone
-        with tqdm(total=len(store), unit="quad", unit_scale=True, desc="merging") as bar:
+        with tqdm(total=size, unit="quad", unit_scale=True, desc="merging") as bar:
             store.bulk_refresh_union(bar.update)
         content = store_state.content_of(store.store)
-    size = len(store)
     click.echo(
         f"loaded {len(files)} file(s) in {seconds:.1f} s; the store holds {size:,} quads", err=True
     )

@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -197,9 +198,13 @@ class AnswerCache:
         }
 
 
+def _folder(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + ".answers")
+
+
 def beside(store_path: Path) -> Path:
     """The directory where a store's answers are kept across restarts (``DIR.answers``)."""
-    folder = store_path.with_name(store_path.name + ".answers")
+    folder = _folder(store_path)
     folder.mkdir(exist_ok=True)
     return folder
 
@@ -209,7 +214,7 @@ def forget_beside(store_path: Path) -> None:
 
     They could never be served again (the content id changes), only take disk until trimmed.
     """
-    shutil.rmtree(store_path.with_name(store_path.name + ".answers"), ignore_errors=True)
+    shutil.rmtree(_folder(store_path), ignore_errors=True)
 
 
 def data_id(content: str, max_rows: int, max_bytes: int) -> str:
@@ -219,10 +224,15 @@ def data_id(content: str, max_rows: int, max_bytes: int) -> str:
     code that serialises), so a restart with other caps or after an upgrade computes afresh
     instead of serving an answer made another way.
     """
+    return f"{content} rows={max_rows} bytes={max_bytes} pyoxigraph={ox.__version__} code={_code()}"
+
+
+@functools.cache
+def _code() -> str:
+    """The serialising code's hash: read once per process, not again on every write."""
     from kzgraph.endpoint import worker_process
 
-    code = hashlib.sha256(Path(worker_process.__file__).read_bytes()).hexdigest()[:16]
-    return f"{content} rows={max_rows} bytes={max_bytes} pyoxigraph={ox.__version__} code={code}"
+    return hashlib.sha256(Path(worker_process.__file__).read_bytes()).hexdigest()[:16]
 
 
 def _spelled(key: Hashable) -> str:

@@ -334,7 +334,7 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
     # the processes share their answers: beside a store on disk, kept across restarts
     path = prepared.store.path
     kept = path is not None and settings.answer_cache_mb > 0
-    answers = answer_cache.beside(path) if path is not None and kept else Path(tempfile.mkdtemp())
+    answers = answer_cache.beside(path) if kept and path else Path(tempfile.mkdtemp())
     metrics = Path(tempfile.mkdtemp(prefix="kzgraph-metrics-"))  # their summed /metrics
     crashes: deque[float] = deque()
     pending: deque[tuple[socket.socket, float]] = deque()

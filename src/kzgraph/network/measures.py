@@ -108,8 +108,7 @@ def exact_steps(g: nx.Graph) -> int:
     )
     total = 0
     for nodes in components:
-        degrees = sum(d for _, d in g.degree(nodes))  # each edge counted from both ends
-        edges = degrees // 2 + degrees % 2
+        edges = sum(d for _, d in g.degree(nodes)) // 2  # each edge counted from both ends
         total += len(nodes) * (len(nodes) + edges)
     return total
 
