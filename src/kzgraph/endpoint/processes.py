@@ -55,12 +55,13 @@ STARTUP_SECONDS = 5.0
 
 def uvicorn_config(app: Any, settings: ServerSettings) -> uvicorn.Config:
     """Uvicorn's settings for every serving process: the header deadline and the limits."""
-    from kzgraph.endpoint.http import DeadlineH11Protocol
+    from kzgraph.endpoint.http import KzgraphHttpProtocol
 
-    DeadlineH11Protocol.header_timeout = settings.header_timeout
+    KzgraphHttpProtocol.header_timeout = settings.header_timeout
     return uvicorn.Config(
         app,
-        http=DeadlineH11Protocol,
+        http=KzgraphHttpProtocol,
+        ws="none",
         access_log=False,
         log_level="warning",
         limit_concurrency=settings.max_connections,
