@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -372,6 +373,8 @@ def test_the_relay_reaches_its_one_store_and_ends_with_its_server(oxigraph):
     assert orphan.process.stdin is not None
     orphan.process.stdin.close()
     orphan.process.wait(timeout=10)
+    # and removes its socket's directory itself: a server killed with -9 never calls close()
+    assert not Path(orphan.directory).exists()
     orphan.close()
 
 

@@ -17,6 +17,7 @@ both sides of a pair when either side closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -128,9 +129,16 @@ async def relay(host: str, port: int, path: str) -> None:
         await server.serve_forever()
 
 
-def _exit_with_parent() -> None:
-    """Exit when standard input closes: the server that started the relay is gone."""
+def _exit_with_parent(path: str) -> None:
+    """Exit when standard input closes: the server that started the relay is gone.
+
+    A server killed with SIGKILL never runs :meth:`Gateway.close`, so the relay removes its own
+    socket and the socket's private directory (only if nothing else is in it) on the way out.
+    """
     sys.stdin.buffer.read()
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
     os._exit(0)
 
 
@@ -139,7 +147,7 @@ def main() -> None:
     import threading
 
     host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(path,), daemon=True).start()
     try:
         asyncio.run(relay(host, port, path))
     except KeyboardInterrupt:
