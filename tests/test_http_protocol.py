@@ -10,12 +10,14 @@ import itertools
 import json
 import socket
 import time
+import urllib.parse
 
 import httptools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .hostile import RUNAWAY
 from .server_process import Server
 
 ASK_ALL = b"ASK { ?s ?p ?o }"
@@ -155,3 +157,23 @@ def test_a_kept_alive_connection_must_send_its_next_head_in_time(server):
         except ConnectionResetError:
             pass
         assert time.monotonic() - started < 10  # closed by the 2 s deadline, not by the client
+
+
+def test_a_late_pipelined_head_does_not_cut_off_the_answer_before_it(server):
+    """A request runs longer than the header deadline while the next head is half sent."""
+    query = urllib.parse.urlencode({"query": RUNAWAY, "timeout": "3"}).encode()
+    first = b"GET /sparql?" + query + b" HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(first + b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # second head unfinished
+        started = time.monotonic()
+        got = _Answers()
+        while not got.done:
+            data = sock.recv(65536)
+            assert data, "the connection was closed before the first answer"
+            got.parser.feed_data(data)
+        assert time.monotonic() - started > 2  # the first answer came after the 2 s deadline
+        assert got.done[0][0] == 503  # the query's own 3 s limit, answered
+        try:
+            assert sock.recv(10) == b""  # then the unfinished head's fresh clock ran out
+        except ConnectionResetError:
+            pass

@@ -76,15 +76,21 @@ class KzgraphHttpProtocol(HttpToolsProtocol):
         return (self.cycle is None or self.cycle.response_complete) and not self.pipeline
 
     def _expired(self) -> None:
+        """Close a connection whose head is late, unless an answer is still owed on it.
+
+        A pipelined head that arrives while the request before it is being answered gets a
+        fresh clock once that answer is sent: closing now would cut the answer off.
+        """
         self._header_timer = None
-        if (self._reading_head or self._idle()) and not self.transport.is_closing():
+        if self._idle() and not self.transport.is_closing():
             log.info("closed a connection whose headers took over %g s", self.header_timeout)
             self.transport.close()
 
     def on_response_complete(self) -> None:
         """A kept-alive connection's next request gets a fresh clock."""
         super().on_response_complete()
-        if not self._reading_head and self._idle():
+        self._disarm()
+        if self._reading_head or self._idle():
             self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
