@@ -177,3 +177,10 @@ def test_a_late_pipelined_head_does_not_cut_off_the_answer_before_it(server):
             assert sock.recv(10) == b""  # then the unfinished head's fresh clock ran out
         except ConnectionResetError:
             pass
+
+
+def test_many_pipelined_upgrades_in_one_read_are_all_answered(server):
+    """Each declined upgrade is fed again in a loop, not by recursion: no stack runs out."""
+    one = b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + UPGRADE + b"\r\n"
+    answers = exchange(server.port, [one * 1500], 1500)
+    assert len(answers) == 1500 and {status for status, _ in answers} == {200}

@@ -147,24 +147,33 @@ class KzgraphHttpProtocol(HttpToolsProtocol):
 
     # Feeding the parser
     def data_received(self, data: bytes) -> None:
-        """Parse what arrived; a declined upgrade goes on as HTTP/1.1 with a fresh parser."""
-        if self.transport.is_closing():
-            return
+        """Parse what arrived; a declined upgrade goes on as HTTP/1.1 with a fresh parser.
+
+        A loop, not a recursion, so a chunk of many pipelined upgrade requests cannot exhaust
+        the stack.
+        """
+        pending: bytes | None = data
+        while pending is not None and not self.transport.is_closing():
+            pending = self._feed(pending)
+
+    def _feed(self, data: bytes) -> bytes | None:
+        """Feed ``data``; the bytes to feed a fresh parser next, if an upgrade was declined."""
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
-            self._decline_upgrade(data[exc.args[0] :] if exc.args else b"")
+            return self._decline_upgrade(data[exc.args[0] :] if exc.args else b"")
         except httptools.HttpParserError:
             status, message = self._refusal or (400, "Invalid HTTP request received.")
             log.info("refused a request head: %s", message)
             self._answer_and_close(status, message)
+        return None
 
-    def _decline_upgrade(self, rest: bytes) -> None:
-        """Feed the declined request's head again, without its upgrade, then what followed it."""
+    def _decline_upgrade(self, rest: bytes) -> bytes | None:
+        """The declined request's head written again without its upgrade, then what followed."""
         if not self._declined or self.scope["method"] == "CONNECT":
             self._answer_and_close(400, "CONNECT and protocol switches are not served here")
-            return
+            return None
         version = self.parser.get_http_version().encode("ascii")
         head = [self.scope["method"].encode("ascii"), b" ", self.url, b" HTTP/", version, b"\r\n"]
         for name, value in self.headers:
@@ -179,7 +188,7 @@ class KzgraphHttpProtocol(HttpToolsProtocol):
         head.append(b"\r\n")
         self.parser = httptools.HttpRequestParser(self)
         self.parser.set_dangerous_leniencies(lenient_data_after_close=True)  # as uvicorn does
-        self.data_received(b"".join(head) + rest)
+        return b"".join(head) + rest
 
     def _answer_and_close(self, status: int, message: str) -> None:
         body = message.encode("utf-8")
