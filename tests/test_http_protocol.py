@@ -184,3 +184,39 @@ def test_many_pipelined_upgrades_in_one_read_are_all_answered(server):
     one = b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + UPGRADE + b"\r\n"
     answers = exchange(server.port, [one * 1500], 1500)
     assert len(answers) == 1500 and {status for status, _ in answers} == {200}
+
+
+def _answers_or_closes(port: int, raw: bytes) -> list[tuple[int, bytes]]:
+    """Send ``raw`` and half-close; every answer read until the server closes (or 5 s pass)."""
+    got = _Answers()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        try:
+            while data := sock.recv(65536):
+                got.parser.feed_data(data)
+        except (ConnectionResetError, TimeoutError):
+            pass
+        except httptools.HttpParserError as exc:  # the server must never send a broken answer
+            raise AssertionError(f"unparsable answer to {raw!r}") from exc
+    return got.done
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(STREAM)), st.integers(0, 8), st.binary(max_size=8)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_mangled_pipelines_get_answers_or_a_close_never_a_5xx(server, edits):
+    """Bytes cut from and spliced into the pipelined stream: no 5xx, and the server goes on."""
+    raw = STREAM
+    for at, cut, insert in edits:
+        raw = raw[:at] + insert + raw[at + cut :]
+    statuses = [status for status, _ in _answers_or_closes(server.port, raw)]
+    assert all(status < 500 for status in statuses), statuses
+    assert booleans(exchange(server.port, [GET_ASK_EMPTY], 1)) == [(200, False)]
