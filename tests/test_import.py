@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -641,17 +642,39 @@ def test_a_kill_9_at_any_moment_of_an_import_leaves_a_project_that_loads_and_lin
     table = tmp_path / "tracker.csv"
     generate_tracker(table, 1000, seed=5)
     command = [sys.executable, "-m", "kzgraph", "--root", str(root), "import", str(table)]
+    scratch = tmp_path / "tmp"  # the imports' temporary folder, to see what a kill leaves there
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
     for delay in (1.0, 2.0, 3.0, 4.0):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
         time.sleep(delay)
         process.kill()
         process.wait(timeout=60)
         settings = Settings.discover(root)
         assert conforms(settings), f"after a kill at {delay} s"  # current_store parses every file
         assert not [f for f in lint(settings) if f.severity == ERROR], f"after a kill at {delay} s"
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
+    # the killed imports' working folders (copies of the table) were swept by the last run
+    assert not list(scratch.glob("kzgraph-import-*"))
     settings = Settings.discover(root)
     source_id = next(r.id for r in records(settings) if r.file.suffix == ".csv")
     assert (root / "graph" / "documents" / f"{source_id}.trig").stat().st_size > 100_000
     assert conforms(settings)
+
+
+def test_working_folders_of_dead_imports_are_swept_and_live_ones_kept(tmp_path):
+    from kzgraph.importing import WORKDIR_PREFIX, sweep_stale_workdirs
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    dead = tmp_path / f"{WORKDIR_PREFIX}{ended.pid}-abc"
+    live = tmp_path / f"{WORKDIR_PREFIX}{os.getpid()}-def"
+    unnamed = tmp_path / f"{WORKDIR_PREFIX}0wktn8ti"  # the old naming, without a process id
+    for folder in (dead, live, unnamed):
+        folder.mkdir()
+        (folder / "table.csv").write_text("a,b\n")
+    assert sweep_stale_workdirs(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and unnamed.exists()

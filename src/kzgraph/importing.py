@@ -18,6 +18,7 @@ import hashlib
 import os
 import queue
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -576,6 +577,33 @@ class _Assembler:
 # ---- 5. the whole import ------------------------------------------------------------------------
 
 
+#: An import's working folder (a copy of the table, morph-kgc's output) is named after its process.
+WORKDIR_PREFIX = "kzgraph-import-"
+
+
+def sweep_stale_workdirs(root: Path | None = None) -> list[Path]:
+    """Remove the working folders of imports whose process is gone; the folders removed.
+
+    An import killed with -9 never leaves its ``TemporaryDirectory``, so a copy of the user's
+    table would stay in the temporary folder. Each folder carries its process id; one whose
+    process no longer exists is removed by the next import. A folder of a live process (or of
+    another user's, which this one may not signal) is left alone.
+    """
+    removed: list[Path] = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = folder.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except OSError:
+            continue
+    return removed
+
+
 def _gc_paused(func: Callable[..., ImportResult]) -> Callable[..., ImportResult]:
     """Pause Python's cyclic garbage collector while ``func`` runs.
 
@@ -654,7 +682,8 @@ def import_table(
     known = next((r for r in checker.sources.values() if r.sha256 == sha), None)
     table_id = known.id if known is not None else next_id(list(checker.sources.values()), sha)
     say(f"mapping {len(rows)} rows with morph-kgc")
-    with tempfile.TemporaryDirectory(prefix="kzgraph-import-") as tmp:
+    sweep_stale_workdirs()
+    with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as tmp:
         workdir = Path(tmp)
         _prepare(workdir, header, rows, table_id)
         # Each row's quads grouped by subject IRI, the way the assembler takes them.
