@@ -52,12 +52,14 @@ class Server:
         raise RuntimeError(f"server did not start:\n{self.log.read_text()}")
 
     def stop(self) -> None:
+        """Stop the server and remove its log (read it with :meth:`output` before stopping)."""
         self.process.terminate()
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log.unlink(missing_ok=True)  # 1,144 of them had piled up in /tmp
 
     def output(self) -> str:
         return self.log.read_text()
