@@ -52,21 +52,34 @@ class _Answers:
         self.done.append((self.parser.get_status_code(), self.body))
 
 
+def read_answers(sock: socket.socket, answers: int) -> list[tuple[int, bytes]]:
+    """Read until ``answers`` answers or the server closes; (status, body) of each."""
+    got = _Answers()
+    while len(got.done) < answers:
+        data = sock.recv(65536)
+        if not data:
+            break
+        got.parser.feed_data(data)
+    return got.done
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """True once the server has closed the connection (EOF or reset)."""
+    try:
+        return sock.recv(10) == b""
+    except ConnectionResetError:
+        return True
+
+
 def exchange(port: int, pieces: list[bytes], answers: int, pause: float = 0.0) -> list:
     """Send ``pieces`` one send() each; read until ``answers`` answers or the server closes."""
-    got = _Answers()
     with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for piece in pieces:
             sock.sendall(piece)
             if pause:
                 time.sleep(pause)
-        while len(got.done) < answers:
-            data = sock.recv(65536)
-            if not data:
-                break
-            got.parser.feed_data(data)
-    return got.done
+        return read_answers(sock, answers)
 
 
 def post_query(body: bytes, *, upgrade: bool, chunked: bool) -> bytes:
@@ -146,16 +159,10 @@ def test_a_kept_alive_connection_must_send_its_next_head_in_time(server):
     """The header deadline restarts after each answer: a slow second head is cut off."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
         sock.sendall(GET_ASK_EMPTY)
-        got = _Answers()
-        while not got.done:
-            got.parser.feed_data(sock.recv(65536))
-        assert got.done[0][0] == 200
+        assert read_answers(sock, 1)[0][0] == 200
         sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # and nothing more
         started = time.monotonic()
-        try:
-            assert sock.recv(10) == b""
-        except ConnectionResetError:
-            pass
+        assert closed_by_server(sock)
         assert time.monotonic() - started < 10  # closed by the 2 s deadline, not by the client
 
 
@@ -166,17 +173,11 @@ def test_a_late_pipelined_head_does_not_cut_off_the_answer_before_it(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
         sock.sendall(first + b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # second head unfinished
         started = time.monotonic()
-        got = _Answers()
-        while not got.done:
-            data = sock.recv(65536)
-            assert data, "the connection was closed before the first answer"
-            got.parser.feed_data(data)
+        answers = read_answers(sock, 1)
+        assert answers, "the connection was closed before the first answer"
         assert time.monotonic() - started > 2  # the first answer came after the 2 s deadline
-        assert got.done[0][0] == 503  # the query's own 3 s limit, answered
-        try:
-            assert sock.recv(10) == b""  # then the unfinished head's fresh clock ran out
-        except ConnectionResetError:
-            pass
+        assert answers[0][0] == 503  # the query's own 3 s limit, answered
+        assert closed_by_server(sock)  # then the unfinished head's fresh clock ran out
 
 
 def test_many_pipelined_upgrades_in_one_read_are_all_answered(server):
