@@ -56,13 +56,15 @@ def cache_dir(settings: Settings) -> Path:
     return settings.root / ".kzgraph-cache"
 
 
-def validation_key(settings: Settings, nquads: bytes, inference: str) -> str:
-    """What a validation report depends on: the data, the shapes, the engine versions."""
+def validation_key(settings: Settings, nquads: bytes, inference: str, engine: str = "shacl") -> str:
+    """What a validation report depends on: the data, the shapes, the engine and versions."""
     return digest(
         nquads,
         settings.shapes_file.read_bytes(),
         inference.encode(),
+        engine.encode(),
         version("pyshacl").encode(),
+        version("shacl").encode(),
         version("kzgraph").encode(),
     )
 
@@ -72,7 +74,8 @@ def store_validation_key(settings: Settings, content: str) -> str:
     return digest(
         content.encode(),
         settings.shapes_file.read_bytes(),
-        b"shacl-core",
+        b"shacl-engine",
+        version("shacl").encode(),
         version("kzgraph").encode(),
     )
 

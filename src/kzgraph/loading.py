@@ -143,6 +143,11 @@ def load(settings: Settings | None = None, extra: Iterable[Path] = ()) -> Datase
 def load_shapes(settings: Settings | None = None) -> Graph:
     """The SHACL shapes graph."""
     settings = settings or Settings.discover()
+    return load_shapes_file(settings.shapes_file)
+
+
+def load_shapes_file(path: Path) -> Graph:
+    """A SHACL shapes graph from ``path``, with syntax errors named by file and line."""
     ds = new_dataset()
-    parse_file(settings.shapes_file, ds, URIRef("urn:kzgraph:shapes"))
+    parse_file(path, ds, URIRef("urn:kzgraph:shapes"))
     return ds.graph(URIRef("urn:kzgraph:shapes"))

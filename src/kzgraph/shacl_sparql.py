@@ -6,9 +6,13 @@ SPARQL SELECT that returns the violating focus nodes (and values) in a single pa
 runs it in Rust. pyshacl stays the reference: the tests compare this engine's findings with
 pyshacl's on the seeded graph, on every shape fixture and on random edits.
 
-Only the SHACL Core components the project's shapes use are compiled (``SUPPORTED``), plus
-SPARQL-based constraints; a shape using anything else raises :class:`UnsupportedShapeError`
-naming the shape and the component, so nothing is ever skipped silently.
+Only what compiles faithfully is compiled: node shapes with ``sh:targetClass`` and the Core
+components in ``SUPPORTED`` (with ``sh:property`` on the targeted shape only), plus SPARQL-based
+constraints whose ``$this`` can be bound by a join. Before any query runs, :func:`problems`
+walks every shape in the shapes graph, and any other feature (another kind of target, a nested
+``sh:property``, ``sh:closed``, ``sh:node``, a SPARQL form pre-binding forbids...) raises
+:class:`UnsupportedShapeError` naming the shape and the feature, so nothing is skipped silently.
+The W3C SHACL core suite runs through this engine in the tests: every case is passed or refused.
 
 Validation can be limited to some focus nodes (those a write touched): targets among them are
 checked, and so are blank nodes hanging off them (a project's amounts and status statements).
@@ -31,15 +35,32 @@ if TYPE_CHECKING:
 
 #: The constraint parameters the compiler understands (besides sh:path and sh:message).
 SUPPORTED = {
-    SH.minCount, SH.maxCount, SH["class"], SH.datatype, SH["in"], SH.pattern,
+    SH.minCount, SH.maxCount, SH["class"], SH.datatype, SH["in"], SH.pattern, SH.flags,
     SH.minExclusive, SH.minInclusive, SH.maxExclusive, SH.maxInclusive, SH.minLength,
     SH.maxLength, SH.nodeKind, SH.hasValue, SH.uniqueLang, SH["or"], SH["not"], SH.xone,
     SH.qualifiedValueShape, SH.qualifiedMinCount, SH.qualifiedMaxCount, SH.sparql,
 }  # fmt: skip
 _IGNORED = {
     RDF.type, SH.path, SH.message, SH.name, SH.description, SH.targetClass, SH.property,
-    SH.severity, SH.order, SH.group, SH.deactivated, RDFS.label, RDFS.comment, SKOS.definition,
+    SH.severity, SH.order, SH.group, SH.deactivated, SH.defaultValue, RDFS.label,
+    RDFS.comment, SKOS.definition,
 }  # fmt: skip
+#: Datatypes whose lexical forms Oxigraph can check (a cast of the lexical form gives the
+#: literal back); a literal of these types that is not well-formed fails sh:datatype.
+_CHECKED_DATATYPES = {
+    "integer", "decimal", "double", "float", "boolean", "date", "dateTime", "time",
+    "duration", "dayTimeDuration", "yearMonthDuration",
+}  # fmt: skip
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+#: Datatypes with no lexical constraint the engine could miss: any lexical form is well-formed.
+_FREE_DATATYPES = {
+    _XSD + "string", _XSD + "anyURI", str(RDF.langString), str(RDF.HTML), str(RDF.XMLLiteral),
+}  # fmt: skip
+#: Year-like XSD datatypes, checked by their lexical pattern.
+_PATTERN_DATATYPES = {
+    _XSD + "gYear": r"^-?[0-9]{4,}(Z|[+-][0-9]{2}:[0-9]{2})?$",
+    _XSD + "gYearMonth": r"^-?[0-9]{4,}-(0[1-9]|1[0-2])(Z|[+-][0-9]{2}:[0-9]{2})?$",
+}
 _RDFS_SUBCLASS = "<http://www.w3.org/2000/01/rdf-schema#subClassOf>"
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
@@ -56,8 +77,10 @@ class Violation:
     path: URIRef | None
     value: Node | None
     message: str
-    shape: str
+    shape: str  # the targeted node shape
     severity: str = "Violation"
+    source: Node = SH.Shape  # the node or property shape the constraint sits on
+    component: URIRef = SH.ConstraintComponent  # sh:sourceConstraintComponent
 
 
 @dataclass
@@ -72,6 +95,26 @@ class Check:
     value_is_focus: bool = False  # node-level constraints report the focus node as the value
     template: bool = False  # the message has {?var} placeholders filled from the solution
     projected: list[str] = field(default_factory=list)
+    component: URIRef = SH.ConstraintComponent
+    severity: str = "Violation"
+    report_value: bool = True  # components whose results carry sh:value
+
+
+def component_of(parameter: URIRef) -> URIRef:
+    """The constraint component a parameter belongs to: sh:minCount -> MinCountCC."""
+    special = {
+        SH.qualifiedMinCount: SH.QualifiedMinCountConstraintComponent,
+        SH.qualifiedMaxCount: SH.QualifiedMaxCountConstraintComponent,
+        SH.sparql: SH.SPARQLConstraintComponent,
+    }
+    if parameter in special:
+        return special[parameter]
+    name = str(parameter).removeprefix(str(SH))
+    return SH[name[0].upper() + name[1:] + "ConstraintComponent"]
+
+
+#: Components whose results have no sh:value (they are about the focus node's set of values).
+_NO_VALUE = {SH.minCount, SH.maxCount, SH.uniqueLang, SH.qualifiedMinCount, SH.qualifiedMaxCount}
 
 
 def _n3(node: Node) -> str:
@@ -116,6 +159,220 @@ def _ox_to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> Node:
     return Literal(term.value, datatype=URIRef(term.datatype.value))
 
 
+def _datatype_test(v: str, datatype: str) -> str:
+    """True when ``v`` is a literal of ``datatype`` whose lexical form is well-formed."""
+    base = f"(isLiteral({v}) && datatype({v}) = <{datatype}>"
+    local = datatype.removeprefix(_XSD)
+    if datatype.startswith(_XSD) and local in _CHECKED_DATATYPES:
+        # a cast of the lexical form fails (an error: false) when it is not well-formed
+        cast = f"<{datatype}>(STR({v}))"
+        return base + f" && COALESCE(sameTerm({cast}, {v}) || {cast} = {v}, false))"
+    if datatype in _PATTERN_DATATYPES:
+        return base + f" && REGEX(STR({v}), {Literal(_PATTERN_DATATYPES[datatype]).n3()}))"
+    return base + ")"
+
+
+def _deactivated(shapes: Graph, shape: Node) -> bool:
+    return any(str(v).lower() == "true" for v in shapes.objects(shape, SH.deactivated))
+
+
+def _severity(shapes: Graph, shape: Node) -> str:
+    severity = shapes.value(shape, SH.severity)
+    return str(severity).removeprefix(str(SH)) if isinstance(severity, URIRef) else "Violation"
+
+
+def _targeted(shapes: Graph) -> set[Node]:
+    """Shapes with a class target: the only targets this engine compiles."""
+    return set(shapes.subjects(SH.targetClass, None))
+
+
+_OTHER_TARGETS = (SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf, SH.target)
+#: What a shape may carry besides the supported parameters, by where it stands.
+_TOP_ONLY = {SH.property, SH.targetClass, SH.sparql}
+
+
+def _shape_nodes(shapes: Graph) -> list[tuple[Node, str]]:
+    """Every shape in the graph, with where it stands: ``top``, ``property`` or ``nested``."""
+    found: dict[Node, str] = {}
+    for s in shapes.subjects(RDF.type, SH.NodeShape):
+        found.setdefault(s, "top")
+    for s in shapes.subjects(RDF.type, SH.PropertyShape):
+        found.setdefault(s, "top")
+    for p in (SH.targetClass, *_OTHER_TARGETS):
+        for s in shapes.subjects(p, None):
+            found[s] = "top"
+    for holder, prop in shapes.subject_objects(SH.property):
+        found.setdefault(prop, "property" if found.get(holder) == "top" else "nested")
+    for p in (SH["not"], SH.node, SH.qualifiedValueShape):
+        for o in shapes.objects(None, p):
+            found.setdefault(o, "nested")
+    for p in (SH["or"], SH["and"], SH.xone):
+        for lst in shapes.objects(None, p):
+            for member in Collection(shapes, lst):
+                found.setdefault(member, "nested")
+    return sorted(found.items(), key=lambda kv: str(kv[0]))
+
+
+def problems(shapes: Graph) -> list[str]:
+    """What this engine cannot run in ``shapes``, one line each naming the shape and feature.
+
+    An empty list means every constraint of every active shape is compiled faithfully.
+    """
+    out: list[str] = []
+    classes = {
+        c
+        for cls in (RDFS.Class, URIRef("http://www.w3.org/2002/07/owl#Class"))
+        for c in shapes.subjects(RDF.type, cls)
+    }
+    custom = {
+        path: component
+        for component in shapes.subjects(RDF.type, SH.ConstraintComponent)
+        for parameter in shapes.objects(component, SH.parameter)
+        for path in shapes.objects(parameter, SH.path)
+    }
+    for shape, where in _shape_nodes(shapes):
+        if _deactivated(shapes, shape):
+            continue
+        for p in set(shapes.predicates(shape, None)) & set(custom):
+            out.append(f"{shape.n3()}: the custom constraint component {custom[p].n3()}")
+        name = shape.n3() if isinstance(shape, URIRef) else "a blank-node shape"
+        for target in _OTHER_TARGETS:
+            if (shape, target, None) in shapes:
+                out.append(f"{name}: {target.n3()} (only sh:targetClass is compiled)")
+        if shape in classes and (shape, RDF.type, SH.NodeShape) in shapes:
+            out.append(f"{name}: an implicit class target (shape and class in one node)")
+        has_path = (shape, SH.path, None) in shapes
+        if where == "top":
+            if not isinstance(shape, URIRef) and (shape, SH.targetClass, None) in shapes:
+                out.append(f"{name}: a blank-node shape with a target")
+            if has_path and any(shapes.objects(shape, p) for p in (SH.targetClass,)):
+                out.append(f"{name}: a property shape with its own target")
+        if where in ("property", "nested") or has_path:
+            path = shapes.value(shape, SH.path)
+            if has_path and not isinstance(path, URIRef):
+                out.append(f"{name}: a path other than a single IRI (a sequence, inverse...)")
+        for p, o in shapes.predicate_objects(shape):
+            if p in _IGNORED - {SH.property} or p in {SH.flags}:
+                if p == SH.property and where != "top":
+                    out.append(f"{name}: sh:property inside a nested or property shape")
+                continue
+            if p == SH.property:
+                if where != "top" or has_path:
+                    out.append(f"{name}: sh:property inside a nested or property shape")
+                continue
+            if p == SH.sparql:
+                if has_path or where != "top":
+                    out.append(f"{name}: sh:sparql on a property or nested shape")
+                else:
+                    out.extend(f"{name}: {why}" for why in _sparql_problems(shapes, o))
+                continue
+            if p not in SUPPORTED:
+                if str(p).startswith(str(SH)):
+                    out.append(f"{name}: {p.n3()} is not compiled")
+                continue
+            if p == SH.datatype and not _datatype_supported(str(o)):
+                out.append(f"{name}: sh:datatype {o.n3()} (its lexical forms are not checked)")
+            if p in (SH.minCount, SH.maxCount) and where == "nested" and has_path:
+                n = int(str(o))
+                if (p == SH.minCount and n > 1) or (p == SH.maxCount and n != 1):
+                    out.append(f"{name}: nested {p.n3()} {n}")
+            if p in (SH.hasValue, SH["in"]) and _has_blank(shapes, p, o):
+                out.append(f"{name}: {p.n3()} with a blank node")
+            if p in (SH["class"],) and not isinstance(o, URIRef):
+                out.append(f"{name}: sh:class {o.n3()}")
+            if where == "nested" and has_path and p in (SH.uniqueLang, SH.qualifiedValueShape):
+                out.append(f"{name}: nested {p.n3()} on a path")
+        if (shape, SH.targetClass, None) in shapes and where == "top" and not has_path:
+            pass
+    return out
+
+
+def _datatype_supported(datatype: str) -> bool:
+    local = datatype.removeprefix(_XSD)
+    if not datatype.startswith(_XSD):
+        return datatype in _FREE_DATATYPES or not datatype.startswith("http://www.w3.org/")
+    return (
+        local in _CHECKED_DATATYPES
+        or datatype in _FREE_DATATYPES
+        or (datatype in _PATTERN_DATATYPES)
+    )
+
+
+def _has_blank(shapes: Graph, p: Node, o: Node) -> bool:
+    if p == SH["in"]:
+        return any(isinstance(m, BNode) for m in Collection(shapes, o))
+    return isinstance(o, BNode)
+
+
+#: SPARQL forms the SHACL spec forbids with pre-bound ``$this`` (section 5.2.1), and forms
+#: whose meaning would change when ``$this`` is bound by a join instead of a substitution.
+_PREBINDING_FORBIDDEN = (
+    (re.compile(r"\bMINUS\b", re.I), "MINUS"),
+    (re.compile(r"\bVALUES\b", re.I), "VALUES"),
+    (re.compile(r"\bSERVICE\b", re.I), "SERVICE"),
+    (re.compile(r"\bBIND\s*\([^)]*\bAS\s+[$?](this|value|shapesGraph|currentShape)\b", re.I),
+     "re-binding a pre-bound variable"),
+    (re.compile(r"\$(shapesGraph|currentShape)\b"), "$shapesGraph or $currentShape"),
+    (re.compile(r"\bGRAPH\b", re.I), "GRAPH"),
+)  # fmt: skip
+
+
+def _sparql_problems(shapes: Graph, constraint: Node) -> list[str]:
+    if _deactivated(shapes, constraint):
+        return []
+    select = shapes.value(constraint, SH.select)
+    if select is None:
+        return ["a sh:sparql constraint without sh:select"]
+    text = str(select)
+    where = text.split("{", 1)[1] if "{" in text else ""
+    out = [f"sh:sparql uses {name}" for rx, name in _PREBINDING_FORBIDDEN if rx.search(text)]
+    if re.search(r"\bSELECT\b", where, re.I):
+        out.append("sh:sparql has a subquery")
+    if not re.search(r"[$?]this\b", text.split("WHERE", 1)[0].split("{", 1)[0]):
+        out.append("sh:sparql does not project $this")
+    if _nested_this(where):
+        out.append("sh:sparql uses $this inside a nested group (pre-binding would differ)")
+    return out
+
+
+def _nested_this(where: str) -> bool:
+    """Whether ``$this`` is tested in a group a join would evaluate before binding it.
+
+    OPTIONAL and top-level FILTER (NOT) EXISTS see ``?this`` bound by the focus pattern, as a
+    substitution would; a FILTER inside a nested group (a UNION branch) does not.
+    """
+    depth = 0
+    kinds: list[str] = []
+    i = 0
+    while i < len(where):
+        c = where[i]
+        if c == "{":
+            before = where[:i].rstrip().upper()
+            kind = "optional" if before.endswith("OPTIONAL") else "group"
+            if before.endswith("EXISTS"):
+                kind = "exists"
+            kinds.append(kind)
+            depth += 1
+        elif c == "}":
+            if kinds:
+                kinds.pop()
+            depth -= 1
+        elif where.startswith("$this", i) or where.startswith("?this", i):
+            inner = [k for k in kinds if k != "optional"]
+            # top-level FILTER EXISTS is evaluated with ?this bound; deeper groups are not
+            if len(inner) > 1 or (inner and inner[0] == "group" and _filter_in(where, i)):
+                return True
+        i += 1
+    return False
+
+
+def _filter_in(where: str, position: int) -> bool:
+    """Whether a FILTER or BIND expression of the group holding ``position`` mentions it."""
+    start = where.rfind("{", 0, position)
+    segment = where[start:position].upper()
+    return "FILTER" in segment or "BIND" in segment
+
+
 class Compiler:
     """Turns a shapes graph into :class:`Check` objects, one per constraint."""
 
@@ -132,19 +389,27 @@ class Compiler:
         return f"?_v{self._fresh}"
 
     def checks(self) -> tuple[dict[str, list[URIRef]], list[Check]]:
-        """Targets per node shape, and every check."""
+        """Targets per node shape, and every check; refuses what it cannot compile."""
+        found = problems(self.shapes)
+        if found:
+            raise UnsupportedShapeError(found[0])
         targets: dict[str, list[URIRef]] = {}
         out: list[Check] = []
-        for shape in sorted(set(self.shapes.subjects(RDF.type, SH.NodeShape)), key=str):
-            if not isinstance(shape, URIRef):
-                continue
+        for shape in sorted(_targeted(self.shapes), key=str):
+            if _deactivated(self.shapes, shape) or not isinstance(shape, URIRef):
+                continue  # problems() refused blank-node shapes with targets already
             classes = sorted(str(c) for c in self.shapes.objects(shape, SH.targetClass))
-            if not classes:
-                continue
             targets[str(shape)] = [URIRef(c) for c in classes]
-            out.extend(self._node_checks(shape))
+            severity = _severity(self.shapes, shape)
+            for check in self._node_checks(shape):
+                check.severity = severity
+                out.append(check)
             for prop in self.shapes.objects(shape, SH.property):
-                out.extend(self._property_checks(shape, prop))
+                if _deactivated(self.shapes, prop):
+                    continue
+                for check in self._property_checks(shape, prop):
+                    check.severity = _severity(self.shapes, prop)
+                    out.append(check)
         return targets, out
 
     def _unsupported(self, shape: Node, node: Node) -> None:
@@ -158,8 +423,11 @@ class Compiler:
 
     # ---- value tests (an expression that is true when ?value satisfies a constraint) ----
 
-    def _value_test(self, p: Any, o: Any, v: str) -> str | None:
-        """A boolean SPARQL expression, true when the value ``v`` satisfies ``p`` = ``o``."""
+    def _value_test(self, p: Any, o: Any, v: str, holder: Node | None = None) -> str | None:
+        """A boolean SPARQL expression, true when the value ``v`` satisfies ``p`` = ``o``.
+
+        ``holder`` is the shape the parameter sits on (for sh:flags beside sh:pattern).
+        """
         if p == SH["class"]:
             c = self.var()
             if self.closure is not None and isinstance(o, URIRef):
@@ -167,7 +435,7 @@ class Compiler:
                 return f"EXISTS {{ VALUES {c} {{ {values} }} {v} a {c} }}"
             return f"EXISTS {{ {v} a {c} . {c} {_RDFS_SUBCLASS}* {_n3(o)} }}"
         if p == SH.datatype:
-            return f"(isLiteral({v}) && datatype({v}) = {_n3(o)})"
+            return _datatype_test(v, str(o))
         if p == SH.nodeKind:
             kinds = {
                 SH.IRI: f"isIRI({v})",
@@ -179,7 +447,9 @@ class Compiler:
             }
             return kinds[URIRef(str(o))]
         if p == SH.pattern:
-            return f"(!isBlank({v}) && REGEX(STR({v}), {Literal(str(o)).n3()}))"
+            flags = self.shapes.value(holder, SH.flags) if holder is not None else None
+            extra = f", {Literal(str(flags)).n3()}" if flags is not None else ""
+            return f"(!isBlank({v}) && REGEX(STR({v}), {Literal(str(o)).n3()}{extra}))"
         if p == SH.minLength:
             return f"(!isBlank({v}) && STRLEN(STR({v})) >= {int(str(o))})"
         if p == SH.maxLength:
@@ -209,7 +479,9 @@ class Compiler:
             if path is not None:
                 parts.append(self._nested_property(shape, URIRef(str(path)), p, o, v))
                 continue
-            test = self._value_test(URIRef(str(p)), o, v)
+            if p == SH.flags:
+                continue
+            test = self._value_test(URIRef(str(p)), o, v, shape)
             if test is None:
                 test = self._logical(URIRef(str(p)), o, v)
             parts.append(test)
@@ -228,7 +500,9 @@ class Compiler:
             return f"NOT EXISTS {{ {v} <{path}> {x}, {y} . FILTER(!sameTerm({x}, {y})) }}"
         if p == SH.hasValue:
             return f"EXISTS {{ {v} <{path}> {_n3(o)} }}"
-        test = self._value_test(URIRef(str(p)), o, x)
+        if p == SH.flags:
+            return "true"
+        test = self._value_test(URIRef(str(p)), o, x, shape)
         if test is None:
             raise UnsupportedShapeError(f"{shape}: nested {p} on a path")
         return f"NOT EXISTS {{ {v} <{path}> {x} . FILTER(!({test})) }}"
@@ -263,11 +537,21 @@ class Compiler:
             if p == SH.sparql:
                 checks.append(self._sparql_check(shape, o))
                 continue
-            test = self._value_test(URIRef(str(p)), o, "?this")
+            if p == SH.flags:
+                continue
+            test = self._value_test(URIRef(str(p)), o, "?this", shape)
             if test is None:
                 test = self._logical(URIRef(str(p)), o, "?this")
             checks.append(
-                Check(str(shape), shape, None, message, f"FILTER(!({test}))", value_is_focus=True)
+                Check(
+                    str(shape),
+                    shape,
+                    None,
+                    message,
+                    f"FILTER(!({test}))",
+                    value_is_focus=True,
+                    component=component_of(URIRef(str(p))),
+                )
             )
         return checks
 
@@ -280,11 +564,21 @@ class Compiler:
         p_ = f"<{path}>"
         checks = []
 
-        def add(where: str) -> None:
-            checks.append(Check(str(shape), prop, path, message, where))
+        def add(where: str, parameter: URIRef | None = None) -> None:
+            checks.append(
+                Check(
+                    str(shape),
+                    prop,
+                    path,
+                    message,
+                    where,
+                    component=component_of(parameter or URIRef(str(p))),
+                    report_value=False,
+                )
+            )
 
         for p, o in self.shapes.predicate_objects(prop):
-            if p in _IGNORED or p in (SH.qualifiedMinCount, SH.qualifiedMaxCount):
+            if p in _IGNORED or p in (SH.qualifiedMinCount, SH.qualifiedMaxCount, SH.flags):
                 continue
             if p == SH.minCount:
                 if int(str(o)) == 1:
@@ -316,20 +610,29 @@ class Compiler:
                     add(
                         f"OPTIONAL {{ SELECT ?this (COUNT(DISTINCT ?_q) AS ?_n) WHERE {{ "
                         f"?this {p_} ?_q . FILTER({test}) }} GROUP BY ?this }} "
-                        f"FILTER(COALESCE(?_n, 0) < {int(str(low))})"
+                        f"FILTER(COALESCE(?_n, 0) < {int(str(low))})",
+                        SH.qualifiedMinCount,
                     )
                 if high is not None:
                     add(
                         f"{{ SELECT ?this WHERE {{ ?this {p_} ?_q . FILTER({test}) }} "
-                        f"GROUP BY ?this HAVING(COUNT(DISTINCT ?_q) > {int(str(high))}) }}"
+                        f"GROUP BY ?this HAVING(COUNT(DISTINCT ?_q) > {int(str(high))}) }}",
+                        SH.qualifiedMaxCount,
                     )
             elif p == SH.sparql:
                 raise UnsupportedShapeError(f"{shape}: sh:sparql on a property shape")
             else:
-                found = self._value_test(URIRef(str(p)), o, "?value")
+                found = self._value_test(URIRef(str(p)), o, "?value", prop)
                 test = found if found is not None else self._logical(URIRef(str(p)), o, "?value")
                 checks.append(
-                    Check(str(shape), prop, path, message, f"?this {p_} ?value . FILTER(!({test}))")
+                    Check(
+                        str(shape),
+                        prop,
+                        path,
+                        message,
+                        f"?this {p_} ?value . FILTER(!({test}))",
+                        component=component_of(URIRef(str(p))),
+                    )
                 )
         return checks
 
@@ -342,7 +645,9 @@ class Compiler:
                 namespace = self.shapes.value(decl, SH.namespace)
                 prefixes += f"PREFIX {prefix}: <{namespace}>\n"
         body = re.sub(r"\$this\b", "?this", select)
-        projected = re.findall(r"\?(\w+)", body.split("WHERE", 1)[0])
+        projected = re.findall(
+            r"\?(\w+)", re.split(r"\bWHERE\b|\{", body, maxsplit=1, flags=re.I)[0]
+        )
         message = self._message(constraint, self._message(shape, "SPARQL constraint violated"))
         return Check(
             str(shape),
@@ -353,6 +658,7 @@ class Compiler:
             value_is_focus=True,
             template="{" in message,
             projected=projected,
+            component=SH.SPARQLConstraintComponent,
         )
 
 
@@ -368,6 +674,28 @@ def select(store: ox.Store | KzStore, query: str) -> list[dict[str, Node]]:
         names = [v.value for v in results.variables]
         return [{n: _ox_to_rdflib(row[n]) for n in names if row[n] is not None} for row in results]
     return [{k: v for k, v in row.items() if v is not None} for row in store.query(query).dicts()]
+
+
+def _inline_sparql(query: str, pattern: str) -> str:
+    """A SPARQL constraint with the focus-node pattern put first inside its WHERE group.
+
+    Inside one group ``?this`` is bound by the focus pattern before the constraint's FILTERs
+    see it, as pre-binding asks; :func:`problems` refuses the forms where that would differ.
+    """
+    prologue, _, rest = query.partition("SELECT")
+    open_at = rest.index("{")
+    depth = 0
+    for i in range(open_at, len(rest)):
+        if rest[i] == "{":
+            depth += 1
+        elif rest[i] == "}":
+            depth -= 1
+            if depth == 0:
+                close_at = i
+                break
+    head = re.sub(r"^\s*DISTINCT\b", "", rest[:open_at], flags=re.I)
+    body, tail = rest[open_at + 1 : close_at], rest[close_at + 1 :]
+    return f"{prologue}SELECT DISTINCT {head} {{ {pattern} {body} }} {tail}"
 
 
 def _classes(store: ox.Store | KzStore, cls: URIRef) -> list[str]:
@@ -420,24 +748,36 @@ def validate_store(
     def run(check: Check) -> set[Violation]:
         found: set[Violation] = set()
         pattern = _focus_pattern(classes[check.shape], focus_set)
-        if check.projected:  # a SPARQL constraint: its own query, joined to the focus nodes
-            inner = check.where
-            prologue, _, rest = inner.partition("SELECT")
-            query = f"{prologue}SELECT DISTINCT * WHERE {{ {pattern} {{ SELECT{rest} }} }}"
+        if check.projected:  # a SPARQL constraint: its body inlined after the focus nodes
+            query = _inline_sparql(check.where, pattern)
         else:
             query = f"SELECT DISTINCT ?this ?value WHERE {{ {pattern} {check.where} }}"
         for row in select(store, query):
             this = row["this"]
-            value = row.get("value")
+            value = row.get("value") if check.report_value else None
             if check.value_is_focus and value is None:
                 value = this
+            path = check.path
+            if check.projected and isinstance(row.get("path"), URIRef):
+                path = URIRef(str(row["path"]))
             message = check.message
             if check.template:
                 for name in check.projected:
                     bound = row.get(name)
                     if bound is not None:
                         message = re.sub(r"\{[?$]" + name + r"\}", str(bound), message)
-            found.add(Violation(this, check.path, value, message, check.shape))
+            found.add(
+                Violation(
+                    this,
+                    path,
+                    value,
+                    message,
+                    check.shape,
+                    check.severity,
+                    check.source,
+                    check.component,
+                )
+            )
         return found
 
     found: set[Violation] = set()

@@ -1,17 +1,19 @@
 """SHACL validation of the dataset, with a report grouped by focus node and told in labels.
 
-Two engines give the same findings: pyshacl over an rdflib graph (the reference; pyshacl over an
-Oxigraph-backed graph reports false ``sh:in`` violations and is far slower), and the shapes
-compiled to SPARQL and run by Oxigraph (:mod:`kzgraph.shacl_sparql`), for graphs too big for
-pyshacl and for checking only the nodes a write touched.
+Which engine runs is :mod:`kzgraph.shacl_engines`' business (the Rust ``shacl`` engine by
+default, pyshacl as the reference, the SPARQL-compiled pre-check); every engine's report is read
+here into one :class:`Report`, whose verdict counts ``sh:Violation`` results only, so warnings
+and infos are listed but never fail the exit code on any engine.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
@@ -19,9 +21,16 @@ from pyshacl import validate as shacl_validate
 from rdflib import BNode, Dataset, Graph, Literal, Node, URIRef
 from rdflib.namespace import RDF, RDFS, SH, SKOS
 
-from kzgraph.loading import load, load_shapes
+from kzgraph.loading import KzgraphError, data_files, load, load_shapes, ontology_files
 from kzgraph.namespaces import bind_prefixes
 from kzgraph.settings import Settings
+from kzgraph.shacl_engines import (
+    DEFAULT_ENGINE,
+    EngineRefusal,
+    report_graph_of_files,
+    report_graph_of_graph,
+    report_graph_of_store,
+)
 
 if TYPE_CHECKING:
     from kzgraph.store import Store as KzStore
@@ -38,6 +47,7 @@ class Finding:
     value: str | None
     message: str
     shape: str
+    component: str = ""  # the constraint component, e.g. sh:MinCountConstraintComponent
 
 
 @dataclass
@@ -48,6 +58,19 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     graph: Graph | None = None
 
+    @classmethod
+    def from_results(cls, results: Graph, data: Graph) -> Report:
+        """A report from an engine's SHACL results graph.
+
+        ``conforms`` (the exit code's verdict) means no Violation; the report graph keeps the
+        standard's ``sh:conforms``, false on any result, warnings included.
+        """
+        findings = _findings(results, data)
+        conforms = not any(f.severity == "Violation" for f in findings)
+        for node in results.subjects(RDF.type, SH.ValidationReport):
+            results.set((node, SH.conforms, Literal(not findings)))
+        return cls(conforms=conforms, findings=findings, graph=results)
+
     def by_focus(self) -> dict[str, list[Finding]]:
         """Findings grouped by the node they are about, in a stable order."""
         groups: dict[str, list[Finding]] = defaultdict(list)
@@ -57,11 +80,10 @@ class Report:
 
     def to_text(self) -> str:
         """A report for people: one block per focus node, one line per finding."""
-        if self.conforms:
+        if not self.findings:
             return "Conforms: the graph satisfies every shape."
-        lines = [
-            f"Does not conform: {len(self.findings)} finding(s) on {len(self.by_focus())} node(s)."
-        ]
+        head = "Conforms, with" if self.conforms else "Does not conform:"
+        lines = [f"{head} {len(self.findings)} finding(s) on {len(self.by_focus())} node(s)."]
         for focus, findings in self.by_focus().items():
             lines.append("")
             lines.append(f"{findings[0].focus_label} <{focus}>")
@@ -118,7 +140,8 @@ def _label(node: Node, data: Graph) -> str:
 
 def _findings(results: Graph, data: Graph) -> list[Finding]:
     findings = []
-    for result in results.subjects(RDF.type, SH.ValidationResult):
+    # the report's own results; those nested under sh:detail explain them and are not counted
+    for result in set(results.objects(None, SH.result)):
         focus = results.value(result, SH.focusNode)
         severity = results.value(result, SH.resultSeverity)
         assert focus is not None
@@ -131,22 +154,32 @@ def _findings(results: Graph, data: Graph) -> list[Finding]:
                 value=_short(results.value(result, SH.value), data),
                 message=str(results.value(result, SH.resultMessage) or "constraint violated"),
                 shape=_short(results.value(result, SH.sourceShape), data) or "",
+                component=_short(results.value(result, SH.sourceConstraintComponent), data) or "",
             )
         )
     return findings
 
 
-def validate_graph(data: Graph, shapes: Graph) -> Report:
+def validate_graph(data: Graph, shapes: Graph, engine: str = "pyshacl") -> Report:
     """Validate an rdflib graph against shapes; the graph must carry the ontology it uses."""
-    conforms, results, _text = shacl_validate(
-        data,
-        shacl_graph=shapes,
-        inference="none",
-        advanced=True,
-        allow_warnings=True,
-    )
-    assert isinstance(results, Graph)
-    return Report(conforms=bool(conforms), findings=_findings(results, data), graph=results)
+    if engine == "pyshacl":
+        try:
+            _conforms, results, _text = shacl_validate(
+                data,
+                shacl_graph=shapes,
+                inference="none",
+                advanced=True,
+                allow_warnings=True,
+            )
+        except Exception as exc:  # pyshacl raises bare Exceptions on shapes it cannot run
+            raise EngineRefusal(f"pyshacl cannot run the shapes: {exc}") from None
+        if not isinstance(results, Graph):
+            raise EngineRefusal(f"pyshacl refuses the shapes: {results}")
+        return Report.from_results(results, data)
+    with tempfile.TemporaryDirectory(prefix="kzgraph-shapes-") as folder:
+        shapes_file = Path(folder) / "shapes.ttl"
+        shapes.serialize(shapes_file, format="turtle")
+        return Report.from_results(report_graph_of_graph(engine, data, shapes_file), data)
 
 
 def union_graph(ds: Dataset) -> Graph:
@@ -157,7 +190,11 @@ def union_graph(ds: Dataset) -> Graph:
     return g
 
 
-def validate(settings: Settings | None = None, dataset: Dataset | None = None) -> Report:
+def validate(
+    settings: Settings | None = None,
+    dataset: Dataset | None = None,
+    engine: str = DEFAULT_ENGINE,
+) -> Report:
     """Validate the seeded dataset (or ``dataset``) against the project's shapes.
 
     >>> validate().conforms
@@ -165,7 +202,19 @@ def validate(settings: Settings | None = None, dataset: Dataset | None = None) -
     """
     settings = settings or Settings.discover()
     ds = dataset if dataset is not None else load(settings)
-    return validate_graph(union_graph(ds), load_shapes(settings))
+    data = union_graph(ds)
+    if engine == "sparql":
+        from kzgraph.store import OxigraphStore
+
+        store = OxigraphStore()
+        store.load_dataset(ds)
+        return validate_store(store.store, load_shapes(settings), engine="sparql")
+    if engine == "pyshacl":
+        return validate_graph(data, load_shapes(settings), engine="pyshacl")
+    if dataset is None:  # the files as written, lexical forms and all
+        files = [*ontology_files(settings), *data_files(settings)]
+        return Report.from_results(report_graph_of_files(settings.shapes_file, files), data)
+    return Report.from_results(report_graph_of_graph(engine, data, settings.shapes_file), data)
 
 
 def validate_store(
@@ -173,13 +222,24 @@ def validate_store(
     shapes: Graph,
     focus: Iterable[str] | None = None,
     threads: int = 1,
+    engine: str = "sparql",
+    shapes_file: Path | None = None,
 ) -> Report:
-    """Validate an Oxigraph store (its default graph) with the SPARQL-compiled engine.
+    """Validate a store (its default graph, kzgraph's merge) with ``engine``.
 
-    For graphs pyshacl is too slow for: the same findings as :func:`validate_graph` (the tests
-    compare them), computed by Oxigraph in one pass per constraint. With ``focus``, only those
-    nodes (and the blank nodes under them) are checked: what an update touched.
+    ``sparql``: the shapes compiled to SPARQL, one pass per constraint inside the store, and with
+    ``focus`` only those nodes (and the blank nodes under them): what an update touched. It
+    refuses shapes it cannot run (:class:`~kzgraph.shacl_sparql.UnsupportedShapeError`).
+    ``shacl``: the default engine, on the store dumped to N-Triples (``shapes_file`` is read).
     """
+    if engine != "sparql":
+        if shapes_file is None:
+            raise KzgraphError("the shacl engine reads the shapes from a file")
+        if not isinstance(store, ox.Store) and not hasattr(store, "store"):
+            raise KzgraphError(f"the {engine} engine validates an embedded store only")
+        results = report_graph_of_store(store, shapes_file)
+        labels = _store_labels(store, _focus_iris(results))
+        return _report_with_labels(results, labels)
     from kzgraph.shacl_sparql import validate_store as run
 
     violations = run(store, shapes, focus, threads)
@@ -196,7 +256,8 @@ def validate_store(
         results.add((node, SH.focusNode, v.focus))
         results.add((node, SH.resultMessage, Literal(v.message)))
         results.add((node, SH.resultSeverity, SH[v.severity]))
-        results.add((node, SH.sourceShape, URIRef(v.shape)))
+        results.add((node, SH.sourceShape, v.source))
+        results.add((node, SH.sourceConstraintComponent, v.component))
         if v.path is not None:
             results.add((node, SH.resultPath, v.path))
         if v.value is not None:
@@ -210,10 +271,27 @@ def validate_store(
                 path=_short(v.path, results),
                 value=_short(v.value, results),
                 message=v.message,
-                shape=_short(URIRef(v.shape), results) or v.shape,
+                shape=_short(v.source, results) or v.shape,
+                component=_short(v.component, results) or "",
             )
         )
-    return Report(conforms=not violations, findings=findings, graph=results)
+    conforms = not any(f.severity == "Violation" for f in findings)
+    results.set((report_node, SH.conforms, Literal(not findings)))  # the standard's verdict
+    return Report(conforms=conforms, findings=findings, graph=results)
+
+
+def _focus_iris(results: Graph) -> set[str]:
+    return {str(f) for f in results.objects(None, SH.focusNode) if isinstance(f, URIRef)}
+
+
+def _report_with_labels(results: Graph, labels: dict[str, str]) -> Report:
+    """A report whose focus nodes are named by ``labels`` (the data is not at hand)."""
+    report = Report.from_results(results, bind_prefixes(Graph()))
+    named = [
+        Finding(**{**asdict(f), "focus_label": labels.get(f.focus, f.focus_label)})
+        for f in report.findings
+    ]
+    return Report(conforms=report.conforms, findings=named, graph=results)
 
 
 def _store_labels(store: ox.Store | KzStore, iris: set[str]) -> dict[str, str]:
