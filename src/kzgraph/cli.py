@@ -129,6 +129,9 @@ def load_cmd(
             target = ox.NamedNode(str(expand_iri(graph, "graph")))
         except ParameterError as exc:
             raise KzgraphError(str(exc)) from None
+    from kzgraph.shacl_engines import DEFAULT_ENGINE, check_shapes
+
+    check_shapes(DEFAULT_ENGINE, _settings(ctx).shapes_file)  # refused before anything is written
     total = sum(f.stat().st_size for f in files)
     for f in files:
         format_of(f)  # an unknown extension is refused before anything is read

@@ -162,6 +162,20 @@ def _check_shapes(
                     "sh:path names a property the ontology does not declare",
                 )
             )
+    from kzgraph.shacl_sparql import problems
+
+    for problem in problems(shapes):
+        term, _, what = problem.partition(": ")
+        found.append(
+            Finding(
+                WARNING,
+                "shape-not-precheckable",
+                shapes_file,
+                term.strip("<>"),
+                f"the SPARQL pre-check cannot run {what}: the shacl engine judges every write "
+                "in full instead, and --engine sparql and --backend refuse these shapes",
+            )
+        )
     return found
 
 

@@ -10,13 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rdflib import Dataset
-
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.state import ServerState, nquads_of
 from kzgraph.loading import KzgraphError, load, new_dataset
+from kzgraph.shacl_engines import DEFAULT_ENGINE, check_shapes
 from kzgraph.store import OxigraphStore
-from kzgraph.validation import validate
 
 log = logging.getLogger("kzgraph.endpoint")
 
@@ -66,6 +64,7 @@ def prepare_remote(settings: ServerSettings, relay: str | None) -> ServerState:
     log.info("backend: %s, %d quads in named graphs (%s)", backend.query_url, size, mode)
     validation: dict[str, Any] = {}
     if settings.validate:
+        check_shapes("sparql", settings.project.shapes_file)
         log.info("validation: running the SPARQL-compiled shapes on the backend ...")
         report = validate_store(store, load_shapes(settings.project), threads=os.cpu_count() or 1)
         if not report.conforms:
@@ -100,6 +99,8 @@ def prepare_data(settings: ServerSettings) -> Prepared:
     unchanged (:mod:`kzgraph.store_state`), so start-up does not grow with the data. Otherwise
     (a new store, the in-memory default, or --inference) the dataset is built from the files.
     """
+    if settings.validate:  # shapes the engine cannot run are refused before anything is written
+        check_shapes(DEFAULT_ENGINE, settings.project.shapes_file)
     store = OxigraphStore(settings.store_path)
     if settings.store_path is not None and not store.is_empty() and settings.inference == "none":
         return prepare_existing(settings, store, settings.store_path)
@@ -124,8 +125,13 @@ def prepare_existing(settings: ServerSettings, store: OxigraphStore, path: Path)
         key = derived.store_validation_key(settings.project, content)
         conforms = recorded.conforms_for(key)
         if conforms is None:
-            log.info("validation: running the SPARQL-compiled shapes on the store ...")
-            report = validate_store(store.store, load_shapes(settings.project))
+            log.info("validation: running the shacl engine on the store ...")
+            report = validate_store(
+                store.store,
+                load_shapes(settings.project),
+                engine=DEFAULT_ENGINE,
+                shapes_file=settings.project.shapes_file,
+            )
             recorded.validated = {
                 "key": key,
                 "conforms": report.conforms,
@@ -180,7 +186,7 @@ def prepare_from_files(settings: ServerSettings, store: OxigraphStore) -> Prepar
         store_state.write(path, recorded)
     log.info("store: %s, %d quads", path or "in memory", len(store))
     if settings.validate:
-        check_conformance(settings, ds, fingerprint)
+        check_conformance(settings, store, fingerprint)
         if path is not None:  # pyshacl and the SPARQL engine agree; a restart reuses this
             key = derived.store_validation_key(settings.project, recorded.content or "")
             recorded.validated = {"key": key, "conforms": True, "findings": 0}
@@ -189,17 +195,24 @@ def prepare_from_files(settings: ServerSettings, store: OxigraphStore) -> Prepar
     return Prepared(store, validation, build_docs(settings, fingerprint))
 
 
-def check_conformance(settings: ServerSettings, ds: Dataset, nquads: bytes) -> None:
+def check_conformance(settings: ServerSettings, store: OxigraphStore, nquads: bytes) -> None:
     """Validate unless a report for exactly this data and these shapes is already on disk."""
     from kzgraph import derived
+    from kzgraph.loading import load_shapes
+    from kzgraph.validation import validate_store
 
-    key = derived.validation_key(settings.project, nquads, settings.inference)
+    key = derived.validation_key(settings.project, nquads, settings.inference, DEFAULT_ENGINE)
     cached = derived.cached_conformance(settings.project, key)
     if cached is True:
         log.info("validation: unchanged data and shapes (%s…), conforms (cached)", key[:12])
         return
-    log.info("validation: running pyshacl ...")
-    report = validate(settings.project, dataset=ds)
+    log.info("validation: running the %s engine ...", DEFAULT_ENGINE)
+    report = validate_store(
+        store.store,
+        load_shapes(settings.project),
+        engine=DEFAULT_ENGINE,
+        shapes_file=settings.project.shapes_file,
+    )
     derived.remember_conformance(settings.project, key, report.conforms, len(report.findings))
     if not report.conforms:
         raise KzgraphError(

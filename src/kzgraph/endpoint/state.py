@@ -336,8 +336,19 @@ class ServerState:
             }
             return
         store = self.local.store
+        from kzgraph.shacl_engines import DEFAULT_ENGINE
+        from kzgraph.shacl_sparql import problems
+
+        if problems(self.shapes()):  # the compiled pre-check cannot run every shape: judge all
+            report = validate_store(
+                store,
+                self.shapes(),
+                engine=DEFAULT_ENGINE,
+                shapes_file=self.settings.project.shapes_file,
+            )
+            scope = "full"
         # the checks run side by side (Oxigraph releases the GIL): a write waits for them
-        if focus is not None and self.validation.get("conforms") is True:
+        elif focus is not None and self.validation.get("conforms") is True:
             focus = focus | _pointing_to(store, focus)
             report = validate_store(store, self.shapes(), focus, threads=threads)
             scope = f"{len(focus)} node(s)"
