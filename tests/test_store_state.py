@@ -82,7 +82,7 @@ def test_a_restart_reuses_the_recorded_validation(built, settings, caplog):
     state = prepare(ServerSettings(project=settings, store_path=built, workers=1, sandbox=False))
     try:
         assert "conforms to the shapes (recorded)" in caplog.text
-        assert "running the SPARQL-compiled shapes" not in caplog.text
+        assert "running the shacl engine" not in caplog.text
     finally:
         state.close()
 
@@ -159,7 +159,7 @@ def test_a_crash_mid_write_leaves_the_record_dirty_and_it_is_rechecked(built, se
     state = prepare(ServerSettings(project=settings, store_path=built, workers=1, sandbox=False))
     try:
         assert "no clean record of its content" in caplog.text
-        assert "running the SPARQL-compiled shapes" in caplog.text
+        assert "running the shacl engine" in caplog.text
     finally:
         state.close()
     after = store_state.read(built)

@@ -22,11 +22,13 @@ passes on another.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rdflib import Graph
+from rdflib import BNode, Graph, URIRef
+from rdflib.namespace import SH
 
 from kzgraph.loading import KzgraphError
 
@@ -58,7 +60,66 @@ def report_graph_from_shacl(shapes_file: Path, data_file: Path) -> Graph:
         report = compiled.validate_file(str(data_file), allow_warnings=True)
     except ValueError as exc:
         raise EngineRefusal(f"the shacl engine refuses the shapes: {exc}") from None
-    return Graph().parse(data=report.serialize("ntriples"), format="nt")
+    text = report.serialize("ntriples")
+    if data_file.suffix == ".nt" and _ENGINE_BNODE.search(text):
+        text = _restore_blank_nodes(text, data_file, _blank_nodes_in(shapes_file))
+    # the data's blank-node labels kept as they are (rdflib would rename them while parsing)
+    kept = {label: BNode(label) for label in _NT_BNODE.findall(text)}
+    return Graph().parse(data=text, format="nt", bnode_context=kept)
+
+
+#: How shacl 0.3.4 names the data's blank nodes in its report: ``_:0_b<n>``, one counter over
+#: the shapes' blank nodes and then the data's, in order of first appearance (checked by
+#: tests/test_cli.py, which reads a finding on a blank node by the label of what holds it).
+_ENGINE_BNODE = re.compile(r"_:0_b(\d+)\b")
+_NT_BNODE = re.compile(r"(?:^|\s)_:([A-Za-z0-9_.-]+)")
+
+
+def _blank_nodes_in(shapes_file: Path) -> int:
+    """How many distinct blank nodes the shapes file has (the engine numbers them first)."""
+    import pyoxigraph as ox
+
+    seen: set[str] = set()
+    for quad in ox.parse(path=str(shapes_file), format=ox.RdfFormat.TURTLE):
+        for term in (quad.subject, quad.object):
+            if isinstance(term, ox.BlankNode):
+                seen.add(term.value)
+    return len(seen)
+
+
+def _restore_blank_nodes(report: str, data_file: Path, offset: int) -> str:
+    """The report with the data's own blank-node labels, so findings can name their owner."""
+    wanted = {int(n) - offset + 1 for n in _ENGINE_BNODE.findall(report)}
+    order: dict[str, int] = {}
+    labels: dict[int, str] = {}
+    with data_file.open(encoding="utf-8") as lines:
+        for line in lines:
+            if "_:" not in line:
+                continue
+            for label in _NT_BNODE.findall(line):
+                if label not in order:
+                    order[label] = len(order) + 1
+                    if order[label] in wanted:
+                        labels[order[label]] = label
+            if len(labels) == len(wanted):
+                break
+
+    def back(match: re.Match[str]) -> str:
+        label = labels.get(int(match.group(1)) - offset + 1)
+        return f"_:{label}" if label is not None else match.group(0)
+
+    return _ENGINE_BNODE.sub(back, report)
+
+
+def blank_node_owners(data_file: Path, labels: set[str]) -> dict[str, tuple[str, str]]:
+    """For blank nodes of an N-Triples file, a subject and predicate that point to each."""
+    owners: dict[str, tuple[str, str]] = {}
+    with data_file.open(encoding="utf-8") as lines:
+        for line in lines:
+            parts = line.rstrip(" .\n").split(" ", 2)
+            if len(parts) == 3 and parts[2].startswith("_:") and parts[2][2:] in labels:
+                owners.setdefault(parts[2][2:], (parts[0], parts[1]))
+    return owners
 
 
 def report_graph_of_graph(engine: str, data: Graph, shapes_file: Path) -> Graph:
@@ -133,11 +194,14 @@ def check_shapes(engine: str, shapes_file: Path) -> None:
         raise KzgraphError(f"unknown SHACL engine {engine!r}")
 
 
-def report_graph_of_files(shapes_file: Path, files: list[Path]) -> Graph:
+def report_graph_of_files(
+    shapes_file: Path, files: list[Path], owners: Graph | None = None
+) -> Graph:
     """The ``shacl`` engine's report on the union of RDF ``files``, read by Oxigraph's parser.
 
     The files' own lexical forms reach the engine (rdflib would rewrite an ill-typed
     ``"none"^^xsd:boolean`` as ``"false"``, hiding the very error the shape is there to catch).
+    What holds each blank focus node is added to ``owners``, so a report can name it.
     """
     import pyoxigraph as ox
 
@@ -161,4 +225,10 @@ def report_graph_of_files(shapes_file: Path, files: list[Path]) -> Graph:
                     )
                 )
                 ox.serialize(triples, out, ox.RdfFormat.N_TRIPLES)
-        return report_graph_from_shacl(shapes_file, path)
+        report = report_graph_from_shacl(shapes_file, path)
+        blank = {str(f) for f in report.objects(None, SH.focusNode) if isinstance(f, BNode)}
+        if blank and owners is not None:
+            for label, (subject, predicate) in blank_node_owners(path, blank).items():
+                owner = BNode(subject[2:]) if subject.startswith("_:") else URIRef(subject[1:-1])
+                owners.add((owner, URIRef(predicate[1:-1]), BNode(label)))
+        return report

@@ -213,7 +213,8 @@ def validate(
         return validate_graph(data, load_shapes(settings), engine="pyshacl")
     if dataset is None:  # the files as written, lexical forms and all
         files = [*ontology_files(settings), *data_files(settings)]
-        return Report.from_results(report_graph_of_files(settings.shapes_file, files), data)
+        results = report_graph_of_files(settings.shapes_file, files, owners=data)
+        return Report.from_results(results, data)
     return Report.from_results(report_graph_of_graph(engine, data, settings.shapes_file), data)
 
 
