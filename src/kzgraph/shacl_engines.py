@@ -80,7 +80,8 @@ def _blank_nodes_in(shapes_file: Path) -> int:
     import pyoxigraph as ox
 
     seen: set[str] = set()
-    for quad in ox.parse(path=str(shapes_file), format=ox.RdfFormat.TURTLE):
+    base = shapes_file.resolve().as_uri()
+    for quad in ox.parse(path=str(shapes_file), format=ox.RdfFormat.TURTLE, base_iri=base):
         for term in (quad.subject, quad.object):
             if isinstance(term, ox.BlankNode):
                 seen.add(term.value)
