@@ -225,11 +225,11 @@ def record_validation(
 @click.option(
     "--engine",
     type=click.Choice(["shacl", "pyshacl", "sparql"]),
-    default="shacl",
-    show_default=True,
-    help="shacl (Rust; all 98 W3C core tests), pyshacl (the reference, slow past 100k "
-    "quads) or sparql (the shapes compiled to SPARQL: fast, refuses what it cannot run). "
-    "A shape an engine cannot run is refused in one line, exit 2.",
+    default=None,
+    help="shacl (the default; Rust; all 98 W3C core tests), pyshacl (the reference, slow "
+    "past 100k quads) or sparql (the shapes compiled to SPARQL: fast, refuses what it cannot "
+    "run; the only one for --backend, and its default). A shape an engine cannot run is "
+    "refused in one line, exit 2.",
 )
 @store_option("Validate this on-disk Oxigraph store instead of the seeded files.")
 @inference_option
@@ -240,7 +240,7 @@ def validate_cmd(
     ctx: click.Context,
     fmt: str,
     no_cache: bool,
-    engine: str,
+    engine: str | None,
     store_path: Path | None,
     inference: str,
     backend: str | None,
@@ -256,6 +256,7 @@ def validate_cmd(
     from kzgraph.shacl_engines import check_shapes
 
     settings = _settings(ctx)
+    engine = engine or ("sparql" if backend is not None else "shacl")
     if backend is not None:
         from kzgraph.remote import RemoteStore
         from kzgraph.validation import validate_store
