@@ -238,8 +238,14 @@ def validate_store(
             raise KzgraphError("the shacl engine reads the shapes from a file")
         if not isinstance(store, ox.Store) and not hasattr(store, "store"):
             raise KzgraphError(f"the {engine} engine validates an embedded store only")
-        results = report_graph_of_store(store, shapes_file)
-        labels = _store_labels(store, _focus_iris(results))
+        owners = Graph()
+        results = report_graph_of_store(store, shapes_file, owners)
+        iris = _focus_iris(results) | {str(s) for s in owners.subjects() if isinstance(s, URIRef)}
+        labels = _store_labels(store, iris)
+        names = bind_prefixes(Graph())
+        for owner, link, node in owners:  # a blank focus node, named by what holds it
+            name = labels.get(str(owner)) or _short(owner, names) or str(owner)
+            labels[f"_:{node}"] = f"{name} → {_short(link, names)}"
         return _report_with_labels(results, labels)
     from kzgraph.shacl_sparql import validate_store as run
 
