@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import subprocess
@@ -254,3 +256,12 @@ def test_validation_and_docs_are_reused_when_nothing_changed():
         assert "conforms (cached)" in log and "documentation: reused" in log
     finally:
         second.stop()
+
+
+def test_csv_output_is_safe_to_open_in_a_spreadsheet():
+    """OWASP's rule: a value a spreadsheet would run gets an apostrophe; numbers stay numbers."""
+    query = 'SELECT ?f ?n ?s WHERE { VALUES (?f ?n ?s) { ("=HYPERLINK(1)" "-5" "Sinopec") } }'
+    result = run("sparql", query, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows == [["f", "n", "s"], ["'=HYPERLINK(1)", "-5", "Sinopec"]]

@@ -373,11 +373,12 @@ def test_a_mapping_that_reads_missing_columns_is_refused(tmp_path):
 
 def test_an_import_the_shapes_reject_writes_nothing(tmp_path):
     """A mapping that points firms at a non-country: the findings are printed, exit 1, and the
-    graph file written while the shapes ran is discarded (no temporary file left either)."""
+    graph file written while the shapes ran is discarded (no temporary file left either).
+    (A region IRI: the cell checks know currencies and countries, so only the shapes see it.)"""
     root = copy_project(tmp_path)
     mapping = root / "mappings" / "tracker.yarrrml.yml"
     text = mapping.read_text(encoding="utf-8")
-    wrong = text.replace("id/country/$(firm_country)~iri", "id/currency/$(firm_country)~iri")
+    wrong = text.replace("id/country/$(firm_country)~iri", "id/region/$(firm_country)~iri")
     assert wrong != text
     broken = mapping.with_name("broken.yarrrml.yml")
     broken.write_text(wrong, encoding="utf-8")
@@ -678,3 +679,75 @@ def test_working_folders_of_dead_imports_are_swept_and_live_ones_kept(tmp_path):
         (folder / "table.csv").write_text("a,b\n")
     assert sweep_stale_workdirs(tmp_path) == [dead]
     assert not dead.exists() and live.exists() and unnamed.exists()
+
+
+USER_MAPPING = """prefixes:
+  kz: https://w3id.org/kzgraph/ontology#
+  rdfs: http://www.w3.org/2000/01/rdf-schema#
+  xsd: http://www.w3.org/2001/XMLSchema#
+mappings:
+  firm:
+    sources:
+      - [table.csv~csv]
+    s: urn:kzgraph:import:company:$(Investor)
+    graph: urn:kzgraph:import:row:$(row)
+    po:
+      - [a, kz:Company]
+      - [rdfs:label, $(Investor), en~lang]
+  project:
+    sources:
+      - [table.csv~csv]
+    s: urn:kzgraph:import:project:$(Project title)
+    graph: urn:kzgraph:import:row:$(row)
+    po:
+      - [a, kz:Project]
+      - [rdfs:label, $(Project title), en~lang]
+      - [kz:investor, urn:kzgraph:import:company:$(Investor)~iri]
+      - [kz:value, $(Amount (USD m)), xsd:decimal]
+      - [kz:referenceYear, $(Year), xsd:gYear]
+      - [kz:currency, https://w3id.org/kzgraph/id/currency/$(Cur)~iri]
+"""
+
+
+def test_a_users_own_mapping_gets_every_cell_checked_by_what_it_maps_to(tmp_path):
+    """Column names with parentheses and spaces, typed by the user's YARRRML: bad numbers,
+    years, currencies and an empty title are each one line naming the row and column, and
+    nothing is written (rows read = refused)."""
+    root = copy_project(tmp_path)
+    mapping = root / "mappings" / "mine.yarrrml.yml"
+    mapping.write_text(USER_MAPPING, encoding="utf-8")
+    table = tmp_path / "tracker.csv"
+    table.write_text(
+        "Investor,Project title,Amount (USD m),Year,Cur\n"
+        'Fufeng Group,Corn plant,"1,2 billion",2025,USD\n'
+        "TBEA,Solar park,n/a,20255,USD\n"
+        "Huawei,Data centre,10,2024,usd\n"
+        "Sinopec,,300,2023,USD\n",
+        encoding="utf-8",
+    )
+    before = tree_digest(root)
+    with pytest.raises(KzgraphError) as refused:
+        import_table(table, Settings.discover(root), mapping=mapping)
+    text = str(refused.value)
+    assert "4 row(s) read, all refused" in text
+    assert "tracker.csv:2: column 'Amount (USD m)': '1,2 billion' is not a decimal number" in text
+    assert "tracker.csv:3: column 'Amount (USD m)': 'n/a' is not a decimal number" in text
+    assert "tracker.csv:3: column 'Year': '20255' is not a year (YYYY)" in text
+    assert "tracker.csv:4: column 'Cur': 'usd' is not a currency the graph has" in text
+    assert "tracker.csv:5: column 'Project title': empty, but 'Amount (USD m)'" in text
+    assert "Traceback" not in text
+    assert tree_digest(root) == before
+
+
+def test_graph_files_staged_by_a_killed_import_are_swept(tmp_path):
+    from kzgraph.importing import sweep_stale_staged
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    stale = tmp_path / f".005_table.trig.{dead}-abc123"
+    live = tmp_path / f".005_table.trig.{os.getpid()}-def456"
+    other = tmp_path / "005_table.trig"
+    for path in (stale, live, other):
+        path.write_text("x", encoding="utf-8")
+    assert sweep_stale_staged(tmp_path) == [stale]
+    assert live.exists() and other.exists() and not stale.exists()

@@ -33,7 +33,7 @@ from typing import Any
 import pyoxigraph as ox
 from rdflib.namespace import PROV, RDF, RDFS
 
-from kzgraph import reconcile
+from kzgraph import mapping_checks, reconcile
 from kzgraph.diff import Diff
 from kzgraph.loading import KzgraphError, data_files, load_shapes, ontology_files
 from kzgraph.mapping_engine import mapped_files
@@ -48,9 +48,8 @@ from kzgraph.sources import (
     register,
     sha256_of,
     source_iri,
-    table_header,
-    table_rows,
 )
+from kzgraph.tables import read_table
 from kzgraph.validation import Report, validate_store
 
 #: The columns of the shipped template, in its order.
@@ -186,7 +185,7 @@ class ImportResult:
 def _mapping_columns(mapping: Path) -> set[str]:
     text = mapping.read_text(encoding="utf-8")
     if mapping.suffix in (".yml", ".yaml", ".yarrrml"):
-        return set(re.findall(r"\$\(([^)]+)\)", text))
+        return set(mapping_checks.references(text))
     return set(re.findall(r"rml:reference\s+\"([^\"]+)\"", text)) | set(
         re.findall(r"\{([A-Za-z_][\w ]*)\}", text)
     )
@@ -582,6 +581,27 @@ class _Assembler:
 WORKDIR_PREFIX = "kzgraph-import-"
 
 
+def sweep_stale_staged(folder: Path) -> list[Path]:
+    """Remove graph files staged by imports whose process is gone (``.<id>.trig.<pid>-*``).
+
+    An import killed with -9 between writing its staged graph file and renaming it leaves that
+    file (13-66 MB at 100k rows); the next import removes it. Files of live processes stay.
+    """
+    removed: list[Path] = []
+    for path in folder.glob(".*.trig.*-*") if folder.is_dir() else []:
+        pid = path.name.rsplit(".trig.", 1)[-1].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
 def sweep_stale_workdirs(root: Path | None = None) -> list[Path]:
     """Remove the working folders of imports whose process is gone; the folders removed.
 
@@ -656,7 +676,8 @@ def import_table(
         raise KzgraphError(f"{table}: import reads .csv or .xlsx tables, not {table.suffix!r}")
     mapping = mapping or shipped_mapping(settings)
     check_shapes(DEFAULT_ENGINE, settings.shapes_file)  # refused before anything is read
-    header = table_header(table)
+    read = read_table(table)
+    header = read.header
     needed = _mapping_columns(mapping) - set(ADDED_COLUMNS)
     missing = sorted(needed - set(header))
     if missing:
@@ -669,13 +690,23 @@ def import_table(
     lap("read graph")
     say(f"checking {table.name}")
     checker = _Checker(table, store, settings)
-    rows = [(n, checker.check(n, cells), record) for n, cells, record in table_rows(table)]
+    rows = [(r.number, checker.check(r.number, r.cells), r.record) for r in read.rows]
+    rules = mapping_checks.rules_of(mapping)
+    rules.entity_groups = [g for g in rules.entity_groups if not set(g) & set(ADDED_COLUMNS)]
+    # kzgraph fills the added columns (amount_id, quote_id) exactly when the row has their facts
+    rules.subjects = [(s, f) for s, f in rules.subjects if not set(s) & set(ADDED_COLUMNS)]
+    kinds = {"currency": checker.currencies, "country": checker.countries}
+    seen = {tuple(p.split(": ", 2)[:2]) for p in checker.problems}
+    for problem in mapping_checks.check_rows(table, [(n, c) for n, c, _ in rows], rules, kinds):
+        if tuple(problem.split(": ", 2)[:2]) not in seen:  # one line per cell
+            checker.problems.append(problem)
     if checker.problems:
+        checker.problems.sort(key=_row_order)
         shown = "\n  ".join(checker.problems[:30])
         more = f"\n  … and {len(checker.problems) - 30} more" if len(checker.problems) > 30 else ""
         raise KzgraphError(
-            f"{len(checker.problems)} problem(s) in {table.name}; nothing was imported:\n  "
-            f"{shown}{more}"
+            f"{len(checker.problems)} problem(s) in {table.name}; nothing was imported "
+            f"({len(rows)} row(s) read, all refused):\n  {shown}{more}"
         )
     if not rows:
         raise KzgraphError(f"{table}: no data rows")
@@ -685,6 +716,7 @@ def import_table(
     table_id = known.id if known is not None else next_id(list(checker.sources.values()), sha)
     say(f"mapping {len(rows)} rows with morph-kgc")
     sweep_stale_workdirs()
+    sweep_stale_staged(documents_dir(settings))
     with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as tmp:
         workdir = Path(tmp)
         _prepare(workdir, header, rows, table_id)
@@ -797,6 +829,12 @@ def import_table(
             staged.discard()
     lap("write")
     return result
+
+
+def _row_order(problem: str) -> tuple[int, str]:
+    """Problems in row order: ``file:row: ...``."""
+    match = re.search(r":(\d+): ", problem)
+    return (int(match.group(1)) if match else 0, problem)
 
 
 def _table_description(table: Path, description: str | None) -> str:
@@ -940,7 +978,8 @@ class _StagedFile:
 
     def __init__(self, path: Path, parts: list[bytes]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        # named after this process, so that the next import removes it if this one is killed
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-")
         self.path, self.tmp = path, Path(tmp)
         self.error: BaseException | None = None
         self.thread = threading.Thread(

@@ -33,6 +33,7 @@ import pyoxigraph as ox
 from kzgraph.loading import KzgraphError
 from kzgraph.namespaces import BASE, PREFIXES
 from kzgraph.sources import normalise_quote
+from kzgraph.tables import neutralise
 
 PROVISIONAL = "urn:kzgraph:import:"
 MATCHED, NEW, AMBIGUOUS, UNKNOWN = "matched", "new", "ambiguous", "unknown"
@@ -231,8 +232,8 @@ def write_decisions(path: Path, pending: Iterable[Resolution], rows: dict[str, l
                 f, fieldnames=["kind", "name", "decision", "candidates", "rows"]
             )
             writer.writeheader()
-            for r in existing:
-                writer.writerow({k: r.get(k, "") for k in writer.fieldnames})
+            for r in existing:  # names come from the user's table: never a live formula
+                writer.writerow({k: neutralise(r.get(k, "")) for k in writer.fieldnames})
         tmp.replace(path)
     return added
 

@@ -7,6 +7,7 @@ of IRIs unless asked not to.
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Mapping
 from typing import cast
@@ -62,7 +63,9 @@ def serialize(result: QueryResult, fmt: str, labels: Mapping[Node, str] | None =
         return str(result.graph.serialize(format=GRAPH_FORMATS[fmt]))
     if fmt == "tsv":
         return _tsv(result)
-    if fmt in ("json", "xml", "csv"):
+    if fmt == "csv":
+        return _csv(result)
+    if fmt in ("json", "xml"):
         buffer = io.BytesIO()
         to_rdflib_result(result).serialize(buffer, encoding="utf-8", format=fmt)
         return buffer.getvalue().decode("utf-8")
@@ -71,6 +74,34 @@ def serialize(result: QueryResult, fmt: str, labels: Mapping[Node, str] | None =
             return "true" if result.boolean else "false"
         return _table(result, labels or {}, markdown=fmt == "md")
     raise KzgraphError(f"unknown result format {fmt!r}; choose one of {', '.join(RESULT_FORMATS)}")
+
+
+def _csv(result: QueryResult) -> str:
+    """SPARQL 1.1 CSV results, safe to open in a spreadsheet.
+
+    A value a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first;
+    OWASP's rule) gets a leading apostrophe; signed numbers are left as they are.
+    """
+    from kzgraph.tables import neutralise
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    if result.kind == "ask":
+        writer.writerow(["_askResult"])
+        writer.writerow(["true" if result.boolean else "false"])
+        return out.getvalue()
+    writer.writerow(result.variables)
+    for row in result.rows:
+        writer.writerow([neutralise(_csv_term(t)) for t in row])
+    return out.getvalue()
+
+
+def _csv_term(term: Node | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, BNode):
+        return "_:" + str(term)
+    return str(term)
 
 
 def _tsv_term(term: Node | None) -> str:

@@ -15,9 +15,7 @@ China's "big" plan - now
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import os
 import re
 import shutil
@@ -32,6 +30,7 @@ from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 from kzgraph.loading import KzgraphError, new_dataset
 from kzgraph.namespaces import GRAPH, ID, KZ, SCHEMA
 from kzgraph.settings import Settings
+from kzgraph.tables import read_table
 
 #: The named graph holding the registry.
 SOURCES_GRAPH = GRAPH["sources"]
@@ -372,68 +371,13 @@ def table_rows(path: Path) -> Iterator[tuple[int, dict[str, str], str]]:
     """Each data row of a table: its spreadsheet row number, cells by header, and its record.
 
     The record is the row written back as one CSV line; it is the row's "quotation", so the
-    lint can check that a fact cites a row the table really has.
+    lint can check that a fact cites a row the table really has. Reading is
+    :func:`kzgraph.tables.read_table`'s: a table it cannot read faithfully is refused.
     """
-    if path.suffix == ".xlsx":
-        rows = _xlsx_rows(path)
-    else:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise KzgraphError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    if not rows:
-        raise KzgraphError(f"{path}: the table is empty (no header row)")
-    header = [h.strip() for h in rows[0]]
-    for n, cells in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) > len(header):
-            raise KzgraphError(
-                f"{path}:{n}: row has {len(cells)} cells but the header names {len(header)}"
-            )
-        padded = [*cells, *[""] * (len(header) - len(cells))]
-        yield n, dict(zip(header, padded, strict=True)), record_of(cells)
+    for row in read_table(path).rows:
+        yield row.number, row.cells, row.record
 
 
 def table_header(path: Path) -> list[str]:
     """The column names of a table."""
-    if path.suffix == ".xlsx":
-        rows = _xlsx_rows(path)
-    else:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            rows = [next(csv.reader(f), [])]
-    return [h.strip() for h in rows[0]] if rows else []
-
-
-def record_of(cells: list[str]) -> str:
-    """One row as a single CSV line."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(cells)
-    return out.getvalue()
-
-
-def _xlsx_rows(path: Path) -> list[list[str]]:
-    try:
-        import openpyxl
-    except ImportError:  # pragma: no cover - a dependency
-        raise KzgraphError("reading .xlsx needs openpyxl (pip install openpyxl)") from None
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise KzgraphError(f"{path}: not a readable .xlsx workbook ({exc})") from None
-    sheet = book.worksheets[0]
-    rows = [
-        ["" if v is None else _cell_text(v) for v in row]
-        for row in sheet.iter_rows(values_only=True)
-    ]
-    book.close()
-    while rows and not any(rows[-1]):
-        rows.pop()
-    return rows
-
-
-def _cell_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return read_table(path).header

@@ -9,6 +9,7 @@ from pathlib import Path
 import networkx as nx
 
 from kzgraph.loading import KzgraphError
+from kzgraph.tables import neutralise
 
 FORMATS = ("graphml", "gexf", "cytoscape-json", "csv")
 
@@ -49,12 +50,15 @@ def export(g: nx.Graph, fmt: str, output: Path) -> list[Path]:
             writer = csv.writer(f)
             writer.writerow(["id", *node_keys])
             for n, d in flat.nodes(data=True):
-                writer.writerow([n, *(d.get(k, "") for k in node_keys)])
+                writer.writerow(
+                    [neutralise(str(x)) for x in [n, *(d.get(k, "") for k in node_keys)]]
+                )
         edge_keys = sorted({k for *_e, d in flat.edges(data=True) for k in d})
         with edges_path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(["source", "target", *edge_keys])
             for u, v, d in flat.edges(data=True):
-                writer.writerow([u, v, *(d.get(k, "") for k in edge_keys)])
+                cells = [u, v, *(d.get(k, "") for k in edge_keys)]
+                writer.writerow([neutralise(str(x)) for x in cells])
         return [nodes_path, edges_path]
     raise KzgraphError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
