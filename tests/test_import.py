@@ -751,3 +751,83 @@ def test_graph_files_staged_by_a_killed_import_are_swept(tmp_path):
         path.write_text("x", encoding="utf-8")
     assert sweep_stale_staged(tmp_path) == [stale]
     assert live.exists() and other.exists() and not stale.exists()
+
+
+def test_variant_names_of_known_firms_are_held_with_candidates_and_scores(tmp_path):
+    """Company suffixes, punctuation and case never make a second firm: each variant is held as
+    ambiguous with the close firm and a score; decided, it matches; run again, nothing changes."""
+    root = copy_project(tmp_path)
+    settings = Settings.discover(root)
+    variants = {
+        "Fufeng Group": "Fufeng Group Co., Ltd.",
+        "TBEA Company Limited": "TBEA Co Ltd",
+        "Qingdao Wanlin Food Corporation": "QINGDAO WANLIN FOOD Corp.",
+    }
+    rows = [{**r, "firm": variants[r["firm"]]} for r in example_rows() if r["firm"] in variants]
+    table = write_table(tmp_path / "variants.csv", rows)
+    decisions = tmp_path / "variants.decisions.csv"
+    before = tree_digest(root)
+    held = import_table(table, settings, decisions=decisions)
+    firms = {r.name: r for r in held.resolutions.values() if r.kind == "company"}
+    assert set(firms) == set(variants.values())
+    expected = {
+        "Fufeng Group Co., Ltd.": "fufeng-group",
+        "TBEA Co Ltd": "tbea",
+        "QINGDAO WANLIN FOOD Corp.": "qingdao-wanlin-food",
+    }
+    for name, res in firms.items():
+        assert res.outcome == reconcile.AMBIGUOUS, (name, res)
+        assert res.candidates[0].endswith("/company/" + expected[name]), res.candidates
+        assert res.scores[0] == reconcile.SAME_CORE
+        assert "close ones exist" in res.reason
+    assert {r.outcome for r in held.rows} == {"held"}
+    assert held.added == 0 and tree_digest(root) == before
+    reconcile.write_decisions(decisions, held.pending, {})
+    written = list(csv.DictReader(decisions.open(encoding="utf-8")))
+    assert {w["name"] for w in written} == set(variants.values())
+    assert all("(0.95)" in w["candidates"] for w in written)
+    for w in written:
+        w["decision"] = w["candidates"].split(" ")[0]
+    with decisions.open("w", encoding="utf-8", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=list(written[0]))
+        out.writeheader()
+        out.writerows(written)
+    first = import_table(table, settings, decisions=decisions)
+    assert {r.outcome for r in first.rows} == {"matched"}
+    after_first = tree_digest(root)
+    again = import_table(table, settings, decisions=decisions)
+    assert {r.outcome for r in again.rows} == {"matched"}
+    assert again.added == 0
+    assert tree_digest(root) == after_first
+
+
+def test_two_close_new_names_in_one_table_are_both_held(tmp_path):
+    root = copy_project(tmp_path)
+    rows = [
+        fufeng_row(firm="Zeta Agro Holdings Ltd"),
+        fufeng_row(firm="ZETA AGRO Holdings Limited"),
+    ]
+    held = import_table(
+        write_table(tmp_path / "t.csv", rows), Settings.discover(root), dry_run=True
+    )
+    firms = [r for r in held.resolutions.values() if r.kind == "company"]
+    assert len(firms) == 2
+    assert all(
+        r.outcome == reconcile.AMBIGUOUS and "the table also names" in r.reason for r in firms
+    )
+
+
+def test_a_firm_decided_new_is_not_minted_again_when_the_table_is_run_again(tmp_path):
+    root = copy_project(tmp_path)
+    settings = Settings.discover(root)
+    table = write_table(tmp_path / "t.csv", [fufeng_row(firm="Fufeng Group Co")])
+    decisions = tmp_path / "t.decisions.csv"
+    decisions.write_text("kind,name,decision\ncompany,Fufeng Group Co,new\n", encoding="utf-8")
+    first = import_table(table, settings, decisions=decisions)
+    minted = next(r for r in first.resolutions.values() if r.kind == "company")
+    assert minted.outcome == reconcile.NEW and minted.iri.endswith("/company/fufeng-group-co")
+    after_first = tree_digest(root)
+    again = import_table(table, settings, decisions=decisions)
+    same = next(r for r in again.resolutions.values() if r.kind == "company")
+    assert same.outcome == reconcile.MATCHED and same.iri == minted.iri
+    assert again.added == 0 and tree_digest(root) == after_first

@@ -384,6 +384,13 @@ class _Assembler:
         self.statuses: dict[str, set[str]] = defaultdict(set)
         for q in store.quads_for_pattern(None, _STATUS, None):
             self.statuses[q.subject.value].add(q.object.value)  # type: ignore[union-attr]
+        # and the stages a project's status statements give: a table run again adds none twice
+        query = f"SELECT ?p ?s WHERE {{ ?p <{_STATEMENT.value}> ?n . ?n <{_STATUS.value}> ?s }}"
+        for r in store.query(query):  # type: ignore[union-attr]
+            self.statuses[r["p"].value].add(r["s"].value)
+        #: (project, measure, row) of figures this table's rows already gave: a figure fixed by
+        #: hand since is not added again when the table is run again
+        self.row_figures = self._row_figures()
         # Triples as N-Triples lines (a term's str() is N-Triples): one string each is cheaper to
         # keep, compare and free than a tuple of three engine terms, and it is what gets written.
         self.out: set[str] = set()
@@ -421,6 +428,19 @@ class _Assembler:
         )
         return {
             (r["p"].value, r["m"].value, Decimal(r["v"].value), r["c"].value)
+            for r in self.store.query(query)  # type: ignore[union-attr]
+        }
+
+    def _row_figures(self) -> set[tuple[str, str, str]]:
+        if self.new_table:
+            return set()
+        query = (
+            f"SELECT ?p ?m ?d WHERE {{ ?p <{KZ.amount}> ?a . ?a <{KZ.measure}> ?m ; "
+            f"<{PROV.qualifiedDerivation}> ?d . "
+            f'FILTER(STRSTARTS(STR(?d), "{self.rows_iri}")) }}'
+        )
+        return {
+            (r["p"].value, r["m"].value, r["d"].value)
             for r in self.store.query(query)  # type: ignore[union-attr]
         }
 
@@ -476,7 +496,9 @@ class _Assembler:
                     continue  # matched by name and kind: the graph already has both
                 if p == _AMOUNT:
                     ref = str(getattr(q.object, "value", ""))
-                    node = self._amount(subject, by_subject.get(ref, []), amount_nodes, ref)
+                    node = self._amount(
+                        subject, by_subject.get(ref, []), amount_nodes, ref, f"{self.rows_iri}{n}"
+                    )
                     if node is not None:
                         self._put(f"{s_nt} {_AMOUNT} {node} .\n")
                         new_subjects.add(s_nt)
@@ -511,8 +533,13 @@ class _Assembler:
         qs: list[ox.Quad],
         nodes: dict[str, ox.BlankNode | None],
         iri: str,
+        row_iri: str,
     ) -> ox.BlankNode | None:
         values = {q.predicate: q.object for q in qs}
+        measure = values.get(_FIGURE[0])
+        if measure is not None and (project.value, measure.value, row_iri) in self.row_figures:  # type: ignore[union-attr]
+            nodes[iri] = None  # this row's figure is in the graph already (maybe fixed by hand)
+            return None
         try:
             figure = (
                 project.value,

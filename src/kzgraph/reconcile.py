@@ -5,10 +5,15 @@ The mapping mints provisional IRIs (``urn:kzgraph:import:<kind>:<name>``). Each 
 * **matched**: exactly one existing entity of that kind has the name as a label, alternative label,
   official name, code or notation (compared after Unicode NFKC, case folding and the quotation
   normalisation), and nothing the row says contradicts it (a firm's country, a project's region);
-* **new**: no entity has the name, and the kind may grow (firms, projects); it gets an IRI minted
-  from the name under ``/id/<kind>/``;
-* **ambiguous**: two or more entities have the name, or the one that has it contradicts the row;
-  the rows naming it are held back until a reviewer decides in the decisions file;
+* **new**: no entity has the name or one close to it, and the kind may grow (firms, projects); it
+  gets an IRI minted from the name under ``/id/<kind>/``;
+* **ambiguous**: two or more entities have the name, the one that has it contradicts the row, or
+  (as OpenRefine's reconciliation does) no entity has it exactly but some have a *close* name:
+  the same once company suffixes, punctuation, case and accents are set aside ("Fufeng Group Co.,
+  Ltd." ~ "Fufeng Group", "Huawei Technologies" ~ "Huawei", score 0.95), or a name within a small
+  edit of it (score = the similarity of the two, from 0.85). The rows naming it are held back
+  with the candidates and scores until a reviewer decides in the decisions file; a decision is
+  remembered there, so the next run of the same table matches (or mints) without asking;
 * **unknown**: a closed list (regions, sectors, statuses) has no entry of that name; the decisions
   file can point it at one.
 
@@ -93,6 +98,35 @@ def key(name: str) -> str:
     return normalise_quote(unicodedata.normalize("NFKC", name)).casefold()
 
 
+#: Words that name a company's legal form or a generic part of its name, not the company: set
+#: aside when looking for a close name ("Sinopec Corp." ~ "Sinopec").
+_SUFFIXES = {
+    "co", "company", "corp", "corporation", "inc", "incorporated", "ltd", "limited", "llc",
+    "llp", "plc", "group", "holding", "holdings", "technologies", "technology", "jsc", "ojsc",
+    "pjsc", "cjsc", "ao", "too", "tov", "gmbh", "ag", "sa", "nv", "bv", "the", "and",
+    "тоо", "ао", "ооо", "пао", "оао",
+}  # fmt: skip
+#: The least similarity (difflib's ratio) for a name to be held as close to another.
+CLOSE = 0.85
+#: The score of a name equal to another once suffixes, punctuation and accents are set aside.
+SAME_CORE = 0.95
+
+
+def core(name: str) -> str:
+    """A name without case, accents, punctuation and company suffixes: what makes it close.
+
+    >>> core("Fufeng Group Co., Ltd.") == core("FUFENG group") == "fufeng"
+    True
+    >>> core("Huawei Technologies"), core("CITIC Construction")
+    ('huawei', 'citic construction')
+    """
+    folded = unicodedata.normalize("NFKD", key(name))
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    words = re.findall(r"\w+", plain)
+    kept = [w for w in words if w not in _SUFFIXES]
+    return " ".join(kept or words)
+
+
 @lru_cache(maxsize=1 << 20)  # an import asks about every row's entities several times
 def split(iri: str) -> tuple[str, str]:
     """The kind and the name of a provisional IRI.
@@ -125,6 +159,7 @@ class Resolution:
     candidates: list[str] = field(default_factory=list)
     reason: str = ""
     decided: bool = False
+    scores: list[float] = field(default_factory=list)  # one per candidate, for close names
 
 
 class Index:
@@ -134,6 +169,10 @@ class Index:
         self.store = store
         self.by_key: dict[str, dict[str, set[str]]] = {}
         self.iris: dict[str, set[str]] = {}
+        #: open kinds only: core name -> entities, and first word of the core -> core names
+        self.by_core: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self.by_word: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self.labels: dict[str, str] = {}
         for kind in KINDS.values():
             names: dict[str, set[str]] = defaultdict(set)
             members: set[str] = set()
@@ -145,11 +184,38 @@ class Index:
                 members.add(e.value)
                 if row["n"] is not None:
                     names[key(row["n"].value)].add(e.value)
+                    if kind.open:
+                        c = core(row["n"].value)
+                        self.by_core[kind.name][c].add(e.value)
+                        self.by_word[kind.name][c.split(" ", 1)[0]].add(c)
+                        self.labels.setdefault(e.value, row["n"].value)
                 if kind.name in ("sector", "status"):
                     names[key(e.value.rsplit("/", 1)[-1])].add(e.value)
             self.by_key[kind.name] = names
             self.iris[kind.name] = members
         self.minted: set[str] = set()
+
+    def close(self, kind: str, name: str) -> list[tuple[str, float]]:
+        """Entities of an open kind whose name is close to ``name``, best first, with scores.
+
+        Only names sharing the first word of the core are compared (a blocking key, as
+        reconciliation services use), so the cost does not grow with the graph.
+        """
+        from difflib import SequenceMatcher
+
+        c = core(name)
+        scores: dict[str, float] = {}
+        for iri in self.by_core[kind].get(c, set()):
+            scores[iri] = SAME_CORE
+        first = c.split(" ", 1)[0]
+        for other in self.by_word[kind].get(first, set()):
+            if other == c:
+                continue
+            ratio = SequenceMatcher(None, c, other).ratio()
+            if ratio >= CLOSE:
+                for iri in self.by_core[kind][other]:
+                    scores[iri] = max(scores.get(iri, 0.0), round(ratio, 2))
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def values(self, iri: str, prop: str) -> set[str]:
         """The IRIs the graph gives as ``prop`` of ``iri``."""
@@ -220,7 +286,14 @@ def write_decisions(path: Path, pending: Iterable[Resolution], rows: dict[str, l
                 "kind": res.kind,
                 "name": res.name,
                 "decision": "",
-                "candidates": " ".join(res.candidates),
+                "candidates": " ".join(
+                    f"{c} ({score:.2f})" if score else c
+                    for c, score in zip(
+                        res.candidates,
+                        res.scores or [0.0] * len(res.candidates),
+                        strict=False,
+                    )
+                ),
                 "rows": " ".join(map(str, rows.get(f"{res.kind}:{res.name}", []))),
             }
         )
@@ -259,6 +332,15 @@ def resolve(
             )
         decided = decisions.get((kind_name, key(name)))
         if decided == NEW:
+            # a table run again after the decision: the entity the first run minted is the one
+            made = [
+                c
+                for c in sorted(index.by_key[kind_name].get(key(name), set()))
+                if re.fullmatch(re.escape(f"{BASE}id/{kind_name}/{slug(name)}") + r"(-\d+)?", c)
+            ]
+            if len(made) == 1:
+                out[iri] = Resolution(kind_name, name, MATCHED, made[0], made, "decided new before")
+                continue
             out[iri] = Resolution(kind_name, name, NEW, index.mint(kind_name, name), decided=True)
             continue
         if decided is not None:
@@ -284,13 +366,56 @@ def resolve(
                 out[iri] = Resolution(kind_name, name, AMBIGUOUS, None, candidates, conflict)
             else:
                 out[iri] = Resolution(kind_name, name, MATCHED, candidates[0], candidates)
+        elif kind.open and (close := index.close(kind_name, name)):
+            shown = "; ".join(f"{index.labels.get(i, i)!r} {score:.2f}" for i, score in close[:5])
+            out[iri] = Resolution(
+                kind_name,
+                name,
+                AMBIGUOUS,
+                None,
+                [i for i, _ in close],
+                f"no {kind_name} has this name, but close ones exist ({shown}): match one or "
+                "decide 'new'",
+                scores=[score for _, score in close],
+            )
         elif kind.open:
             out[iri] = Resolution(kind_name, name, NEW, index.mint(kind_name, name))
         else:
             out[iri] = Resolution(
                 kind_name, name, UNKNOWN, None, [], f"no {kind_name} has this name"
             )
+    _hold_close_new_names(out, index)
     return out
+
+
+def _hold_close_new_names(out: dict[str, Resolution], index: Index) -> None:
+    """Two names a table gives that are close to each other are never minted as two entities.
+
+    "Acme Ltd" and "ACME Limited" in one table, both new to the graph: minting both would make
+    two firms of one, minting one would merge on a guess. Both are held, each naming the other.
+    """
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for iri, res in out.items():
+        if res.outcome == NEW and not res.decided:
+            groups[(res.kind, core(res.name))].append(iri)
+    for (kind, _core), iris in groups.items():
+        names = {out[i].name for i in iris}
+        if len(names) < 2:
+            continue
+        for i in iris:
+            res = out[i]
+            if res.iri is not None:
+                index.minted.discard(res.iri)
+            others = sorted(names - {res.name})
+            out[i] = Resolution(
+                kind,
+                res.name,
+                AMBIGUOUS,
+                None,
+                [],
+                f"the table also names {', '.join(map(repr, others))}, close to this name: "
+                "decide 'new' for one and write the other the same way, or point both at one",
+            )
 
 
 def _conflict(
