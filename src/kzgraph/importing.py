@@ -384,10 +384,15 @@ class _Assembler:
         self.statuses: dict[str, set[str]] = defaultdict(set)
         for q in store.quads_for_pattern(None, _STATUS, None):
             self.statuses[q.subject.value].add(q.object.value)  # type: ignore[union-attr]
-        # and the stages a project's status statements give: a table run again adds none twice
-        query = f"SELECT ?p ?s WHERE {{ ?p <{_STATEMENT.value}> ?n . ?n <{_STATUS.value}> ?s }}"
+        #: (project, stage, derivation) of the status statements: the same row never states
+        #: a stage twice when a table is run again (another source still may)
+        self.stated: set[tuple[str, str, str]] = set()
+        query = (
+            f"SELECT ?p ?s ?d WHERE {{ ?p <{_STATEMENT.value}> ?n . ?n <{_STATUS.value}> ?s ; "
+            f"<{PROV.qualifiedDerivation}> ?d }}"
+        )
         for r in store.query(query):  # type: ignore[union-attr]
-            self.statuses[r["p"].value].add(r["s"].value)
+            self.stated.add((r["p"].value, r["s"].value, r["d"].value))
         #: (project, measure, row) of figures this table's rows already gave: a figure fixed by
         #: hand since is not added again when the table is run again
         self.row_figures = self._row_figures()
@@ -505,7 +510,9 @@ class _Assembler:
                     continue
                 o = self._term(q.object)
                 if p == _STATUS:
-                    self._status(subject, o, status_words, qs, new_subjects)
+                    row_iri = f"{self.rows_iri}{n}"
+                    if (subject.value, getattr(o, "value", ""), row_iri) not in self.stated:
+                        self._status(subject, o, status_words, qs, new_subjects)
                     continue
                 if fresh or not self._exists(subject, p, o):
                     self._put(f"{s_nt} {p} {o} .\n")
@@ -778,7 +785,9 @@ def import_table(
     say("reconciling")
     index = reconcile.Index(store)
     decided = reconcile.read_decisions(decisions)
-    resolved = reconcile.resolve(provisional, index, decided, claims)
+    resolved = reconcile.resolve(
+        provisional, index, decided, claims, _labelled_by(store, f"{source_iri(table_id)}/row/")
+    )
     lap("reconcile")
     # Validation sees the graph plus the new triples in a store of its own, filled on a second
     # thread while the rows are assembled (Oxigraph's bulk load releases the GIL).
@@ -856,6 +865,15 @@ def import_table(
             staged.discard()
     lap("write")
     return result
+
+
+def _labelled_by(store: ox.Store, rows_iri: str) -> set[str]:
+    """Entities whose label a row of this table gave: what its earlier runs minted."""
+    query = (
+        f"SELECT DISTINCT ?e WHERE {{ ?e <{RDFS.label}> ?l ; <{PROV.qualifiedDerivation}> ?d . "
+        f'FILTER(isIRI(?e) && STRSTARTS(STR(?d), "{rows_iri}")) }}'
+    )
+    return {r["e"].value for r in store.query(query)}  # type: ignore[union-attr]
 
 
 def _row_order(problem: str) -> tuple[int, str]:

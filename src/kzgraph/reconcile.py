@@ -211,7 +211,11 @@ class Index:
         for other in self.by_word[kind].get(first, set()):
             if other == c:
                 continue
-            ratio = SequenceMatcher(None, c, other).ratio()
+            matcher = SequenceMatcher(None, c, other)
+            # the cheap upper bounds first: most names of a block are far from this one
+            if matcher.real_quick_ratio() < CLOSE or matcher.quick_ratio() < CLOSE:
+                continue
+            ratio = matcher.ratio()
             if ratio >= CLOSE:
                 for iri in self.by_core[kind][other]:
                     scores[iri] = max(scores.get(iri, 0.0), round(ratio, 2))
@@ -316,10 +320,13 @@ def resolve(
     index: Index,
     decisions: dict[tuple[str, str], str],
     claims: dict[str, dict[str, set[str]]],
+    made_here: set[str] | None = None,
 ) -> dict[str, Resolution]:
     """Resolve every provisional IRI; ``claims`` gives what rows state about each (by property).
 
     Closed kinds are resolved first, so that a project's region claim is compared as an IRI.
+    ``made_here``: the entities this table's earlier runs added, so that a name decided ``new``
+    matches the entity the first run minted instead of minting another.
     """
     order = sorted(set(provisional), key=lambda i: (KINDS[split(i)[0]].open, i))
     out: dict[str, Resolution] = {}
@@ -333,11 +340,7 @@ def resolve(
         decided = decisions.get((kind_name, key(name)))
         if decided == NEW:
             # a table run again after the decision: the entity the first run minted is the one
-            made = [
-                c
-                for c in sorted(index.by_key[kind_name].get(key(name), set()))
-                if re.fullmatch(re.escape(f"{BASE}id/{kind_name}/{slug(name)}") + r"(-\d+)?", c)
-            ]
+            made = sorted(index.by_key[kind_name].get(key(name), set()) & (made_here or set()))
             if len(made) == 1:
                 out[iri] = Resolution(kind_name, name, MATCHED, made[0], made, "decided new before")
                 continue

@@ -157,7 +157,8 @@ def generate_tracker(
 ) -> TrackerCounts:
     """A tracker table shaped like the worked example, copied under fresh names, for benchmarks.
 
-    Each copy ``k`` renames the example's firms and projects (``… s7``) and keeps their regions,
+    Each copy ``k`` renames the example's firms and projects (``S7 …``: a first word of its own,
+    so that reconciliation does not hold them as close to the seeds' names) and keeps their regions,
     sectors, statuses and amounts; the table itself is the rows' source, as for a real tracker.
     A seeded random choice gives a fraction ``odd`` of rows each of: a seed firm's own name (to
     be matched), a seed firm's name with another country (to be held as ambiguous), and a
@@ -182,8 +183,8 @@ def generate_tracker(
                 if counts.rows >= rows:
                     break
                 row = {**base, "source": "", "quotation": ""}
-                row["project"] = f"{base['project']} s{counts.copies}"
-                row["firm"] = f"{base['firm']} s{counts.copies}"
+                row["project"] = f"S{counts.copies} {base['project']}"
+                row["firm"] = f"S{counts.copies} {base['firm']}"
                 draw = rng.random()
                 if draw < odd:
                     row["firm"] = base["firm"]
