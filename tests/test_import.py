@@ -283,6 +283,29 @@ def test_a_differing_figure_becomes_a_second_amount_with_its_own_source(tmp_path
         ("$800 million", "002_97890c3330489398.txt"),
         ("$900 million", f"{result.source_id}.csv"),
     }
+    # and no total adds them: Fufeng's plant is listed as conflicting, outside both sums
+    # (before: 1.7 billion, the two figures summed)
+    before = {
+        (str(r["firm"]), str(r["currency"])): r
+        for r in run_saved("investment-total-by-firm", settings=Settings.discover(ROOT)).dicts()
+    }
+    fufeng_firm = "https://w3id.org/kzgraph/id/company/fufeng-group"
+    for name in ("investment-total-by-firm", "investment-total-by-region",
+                 "investment-total-by-sector", "investment-total-by-currency"):  # fmt: skip
+        rows = run_saved(name, settings=settings).dicts()
+        usd = [r for r in rows if str(r["currency"]) == "USD"]
+        conflicting = " | ".join(str(r.get("conflicting") or "") for r in usd)
+        assert "Fufeng Group corn processing plant in Zhambyl Region: " in conflicting, name
+        assert "$800 million" in conflicting and "$900 million" in conflicting, name
+        for r in usd:
+            assert "Fufeng Group corn" not in str(r.get("contributing") or ""), name
+    firm_rows = {
+        (str(r["firm"]), str(r["currency"])): r
+        for r in run_saved("investment-total-by-firm", settings=settings).dicts()
+    }
+    fufeng = firm_rows[(fufeng_firm, "USD")]
+    assert Decimal(str(fufeng["total"])) == 0  # its only project's figures disagree
+    assert Decimal(str(before[(fufeng_firm, "USD")]["total"])) == Decimal(800000000)
     assert validate(settings).conforms
     assert not [f for f in lint(settings) if f.severity == ERROR]
 
