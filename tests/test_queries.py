@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pycountry
 import pytest
@@ -19,6 +20,7 @@ from kzgraph.docs_catalogue import catalogue_markdown
 from kzgraph.figures import parse_stated
 from kzgraph.namespaces import KZ, entity
 from kzgraph.querying import run_saved, to_dataframe
+from kzgraph.settings import Settings
 
 from .conftest import article_figure, paragraph_with
 
@@ -539,3 +541,41 @@ def test_dataframe(stores):
     assert isinstance(frame, pandas.DataFrame)
     assert list(frame.columns) == result.variables
     assert frame["capacity"].max() == max(float(r[1]) for r in result.rows if r[1] is not None)
+
+
+def test_conflicts_compare_capacities_and_jobs_across_sources(tmp_path):
+    """A capacity stated differently by two sources is listed with both; one source's two
+    figures for now and later (the Trans-Caspian route's 4.5 and 10 million tonnes) are not."""
+    import shutil
+
+    from kzgraph.querying import run_saved
+
+    root = tmp_path / "project"
+    for folder in ("ontology", "graph", "queries"):
+        shutil.copytree(Path(__file__).parent.parent / folder, root / folder)
+    plant = "https://w3id.org/kzgraph/id/project/sinopec-atyrau-polyethylene-plant"
+    (root / "graph" / "documents").mkdir(exist_ok=True)
+    # made up for this test, in a copy: a second source giving the plant another capacity
+    (root / "graph" / "documents" / "other.trig").write_text(
+        f"""@prefix kz: <https://w3id.org/kzgraph/ontology#> .
+@prefix prov: <http://www.w3.org/ns/prov#> .
+<https://w3id.org/kzgraph/graph/other> {{
+  <https://w3id.org/kzgraph/graph/other> prov:wasDerivedFrom
+      <https://w3id.org/kzgraph/id/source/000_096687169d175def> .
+  <{plant}> kz:quantity [ kz:measure <https://w3id.org/kzgraph/vocab/measure/production-capacity> ;
+      kz:unit <https://w3id.org/kzgraph/vocab/unit/tonne-per-year> ; kz:value 1000000.0 ;
+      kz:statedAs "1 million tonnes a year" ] .
+}}
+""",
+        encoding="utf-8",
+    )
+    rows = run_saved("conflicts-and-revisions", settings=Settings.discover(root)).dicts()
+    quantities = {
+        (str(r["statedAs"]), str(r["file"]))
+        for r in rows
+        if str(r["kind"]) == "different quantities"
+    }
+    assert quantities == {
+        ("1.25 million tonnes per year", "003_497b471c4106a90e.txt"),
+        ("1 million tonnes a year", "000_096687169d175def.txt"),
+    }
