@@ -303,6 +303,17 @@ def test_a_differing_figure_becomes_a_second_amount_with_its_own_source(tmp_path
         (str(r["firm"]), str(r["currency"])): r
         for r in run_saved("investment-total-by-firm", settings=settings).dicts()
     }
+    # the firm's profile shows each figure under the source that states it, and no other
+    profile = run_saved("firm-profile", {"firm": fufeng_firm}, settings=settings).dicts()
+    shown = {
+        (str(r["investment"]), str(r["file"]))
+        for r in profile
+        if r.get("investment") is not None and str(r["other"]) == FUFENG
+    }
+    assert shown == {
+        ("$800 million", "002_97890c3330489398.txt"),
+        ("$900 million", f"{result.source_id}.csv"),
+    }
     fufeng = firm_rows[(fufeng_firm, "USD")]
     assert Decimal(str(fufeng["total"])) == 0  # its only project's figures disagree
     assert Decimal(str(before[(fufeng_firm, "USD")]["total"])) == Decimal(800000000)
