@@ -158,15 +158,29 @@ BROKEN = [
         "q:bundle a prov:Derivation ; prov:entity source:999_0000000000000000",
         "https://w3id.org/kzgraph/id/source/002_97890c3330489398/quote/bundle",
     ),
+    (
+        "value-not-stated",
+        SEED_GRAPH,
+        "kz:value 420000000.0 ;",
+        "kz:value 42000000.0 ;",
+        "https://w3id.org/kzgraph/id/project/xinjiang-lihua-cotton-cluster",
+    ),
 ]
 
 
 @pytest.mark.parametrize("check,file,old,new,term", BROKEN, ids=[b[0] for b in BROKEN])
 def test_lint_holds_quotations_to_their_source(tmp_path, check, file, old, new, term):
+    """Each finding names the file and the line that holds the words, and validate fails too."""
     root = copy_project(tmp_path)
     edit(root / file, old, new)
     hits = [f for f in lint(Settings.discover(root)) if f.check == check]
-    assert [(f.severity, f.file, f.term) for f in hits] == [(ERROR, file, term)]
+    assert [(f.severity, f.file.rsplit(":", 1)[0], f.term) for f in hits] == [(ERROR, file, term)]
+    line = int(hits[0].file.rsplit(":", 1)[1])
+    held = (root / file).read_text(encoding="utf-8").splitlines()[line - 1]
+    assert line > 1 and held.strip(), held
+    done = kzgraph(root, "validate", "--no-cache")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{check}:" in done.stdout and f"{file}:{line}" in done.stdout, done.stdout
 
 
 def test_lint_reports_a_changed_text_with_the_facts_that_cite_it(tmp_path, dataset):

@@ -48,7 +48,9 @@ def files_fingerprint(settings: Settings) -> bytes:
     """
     from kzgraph.loading import data_files, ontology_files
 
-    return files_digest([*ontology_files(settings), *data_files(settings)])
+    # the registered texts too: validation checks every quotation and figure against them
+    texts = sorted(p for p in (settings.root / "sources").glob("*") if p.is_file())
+    return files_digest([*ontology_files(settings), *data_files(settings), *texts])
 
 
 def cache_dir(settings: Settings) -> Path:

@@ -1,10 +1,13 @@
 """Lint checks that tie the graph to the words of its registered sources.
 
-Three promises a knowledge graph built from documents has to keep, checked for every source and not
+Four promises a knowledge graph built from documents has to keep, checked for every source and not
 only the seeds: each registered text is still the text that was registered (its SHA-256), each
-``kz:quotation`` occurs in the text it names, and each verbatim figure or status (``kz:statedAs``
-and its kin) occurs in a quotation of the entity it belongs to. Only whitespace, quote marks and
-dashes are normalised (:func:`kzgraph.sources.normalise_quote`); anything else is a finding.
+``kz:quotation`` occurs in the text it names, each verbatim figure or status (``kz:statedAs``
+and its kin) occurs in a quotation of the entity it belongs to, and each figure's ``kz:value`` is
+the number its ``kz:statedAs`` words give ("$190 million" is 190000000, not 19000000). Only
+whitespace, quote marks and dashes are normalised (:func:`kzgraph.sources.normalise_quote`);
+anything else is a finding, placed at the line of the graph file that holds the words.
+``kzgraph lint`` and ``kzgraph validate`` both run these checks.
 """
 
 from __future__ import annotations
@@ -144,7 +147,61 @@ def check_sources(settings: Settings, data: Graph, file_of: dict[object, str]) -
                     Finding(ERROR, "quotation-not-in-source", where, str(derivation), problem)
                 )
     found.extend(_check_stated(data, quotation_of, file_of))
+    found.extend(_check_values(data, file_of))
+    return [_with_line(settings, f) for f in found]
+
+
+def _check_values(data: Graph, file_of: dict[object, str]) -> list[Finding]:
+    """Every ``kz:value`` against the number its own ``kz:statedAs`` words give."""
+    from decimal import Decimal, InvalidOperation
+
+    from kzgraph.figures import NoFigureError, parse_stated
+
+    found = []
+    for node, value in data.subject_objects(KZ.value):
+        words = data.value(node, KZ.statedAs)
+        if words is None:
+            continue
+        try:
+            stated = parse_stated(str(words))
+            actual = Decimal(str(value))
+        except (NoFigureError, InvalidOperation):
+            continue  # words without a figure this parser reads: nothing to compare
+        if stated != actual:
+            term = node if isinstance(node, URIRef) else _named_owner(data, node)
+            found.append(
+                Finding(
+                    ERROR,
+                    "value-not-stated",
+                    file_of.get(term, "graph/"),
+                    str(term),
+                    f"kz:value {value} but its words {str(words)!r} say {stated}",
+                )
+            )
     return found
+
+
+def _with_line(settings: Settings, finding: Finding) -> Finding:
+    """The finding placed at the first line of its file that holds the words it is about."""
+    import re
+    from dataclasses import replace
+
+    path = settings.root / finding.file
+    if not path.is_file() or not finding.file.startswith("graph/"):
+        return finding
+    quoted = re.search(r"'([^']{6,})'|\"([^\"]{6,})\"", finding.message)
+    needle = (quoted.group(1) or quoted.group(2))[:40] if quoted else None
+    term = finding.term
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return finding
+    local = term.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+    for needles in ([needle] if needle else [], [local] if local else []):
+        for n, line in enumerate(lines, start=1):
+            if needles and needles[0] in line:
+                return replace(finding, file=f"{finding.file}:{n}")
+    return finding
 
 
 def _check_stated(
@@ -191,4 +248,10 @@ def _named_owner(data: Graph, node: Node) -> Node:
     return node
 
 
-__all__ = ["VERBATIM", "check_sources"]
+#: The checks of this module, as ``kzgraph lint`` names them (``kzgraph validate`` runs them too).
+SOURCE_CHECKS = (
+    "source-missing", "source-unreadable", "source-changed", "unregistered-source",
+    "quotation-not-in-source", "stated-not-in-quotation", "value-not-stated",
+)  # fmt: skip
+
+__all__ = ["SOURCE_CHECKS", "VERBATIM", "check_sources"]

@@ -182,6 +182,48 @@ def validate_graph(data: Graph, shapes: Graph, engine: str = "pyshacl") -> Repor
         return Report.from_results(report_graph_of_graph(engine, data, shapes_file), data)
 
 
+def with_source_checks(report: Report, settings: Settings) -> Report:
+    """The report with the source checks' errors added as violations (see :mod:`lint_sources`).
+
+    Shapes cannot see a source's text; a quotation not in its article or a ``kz:value`` its own
+    words contradict ("$190 million" stored as 19000000) is as wrong as a missing unit, so
+    ``kzgraph validate`` fails on it as ``kzgraph lint`` does, naming the file and line.
+    """
+    from kzgraph.lint import ERROR, lint
+    from kzgraph.lint_sources import SOURCE_CHECKS
+
+    extra = [f for f in lint(settings) if f.check in SOURCE_CHECKS and f.severity == ERROR]
+    if not extra:
+        return report
+    component = URIRef("https://w3id.org/kzgraph/shapes#SourceCheck")
+    findings = list(report.findings)
+    graph = report.graph
+    for f in extra:
+        findings.append(
+            Finding(
+                severity="Violation",
+                focus=f.term,
+                focus_label=f.term,
+                path=None,
+                value=None,
+                message=f"{f.check}: {f.message} ({f.file})",
+                shape="",
+                component="kzsh:SourceCheck",
+            )
+        )
+        if graph is not None:
+            node = BNode()
+            graph.add((node, RDF.type, SH.ValidationResult))
+            graph.add((node, SH.focusNode, URIRef(f.term) if "://" in f.term else Literal(f.term)))
+            graph.add((node, SH.resultSeverity, SH.Violation))
+            graph.add((node, SH.sourceConstraintComponent, component))
+            graph.add((node, SH.resultMessage, Literal(f"{f.check}: {f.message} ({f.file})")))
+            for report_node in graph.subjects(RDF.type, SH.ValidationReport):
+                graph.add((report_node, SH.result, node))
+                graph.set((report_node, SH.conforms, Literal(False)))
+    return Report(conforms=False, findings=findings, graph=graph)
+
+
 def union_graph(ds: Dataset) -> Graph:
     """All named graphs in one Graph, since SHACL validates a single data graph."""
     g = bind_prefixes(Graph())
@@ -214,7 +256,7 @@ def validate(
     if dataset is None:  # the files as written, lexical forms and all
         files = [*ontology_files(settings), *data_files(settings)]
         results = report_graph_of_files(settings.shapes_file, files, owners=data)
-        return Report.from_results(results, data)
+        return with_source_checks(Report.from_results(results, data), settings)
     return Report.from_results(report_graph_of_graph(engine, data, settings.shapes_file), data)
 
 
