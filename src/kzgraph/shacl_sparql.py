@@ -234,11 +234,12 @@ def problems(shapes: Graph) -> list[str]:
         if _deactivated(shapes, shape):
             continue
         for p in set(shapes.predicates(shape, None)) & set(custom):
-            out.append(f"{shape.n3()}: the custom constraint component {custom[p].n3()}")
-        name = shape.n3() if isinstance(shape, URIRef) else "a blank-node shape"
+            component = _written(custom[p], shapes)
+            out.append(f"{_written(shape, shapes)}: the custom constraint component {component}")
+        name = _written(shape, shapes) if isinstance(shape, URIRef) else "a blank-node shape"
         for target in _OTHER_TARGETS:
             if (shape, target, None) in shapes:
-                out.append(f"{name}: {target.n3()} (only sh:targetClass is compiled)")
+                out.append(f"{name}: {_written(target, shapes)} (only sh:targetClass is compiled)")
         if shape in classes and (shape, RDF.type, SH.NodeShape) in shapes:
             out.append(f"{name}: an implicit class target (shape and class in one node)")
         has_path = (shape, SH.path, None) in shapes
@@ -268,23 +269,33 @@ def problems(shapes: Graph) -> list[str]:
                 continue
             if p not in SUPPORTED:
                 if str(p).startswith(str(SH)):
-                    out.append(f"{name}: {p.n3()} is not compiled")
+                    out.append(f"{name}: {_written(p, shapes)} is not compiled")
                 continue
             if p == SH.datatype and not _datatype_supported(str(o)):
-                out.append(f"{name}: sh:datatype {o.n3()} (its lexical forms are not checked)")
+                out.append(
+                    f"{name}: sh:datatype {_written(o, shapes)} (its lexical forms are not checked)"
+                )
             if p in (SH.minCount, SH.maxCount) and where == "nested" and has_path:
                 n = int(str(o))
                 if (p == SH.minCount and n > 1) or (p == SH.maxCount and n != 1):
-                    out.append(f"{name}: nested {p.n3()} {n}")
+                    out.append(f"{name}: nested {_written(p, shapes)} {n}")
             if p in (SH.hasValue, SH["in"]) and _has_blank(shapes, p, o):
-                out.append(f"{name}: {p.n3()} with a blank node")
+                out.append(f"{name}: {_written(p, shapes)} with a blank node")
             if p in (SH["class"],) and not isinstance(o, URIRef):
-                out.append(f"{name}: sh:class {o.n3()}")
+                out.append(f"{name}: sh:class {_written(o, shapes)}")
             if where == "nested" and has_path and p in (SH.uniqueLang, SH.qualifiedValueShape):
-                out.append(f"{name}: nested {p.n3()} on a path")
+                out.append(f"{name}: nested {_written(p, shapes)} on a path")
         if (shape, SH.targetClass, None) in shapes and where == "top" and not has_path:
             pass
     return out
+
+
+def _written(term: Node, shapes: Graph) -> str:
+    """A term as a maintainer wrote it: a prefixed name where the shapes bind the prefix."""
+    try:
+        return term.n3(shapes.namespace_manager)
+    except Exception:  # an IRI no prefix covers
+        return term.n3()
 
 
 def _datatype_supported(datatype: str) -> bool:
