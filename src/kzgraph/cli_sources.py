@@ -120,8 +120,10 @@ def import_cmd(
 ) -> None:
     """Import a tracker table (.csv or .xlsx) through a mapping, reconciled against the graph.
 
-    Exit status: 0 when it imported (or would, with --dry-run), 1 when the result would break
-    the shapes (then nothing is written), 2 for a table or mapping it cannot read.
+    Exit status: 0 when it imported (or would, with --dry-run), rows held for a decision
+    included; 1 when the result would break the shapes; 2 for a table, cell, mapping or shape it
+    cannot take (one line per problem, naming file, row and column). Nothing is written unless
+    the exit status is 0. Every row is accounted for: read = taken + held + refused.
     """
     from kzgraph.importing import import_table
 

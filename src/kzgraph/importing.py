@@ -142,6 +142,12 @@ class ImportResult:
         lines = [f"{self.table.name} as source {self.source_id}: {len(self.rows)} row(s)"]
         counts = self.counts()
         rows = counts.pop("rows", {})
+        held = rows.get("held", 0)
+        # every row accounted for: cell problems refuse the whole table before this point
+        lines.append(
+            f"rows read: {len(self.rows)} = {len(self.rows) - held} taken (matched or new) "
+            f"+ {held} held + 0 refused"
+        )
         lines.append(
             "rows: "
             + ", ".join(f"{rows.get(k, 0)} {k}" for k in (reconcile.MATCHED, reconcile.NEW, "held"))
