@@ -458,3 +458,15 @@ def test_metrics_count_every_process_s_requests(multi):
     finally:
         for c in clients:
             c.close()
+
+
+def test_every_slot_held_by_ending_processes_delays_a_replacement_not_the_supervisor():
+    """Unit: with every deadline slot held by a process still ending, no slot is handed out
+    (it used to raise StopIteration inside spawn() and end the supervisor)."""
+    from kzgraph.endpoint.processes import _Children
+
+    children = _Children(1)
+    children.slots.update({4242: 0, 4343: 1})
+    assert children.free_slot() is None
+    del children.slots[4242]
+    assert children.free_slot() == 0

@@ -142,11 +142,11 @@ class ImportResult:
         lines = [f"{self.table.name} as source {self.source_id}: {len(self.rows)} row(s)"]
         counts = self.counts()
         rows = counts.pop("rows", {})
-        held = rows.get("held", 0)
+        n_held = rows.get("held", 0)
         # every row accounted for: cell problems refuse the whole table before this point
         lines.append(
-            f"rows read: {len(self.rows)} = {len(self.rows) - held} taken (matched or new) "
-            f"+ {held} held + 0 refused"
+            f"rows read: {len(self.rows)} = {len(self.rows) - n_held} taken (matched or new) "
+            f"+ {n_held} held + 0 refused"
         )
         lines.append(
             "rows: "

@@ -263,9 +263,15 @@ class _Children:
         self.served: set[int] = set()  # pids that were handed at least one connection
         self._turn = 0
 
-    def free_slot(self) -> int:
+    def free_slot(self) -> int | None:
+        """A deadline slot no unreaped process holds, or None while every one is held.
+
+        Every slot can be held at once: processes that overran their deadlines are retiring but
+        not yet reaped (the hostile corpus did it with four in 6 s). Their replacements then wait
+        for a slot (:meth:`owe`) instead of ending the supervisor.
+        """
         used = set(self.slots.values())
-        return next(k for k in range(2 * self.count) if k not in used)
+        return next((k for k in range(2 * self.count) if k not in used), None)
 
     def hand(self, connection: socket.socket) -> bool:
         """Pass ``connection`` to a process with a thread free, else the next in turn."""
@@ -341,8 +347,15 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
     pending: deque[tuple[socket.socket, float]] = deque()
     stopping = False
 
+    owed = 0  # replacements waiting for a deadline slot to be freed by a reaped process
+
     def spawn() -> None:
+        nonlocal owed
         slot = children.free_slot()
+        if slot is None:
+            owed += 1
+            log.warning("every process slot is held by one still ending; starting another later")
+            return
         ours, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, measured by the server tests
@@ -405,6 +418,9 @@ def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) ->
                 spawn()
             _hand_pending(children, pending)
             _reap(children, crashes, spawn)
+            while owed and children.free_slot() is not None:
+                owed -= 1
+                spawn()
             now = time.monotonic()
             for pid, slot in list(children.slots.items()):
                 if children.deadlines.any_overdue(slot, now):
