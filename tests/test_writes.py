@@ -109,6 +109,18 @@ def test_updates_are_post_only(client):
     assert count(client) > 6000
 
 
+def test_an_update_only_in_the_url_of_an_empty_form_is_refused(client):
+    """The W3C runner's bad_update_form_body_missing: a form POST whose body is empty and whose
+    URL says update=CLEAR ALL is a malformed request, answered 400, and clears nothing."""
+    before = count(client)
+    form = {**AUTH, "Content-Type": "application/x-www-form-urlencoded"}
+    r = client.post("/sparql", params={"update": "CLEAR ALL"}, content=b"", headers=form)
+    assert r.status_code == 400 and "in its body" in r.text
+    r = client.post("/sparql", params={"query": "ASK {}"}, content=b"", headers=form)
+    assert r.status_code == 400
+    assert count(client) == before > 6000
+
+
 def test_using_graph_uri(client):
     assert update(client, "INSERT DATA { GRAPH <urn:w:src> { <urn:w:in> <urn:w:p> 1 } GRAPH <urn:w:other> { <urn:w:out> <urn:w:p> 1 } }").status_code == 204  # fmt: skip
     text = "INSERT { GRAPH <urn:w:dst> { ?s <urn:w:picked> true } } WHERE { ?s <urn:w:p> 1 }"
