@@ -234,6 +234,8 @@ def test_a_short_body_gets_408(server):
         "/graph/%7F",
         "/ontology/" + "a" * 300,
         "/ontology/a%00b",
+        "/ontology/" + "\U0001f600" * 64,  # 64 characters, 256 bytes: past a file name's limit
+        "/ontology/" + "\U0001f600" * 50 + "/" + "\u00e9" * 130,
     ],
 )
 def test_bad_input_is_4xx(client, path):

@@ -222,11 +222,17 @@ async def docs(request: Request) -> Response:
     state: ServerState = request.app.state.kz
     name = request.path_params.get("path", "") or "index.html"
     site = state.docs_dir
-    if "\x00" in name or len(name) > 255 or any(len(part) > 200 for part in name.split("/")):
+    # the file system's limits are in bytes: 64 emoji are 64 characters and 256 bytes
+    too_long = len(name.encode()) > 1024 or any(len(p.encode()) > 200 for p in name.split("/"))
+    if "\x00" in name or too_long:
         return not_found(request, f"There is no page {name[:80]!r}… in the documentation.")
     if site is not None:
-        target = (site / name).resolve()
-        if target.is_file() and site.resolve() in target.parents:
+        try:
+            target = (site / name).resolve()
+            found = target.is_file() and site.resolve() in target.parents
+        except OSError:  # any other name the file system refuses is no page either
+            found = False
+        if found:
             return FileResponse(target)
     if "/" not in name and "." not in name:
         # /ontology/Company: the term kz:Company (hash IRIs never reach a server)
