@@ -99,6 +99,26 @@ def test_graph_store_writes_through_the_proxy(writable):
     assert not ask(store, f"ASK {{ {TRIPLE} }}")  # gone from the merge too
 
 
+def test_a_push_keeps_the_graphs_users_posted_through_the_endpoint(writable):
+    """A Graph Store POST without ?graph makes a graph in the users' part of the namespace; the
+    next project push replaces and drops only the project's graphs, so the posted one stays
+    (it was named posted-<uuid> inside the push's namespace and dropped as 'no longer in the
+    source')."""
+    store, server = writable
+    body = b"<urn:test:posted> <urn:test:p> <urn:test:o> .\n"
+    nt = {"Content-Type": "application/n-triples", **TOKEN}
+    r = httpx.post(server.url + "store", content=body, headers=nt, timeout=120)
+    assert r.status_code == 201, r.text
+    posted = httpx.URL(r.headers["Location"]).params["graph"]
+    assert posted.startswith("https://w3id.org/kzgraph/graph/user/posted-")
+    pushed = kzgraph("push", "--backend", store)
+    assert pushed.returncode == 0, pushed.stderr
+    assert posted not in pushed.stdout  # not dropped
+    assert ask(
+        store, f"ASK {{ GRAPH <{posted}> {{ <urn:test:posted> <urn:test:p> <urn:test:o> }} }}"
+    )
+
+
 def test_a_write_that_breaks_a_shape_is_applied_and_reported(writable):
     _, server = writable
     kz = "https://w3id.org/kzgraph/ontology#"

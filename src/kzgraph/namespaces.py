@@ -24,6 +24,9 @@ KZ = Namespace(BASE + "ontology#")
 KZSH = Namespace(BASE + "shapes#")
 ID = Namespace(BASE + "id/")
 GRAPH = Namespace(BASE + "graph/")
+#: Graphs users write through the endpoint (a Graph Store POST without ?graph): never the
+#: project push's to replace or drop.
+USER_GRAPHS = f"{GRAPH}user/"
 STATUS = Namespace(BASE + "vocab/status/")
 SECTOR = Namespace(BASE + "vocab/sector/")
 MEASURE = Namespace(BASE + "vocab/measure/")

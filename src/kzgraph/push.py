@@ -9,10 +9,11 @@ Update, as the merge of the named graphs, the layout :class:`~kzgraph.remote.Rem
 The merge is made on the store rather than sent, so its blank nodes stay the named graphs' own.
 
 Who owns what is decided by the graph's name: the project push owns kzgraph's graph namespace
-except ``graph/loaded/``, and drops the graphs there that left the project; a file push never
-drops anything and refuses a graph in the project's part of the namespace (the next project push
-would drop it). Graphs outside the namespace are left alone. Finally the triples per graph are
-counted on the store and compared with what was sent: a difference is an error, not a warning.
+except ``graph/loaded/`` and ``graph/user/`` (graphs written through the endpoint), and drops the
+graphs there that left the project; a file push never drops anything and refuses a graph in the
+project's part of the namespace (the next project push would drop it). Graphs outside the
+namespace are left alone. Finally the triples per graph are counted on the store and compared
+with what was sent: a difference is an error, not a warning.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
 
 from kzgraph.loading import KzgraphError
-from kzgraph.namespaces import GRAPH
+from kzgraph.namespaces import GRAPH, USER_GRAPHS
 from kzgraph.remote import Backend, RemoteStore, graph_counts, virtuoso_merge
 
 MERGE = "DROP SILENT DEFAULT ;\nINSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
@@ -38,10 +39,15 @@ Progress = Callable[[str, int], None]
 def project_owned(graph: str) -> bool:
     """Whether the project push owns ``graph`` (and may drop it when it leaves the project).
 
+    Users' files (``graph/loaded/``) and graphs written through the endpoint (``graph/user/``)
+    are not the project's: a push never replaces or drops them.
+
     >>> project_owned("https://w3id.org/kzgraph/graph/000_aa"), project_owned(LOADED + "mine")
     (True, False)
+    >>> project_owned(USER_GRAPHS + "posted-5f0c")
+    False
     """
-    return graph.startswith(GRAPH) and not graph.startswith(LOADED)
+    return graph.startswith(GRAPH) and not graph.startswith((LOADED, USER_GRAPHS))
 
 
 @dataclass

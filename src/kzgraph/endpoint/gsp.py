@@ -16,9 +16,11 @@ from kzgraph.endpoint.protocol import ProtocolError, check_charset, read_body
 from kzgraph.endpoint.responses import error, not_acceptable
 from kzgraph.endpoint.state import ServerState, scoped_merge
 from kzgraph.endpoint.workers import RDF_FORMATS
+from kzgraph.namespaces import USER_GRAPHS
 
-#: New graphs POSTed without a name get an IRI under this base.
-GRAPH_BASE = "https://w3id.org/kzgraph/graph/posted-"
+#: New graphs POSTed without a name get an IRI under this base: the users' part of the graph
+#: namespace, which ``kzgraph push`` never replaces or drops (it owns the project's part).
+GRAPH_BASE = f"{USER_GRAPHS}posted-"
 
 TRIPLE_FORMATS = tuple(f for f in GRAPH_FORMATS if f.name not in ("nq", "trig"))
 
