@@ -75,7 +75,8 @@ def _store_of(data: Path):  # noqa: ANN202
     )
     store = ox.Store()
     store.bulk_extend(
-        ox.Quad(q.subject, q.predicate, q.object) for q in ox.parse(path=str(data), format=fmt)
+        ox.Quad(q.subject, q.predicate, q.object)
+        for q in ox.parse(path=str(data), format=fmt, base_iri=data.resolve().as_uri())
     )
     return store
 
