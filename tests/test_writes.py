@@ -365,3 +365,33 @@ def test_a_kept_answer_never_outlives_a_write(client):
     assert after.headers["X-Kzgraph-Cache"] == "miss"
     assert int(after.json()["results"]["bindings"][0]["n"]["value"]) > before
     update(client, "DROP GRAPH <https://w3id.org/kzgraph/graph/cache-test>")
+
+
+def test_clients_that_only_send_basic_credentials_update_with_the_token_as_password(writable):
+    """SPARQLWrapper's setCredentials (and Jena's rupdate) send HTTP Basic: the token as the
+    password is accepted under the same rules, a wrong one is refused, and the 401 challenges
+    Basic first (Jena 4.5 failed on a lone Bearer challenge)."""
+    from SPARQLWrapper import POST, SPARQLWrapper
+    from SPARQLWrapper.SPARQLExceptions import Unauthorized
+
+    graph = "urn:w:basic"
+    client = SPARQLWrapper(writable.url + "sparql", updateEndpoint=writable.url + "sparql")
+    client.setMethod(POST)
+    client.setCredentials("anyone", "wrong")
+    client.setQuery(f"INSERT DATA {{ GRAPH <{graph}> {{ <urn:w:b> <urn:w:p> 1 }} }}")
+    with pytest.raises(Unauthorized):
+        client.query()
+    client.setCredentials("anyone", TOKEN)
+    client.setQuery(f"INSERT DATA {{ GRAPH <{graph}> {{ <urn:w:b> <urn:w:p> 1 }} }}")
+    client.query()
+    with httpx.Client(base_url=writable.url, timeout=60) as c:
+        assert ask(c, f"ASK {{ GRAPH <{graph}> {{ <urn:w:b> <urn:w:p> 1 }} }}")
+        refused = c.post("/sparql", data={"update": "CLEAR ALL"})
+        challenges = refused.headers.get_list("www-authenticate")
+        assert refused.status_code == 401 and challenges[0].startswith("Basic")
+        assert any(ch.startswith("Bearer") for ch in challenges)
+        bad = c.post(
+            "/sparql", data={"update": "CLEAR ALL"}, headers={"Authorization": "Basic %%%"}
+        )
+        assert bad.status_code == 401
+        assert update(c, f"DROP GRAPH <{graph}>").status_code == 204

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import secrets
@@ -45,16 +47,29 @@ def base_url(request: Request) -> str:
 
 
 def authorised(request: Request, state: ServerState) -> bool:
-    """True when updates are on and the request carries the server's bearer token."""
+    """True when updates are on and the request carries the server's token.
+
+    As a bearer token (``Authorization: Bearer <token>``), or as the password of HTTP Basic
+    (any user name), for the clients that can only send Basic: Jena's ``rupdate``,
+    SPARQLWrapper's ``setCredentials``. Both are held to the same token, compared in constant time.
+    """
     if not state.settings.allow_updates or not state.settings.token:
         return False
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _, credentials = header.partition(" ")
     # compare bytes: compare_digest refuses non-ASCII str, and a header may carry any octet
-    given = token.encode("latin-1", "replace")
-    return scheme.lower() == "bearer" and secrets.compare_digest(
-        given, state.settings.token.encode("utf-8")
-    )
+    given = credentials.strip().encode("latin-1", "replace")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(given, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        _user, colon, given = decoded.partition(b":")
+        if not colon:
+            return False
+    elif scheme.lower() != "bearer":
+        return False
+    return secrets.compare_digest(given, state.settings.token.encode("utf-8"))
 
 
 def refuse_write(request: Request, state: ServerState) -> Response | None:
@@ -62,8 +77,14 @@ def refuse_write(request: Request, state: ServerState) -> Response | None:
     if not state.settings.allow_updates:
         return error(403, "this endpoint is read-only: updates are refused")
     if not authorised(request, state):
-        response = error(401, "updates need 'Authorization: Bearer <token>'")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="kzgraph"'
+        response = error(
+            401,
+            "updates need 'Authorization: Bearer <token>', or HTTP Basic with the token as "
+            "the password",
+        )
+        # Basic first: Jena 4.5 fails on a Bearer challenge it meets before one it knows
+        response.headers.append("WWW-Authenticate", 'Basic realm="kzgraph"')
+        response.headers.append("WWW-Authenticate", 'Bearer realm="kzgraph"')
         return response
     return None
 
