@@ -502,6 +502,10 @@ def test_graph_store_protocol(tmp_path: Path):
             )
             got = c.get(target, headers={"Accept": "application/n-triples"})
             assert got.status_code == 200 and "<urn:test:o>" in got.text
+            # N3, as Oxigraph serves it: Turtle text, which every N3 reader reads
+            n3 = c.get(target, headers={"Accept": "text/n3"})
+            assert n3.status_code == 200 and n3.headers["content-type"].startswith("text/n3")
+            assert len(Graph().parse(data=n3.text, format="n3")) == 1
             more = "<urn:test:s> <urn:test:p> <urn:test:o2> ."
             assert (
                 c.post(

@@ -51,6 +51,8 @@ GRAPH_FORMATS = (
     Format("nt", "application/n-triples", ("text/plain",)),
     Format("nq", "application/n-quads"),
     Format("trig", "application/trig"),
+    # N3 readers read Turtle: a client asking for text/n3 (Oxigraph serves it) gets Turtle text
+    Format("n3", "text/n3"),
     Format("ttl", "text/turtle", ("application/x-turtle",)),
 )
 
@@ -72,6 +74,7 @@ ALIASES = {
     "jsonld": "jsonld",
     "json-ld": "jsonld",
     "rdfxml": "xml",
+    "n3": "n3",
 }
 
 

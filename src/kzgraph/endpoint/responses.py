@@ -11,6 +11,7 @@ from kzgraph.endpoint.workers import Answer
 #: rdflib serializer names for the RDF formats the server writes from rdflib graphs.
 RDFLIB_NAMES = {
     "ttl": "turtle",
+    "n3": "turtle",
     "nt": "nt",
     "xml": "xml",
     "jsonld": "json-ld",

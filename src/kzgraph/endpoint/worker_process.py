@@ -27,6 +27,7 @@ RESULT_FORMATS = {
 }
 RDF_FORMATS = {
     "ttl": ox.RdfFormat.TURTLE,
+    "n3": ox.RdfFormat.TURTLE,  # Turtle is N3: written and read as Turtle
     "nt": ox.RdfFormat.N_TRIPLES,
     "xml": ox.RdfFormat.RDF_XML,
     "jsonld": ox.RdfFormat.JSON_LD,
