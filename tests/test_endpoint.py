@@ -564,3 +564,20 @@ def test_serve_refuses_an_invalid_graph(tmp_path: Path, settings):
     )
     assert result.returncode == 2
     assert "does not conform" in result.stderr and "kz:currency" in result.stderr
+
+
+def test_format_parameter_wins_over_accept_and_only_conneg_lets_accept_decide(client):
+    """The documented rule: format= (SPARQLWrapper's default xml) wins over a custom Accept;
+    setOnlyConneg(True) sends no format=, and Accept decides."""
+    from SPARQLWrapper import SPARQLWrapper
+
+    query = "CONSTRUCT WHERE { <https://w3id.org/kzgraph/id/company/tbea> ?p ?o }"
+    sent = client.get("/sparql", params={"query": query, "format": "xml"},
+                      headers={"Accept": "application/n-triples"})  # fmt: skip
+    assert sent.headers["content-type"].startswith("application/rdf+xml")
+    wrapper = SPARQLWrapper(str(client.base_url) + "sparql")
+    wrapper.setQuery(query)
+    wrapper.setOnlyConneg(True)
+    wrapper.addCustomHttpHeader("Accept", "application/n-triples")
+    answer = wrapper.query()
+    assert answer.response.headers["Content-Type"].startswith("application/n-triples")
