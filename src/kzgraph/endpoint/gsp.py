@@ -139,12 +139,11 @@ async def write_graph(request: Request) -> Response:
                 request, state.settings.max_request_bytes, state.settings.body_timeout
             )
         )
-        # a remote store answers over the network: not on the event loop
-        existed = await anyio.to_thread.run_sync(state.store.has_graph, graph.value)
         if request.method == "DELETE":
-            if not existed:
+            # a remote store answers over the network: not on the event loop
+            if not await anyio.to_thread.run_sync(state.store.has_graph, graph.value):
                 return error(404, f"no graph {graph}")
-            update = f"DROP GRAPH <{graph.value}>"
+            update = f"DROP SILENT GRAPH <{graph.value}>"
         else:
             content_type = request.headers.get("content-type", "")
             check_charset(content_type)
@@ -160,12 +159,16 @@ async def write_graph(request: Request) -> Response:
     try:
         # only this graph's share of the merged default graph is redone, not the whole store
         merged = scoped_merge(update, {graph.value})
-        await anyio.to_thread.run_sync(state.write, merged, None, update)
+        # whether the graph existed is read under the write lock, with the write: two
+        # concurrent PUTs of a new graph get one 201 and one 204, never two 201s
+        existed = await anyio.to_thread.run_sync(state.write, merged, None, update, graph.value)
     except (SyntaxError, RuntimeError, OSError, ValueError) as exc:
         return error(400, f"the write was refused, nothing was changed: {exc}")
     from kzgraph.endpoint.app import validation_headers
 
     checked = validation_headers(state)
+    if request.method == "DELETE" and not existed:  # another DELETE got there first
+        return error(404, f"no graph {graph}")
     if request.method == "DELETE" or existed:
         return Response(status_code=204, headers=checked)
     headers = {"Location": f"{request.base_url}store?graph={quote(graph.value, safe='')}"}

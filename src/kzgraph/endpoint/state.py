@@ -216,9 +216,16 @@ class ServerState:
         return await anyio.to_thread.run_sync(self.graphs)
 
     def write(
-        self, update: str, base_iri: str | None = None, changed_by: str | None = None
-    ) -> None:
+        self,
+        update: str,
+        base_iri: str | None = None,
+        changed_by: str | None = None,
+        graph: str | None = None,
+    ) -> bool | None:
         """Apply one SPARQL Update and re-derive the default graph, in one transaction.
+
+        With ``graph``, whether that graph existed just before this write, read under the write
+        lock: the Graph Store's 201 (created) or 204 stays right under concurrent writers.
 
         Oxigraph runs a request's operations atomically, so the user's operations, the merge
         after each of them, and the final merge either all take effect or none does (a kill -9
@@ -232,9 +239,9 @@ class ServerState:
         from kzgraph.namespaces import PREFIXES
 
         if not isinstance(self.store, OxigraphStore):
-            self._write_remote(update, base_iri, changed_by)
-            return
+            return self._write_remote(update, base_iri, changed_by, graph)
         with self._write_lock:
+            existed = self.store.has_graph(graph) if graph is not None else None
             path = self.local.path
             before = store_state.mark_dirty(path) if path is not None else None
             found = touched(changed_by, PREFIXES, base_iri) if changed_by is not None else None
@@ -254,8 +261,11 @@ class ServerState:
                     )
             self.changed()
             self.revalidate(focus)
+        return existed
 
-    def _write_remote(self, update: str, base_iri: str | None, changed_by: str | None) -> None:
+    def _write_remote(
+        self, update: str, base_iri: str | None, changed_by: str | None, graph: str | None
+    ) -> bool | None:
         """One write at the remote store's Update service, its merge kept in the same request.
 
         On a store whose default graph is the merge (Oxigraph server) the merge steps are the
@@ -279,6 +289,7 @@ class ServerState:
         store = self.store
         assert isinstance(store, RemoteStore)
         with self._write_lock:
+            existed = store.has_graph(graph) if graph is not None else None
             pragma = ""
             if store.kind == "virtuoso":
                 own = changed_by if changed_by is not None else update
@@ -306,6 +317,7 @@ class ServerState:
                 self.pool.graphs = graphs  # the dataset sent with each query to Virtuoso
                 self.pool.forget_edges()
             self.revalidate(None)
+        return existed
 
     def shapes(self) -> Graph:
         """The shapes graph, parsed once: every write's validation uses it."""
