@@ -221,3 +221,43 @@ def test_mangled_pipelines_get_answers_or_a_close_never_a_5xx(server, edits):
     statuses = [status for status, _ in _answers_or_closes(server.port, raw)]
     assert all(status < 500 for status in statuses), statuses
     assert booleans(exchange(server.port, [GET_ASK_EMPTY], 1)) == [(200, False)]
+
+
+@pytest.mark.parametrize(
+    "head,status",
+    [
+        (b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 without Host
+        (b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET /sparql?query=ASK%7B%7D HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+        (b"GET /sparql?query=ASK%7B%7D\r\n\r\n", 505),  # no version: HTTP/0.9
+        (
+            b"POST /sparql HTTP/1.1\r\nHost: t\r\nContent-Type: application/sparql-query\r\n"
+            b"Transfer-Encoding: identity, chunked\r\n\r\n4\r\nASK \r\n2\r\n{}\r\n0\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST /sparql HTTP/1.1\r\nHost: t\r\nContent-Type: application/sparql-query\r\n"
+            b"Transfer-Encoding: chunked, gzip\r\n\r\n",
+            400,
+        ),
+        (b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: t\r\nExpect: 42-bogus\r\n\r\n", 417),
+    ],
+    ids=[
+        "no-host",
+        "two-hosts",
+        "http2-line",
+        "no-version",
+        "identity-chunked",
+        "chunked-not-last",
+        "expect",
+    ],  # fmt: skip
+)
+def test_heads_the_rfc_forbids_guessing_at_are_refused_as_oxigraph_does(server, head, status):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(head)
+        answers = read_answers(sock, 1)
+        assert [a[0] for a in answers] == [status]
+        assert closed_by_server(sock)
+    # HTTP/1.0 without Host is still fine, and the server goes on
+    old = b"GET /sparql?query=ASK%20%7B%7D HTTP/1.0\r\nAccept: application/sparql-results+json\r\n\r\n"
+    assert booleans(exchange(server.port, [old], 1)) == [(200, True)]

@@ -123,6 +123,7 @@ class KzgraphHttpProtocol(HttpToolsProtocol):
         """Hand the request to the app, unless it asks for an upgrade (answered later)."""
         self._reading_head = False
         self._disarm()
+        self._check_head()
         if self.parser.should_upgrade():
             self._declined = True
             self.scope["method"] = self.parser.get_method().decode("ascii")
@@ -138,6 +139,30 @@ class KzgraphHttpProtocol(HttpToolsProtocol):
         """A declined upgrade's request ends where the fresh parser says."""
         if not self._declined:
             super().on_message_complete()
+
+    def _check_head(self) -> None:
+        """Refuse heads RFC 9112 says a server must not guess at, as Oxigraph's server does.
+
+        An HTTP/1.1 request needs exactly one Host (400 otherwise); only HTTP/1.0 and 1.1 are
+        spoken (505); a Transfer-Encoding other than ``chunked`` alone is not understood (501,
+        or 400 when chunked is not the last coding); an Expect other than ``100-continue``
+        cannot be met (417).
+        """
+        version = self.parser.get_http_version()
+        if version not in ("1.0", "1.1"):
+            self._refuse(505, f"HTTP/{version} is not spoken here; use HTTP/1.1")
+        hosts = sum(1 for name, _ in self.headers if name == b"host")
+        if hosts > 1 or (version == "1.1" and hosts == 0):
+            self._refuse(400, "an HTTP/1.1 request carries exactly one Host header")
+        for name, value in self.headers:
+            if name == b"transfer-encoding":
+                codings = [c.strip().lower() for c in value.split(b",") if c.strip()]
+                if codings and codings[-1] != b"chunked":
+                    self._refuse(400, "chunked must be the last transfer coding")
+                if codings != [b"chunked"]:
+                    self._refuse(501, "only the chunked transfer coding is understood")
+            elif name == b"expect" and value.strip().lower() != b"100-continue":
+                self._refuse(417, "the only expectation met here is 100-continue")
 
     def _refuse(self, status: int, message: str) -> None:
         self._refusal = (status, message)
