@@ -250,7 +250,7 @@ def test_mangled_pipelines_get_answers_or_a_close_never_a_5xx(server, edits):
         "identity-chunked",
         "chunked-not-last",
         "expect",
-    ],  # fmt: skip
+    ],
 )
 def test_heads_the_rfc_forbids_guessing_at_are_refused_as_oxigraph_does(server, head, status):
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
