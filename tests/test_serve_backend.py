@@ -425,3 +425,27 @@ def test_hostile_corpus_through_the_proxy(tmp_path):
                 server.stop()
     finally:
         listener.close()
+
+
+def test_healthz_while_the_store_is_gone_is_the_documented_503_json(tmp_path):
+    """The store stops under a running proxy after a write (which drops the cached graph list
+    and count): /healthz answers 503 with its JSON (it answered 502 in plain text), and the
+    background count logs no traceback."""
+    with oxigraph_server(tmp_path / "store") as url:
+        assert kzgraph("push", "--backend", url).returncode == 0
+        server = Server("--backend", url, "--no-validate", "--allow-updates", "--token", "t")
+        written = server.update("INSERT DATA { GRAPH <urn:h:g> { <urn:h:s> <urn:h:p> 1 } }", "t")
+        assert written.status_code == 204, written.text
+    try:  # the store has stopped now; /healthz asks it at most every 5 s
+        deadline = time.monotonic() + 15
+        while httpx.get(server.url + "healthz", timeout=30).status_code == 200:
+            assert time.monotonic() < deadline, "healthz never noticed the store had gone"
+            time.sleep(0.5)
+        for _ in range(3):
+            r = httpx.get(server.url + "healthz", timeout=30)
+            assert r.status_code == 503, r.text
+            body = r.json()
+            assert body["status"] == "unavailable" and body["backend"]["reachable"] is False
+        assert "Traceback" not in server.output()
+    finally:
+        server.stop()

@@ -313,11 +313,15 @@ async def healthz(request: Request) -> Response:
     if isinstance(state.pool, RemotePool):  # the store answers, or this server cannot either
         backend = await state.pool.check()
         ok = ok and bool(backend["reachable"])
+    try:
+        graphs: int | None = len(await state.graphs_async())
+    except BackendError:  # the store went away: say so in the documented 503 JSON
+        graphs, ok = None, False
     return JSONResponse(
         {
             "status": "ok" if ok else "unavailable",
             "quads": state.size_if_known(),  # null until a background count finishes
-            "graphs": len(await state.graphs_async()),
+            "graphs": graphs,
             "generation": state.generation,
             "updates": state.settings.allow_updates,
             "pool": {**pool, "pids": state.pool.pids()},

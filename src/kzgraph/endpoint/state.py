@@ -8,6 +8,7 @@ N-Quads instead. Each write also updates the store's recorded content id
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ from kzgraph.store import MERGE, OxigraphStore
 def named_quads(store: ox.Store) -> list[ox.Quad]:
     """Every quad of the named graphs; the default graph only repeats them."""
     return [q for q in store if not isinstance(q.graph_name, ox.DefaultGraph)]
+
+
+log = logging.getLogger("kzgraph.endpoint")
 
 
 @dataclass
@@ -184,6 +188,8 @@ class ServerState:
                     size = len(self.store)
                     if generation == self.generation:
                         self._size = size
+                except Exception as exc:  # a remote store that is gone: /healthz says so
+                    log.debug("counting the quads failed: %s", exc)
                 finally:
                     self._counting = False
 
