@@ -84,7 +84,8 @@ def test_a_refused_update_changes_nothing(writable):
 def test_graph_store_writes_through_the_proxy(writable):
     store, server = writable
     body = f"{TRIPLE} .\n".encode()
-    params = {"graph": G}
+    # a graph of its own: the store keeps G, emptied by the test before, as an empty graph
+    params = {"graph": G + "-gsp"}
     nt = {"Content-Type": "application/n-triples", **TOKEN}
     r = httpx.put(server.url + "store", params=params, content=body, headers=nt, timeout=120)
     assert r.status_code == 201, r.text
@@ -95,7 +96,7 @@ def test_graph_store_writes_through_the_proxy(writable):
     assert ask(store, f"ASK {{ {TRIPLE} }}")
     r = httpx.delete(server.url + "store", params=params, headers=TOKEN, timeout=120)
     assert r.status_code == 204
-    assert not ask(store, f"ASK {{ GRAPH <{G}> {{ ?s ?p ?o }} }}")
+    assert not ask(store, f"ASK {{ GRAPH <{G}-gsp> {{ ?s ?p ?o }} }}")
     assert not ask(store, f"ASK {{ {TRIPLE} }}")  # gone from the merge too
 
 
@@ -154,3 +155,25 @@ def test_a_write_to_a_store_that_has_gone_is_a_502_not_a_success(tmp_path):
         assert "did not answer" in health.json()["backend"]["error"]
     finally:
         server.stop()
+
+
+def test_an_empty_graph_made_by_put_is_found_through_the_proxy(writable):
+    """PUT with an empty body makes an empty named graph (201); the proxy finds it as the store
+    does: GET answers 200 with no triples, DELETE 204 (both answered 404)."""
+    _store, server = writable
+    params = {"graph": "urn:w:empty"}
+    nt = {"Content-Type": "application/n-triples", **TOKEN}
+    r = httpx.put(server.url + "store", params=params, content=b"", headers=nt, timeout=120)
+    assert r.status_code == 201, r.text
+    got = httpx.get(
+        server.url + "store", params=params, headers={"Accept": "application/n-triples"}
+    )
+    assert got.status_code == 200 and got.text.strip() == ""
+    assert (
+        httpx.delete(server.url + "store", params=params, headers=TOKEN, timeout=120).status_code
+        == 204
+    )
+    gone = httpx.get(
+        server.url + "store", params=params, headers={"Accept": "application/n-triples"}
+    )
+    assert gone.status_code == 404

@@ -493,10 +493,31 @@ class RemoteStore:
         return sorted(graph_counts(self))
 
     def has_graph(self, iri: str) -> bool:
-        """Whether the named graph ``iri`` holds anything."""
+        """Whether the store has the named graph ``iri``, an empty one too where it can tell.
+
+        A store with a Graph Store (Oxigraph's server) is asked with a HEAD, which knows an
+        empty graph made by a PUT (an ASK over its triples answered 404 for it); otherwise
+        whether the graph holds anything.
+        """
+        checked = _checked_iri(iri)
+        if self.backend.store_url and self.kind != "virtuoso":
+            try:
+                # Connection: close, because Oxigraph's server sends a body with a 404 to a HEAD,
+                # which would be read as the start of the next answer on a kept-alive connection
+                response = self._http.head(
+                    self.backend.store_url,
+                    params={"graph": checked},
+                    headers={"Connection": "close"},
+                )
+            except httpx.HTTPError as exc:
+                raise BackendError(
+                    f"the backend {self.backend.store_url} cannot be reached: {exc}"
+                ) from None
+            if response.status_code in (200, 404):
+                return response.status_code == 200
         # asked of the whole store: Virtuoso, sent a dataset of named graphs, answered true
         # for a graph just dropped
-        ask = f"ASK {{ GRAPH <{_checked_iri(iri)}> {{ ?s ?p ?o }} }}"
+        ask = f"ASK {{ GRAPH <{checked}> {{ ?s ?p ?o }} }}"
         return bool(self.query(ask, None, True).boolean)
 
     def _ntriples(self, where: str, whole_store: bool = False) -> bytes:
