@@ -12,6 +12,8 @@ import asyncio
 import collections
 import io
 import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -365,6 +367,22 @@ def test_the_relay_reaches_its_one_store_and_ends_with_its_server(oxigraph):
             # whatever host the request names, the relay connects to the store's
             r = client.get("http://elsewhere.example/query", params={"query": "ASK { ?s ?p ?o }"})
             assert r.status_code == 200 and r.json()["boolean"] is True
+        # the relay killed is started again by its keeper, on the same socket
+        relays = Path(f"/proc/{gateway.process.pid}/task/{gateway.process.pid}/children")
+        [relay_pid] = [int(p) for p in relays.read_text().split()]
+        os.kill(relay_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with httpx.Client(transport=httpx.HTTPTransport(uds=gateway.socket_path)) as client:
+                    r = client.get("http://x/query", params={"query": "ASK { ?s ?p ?o }"})
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the relay was not started again"
+            time.sleep(0.2)
+        assert [int(p) for p in relays.read_text().split()] != [relay_pid]
     finally:
         gateway.close()
     assert not gateway.alive

@@ -12,6 +12,11 @@ is the store's, and only the way the relay connects.
 TLS, when the backend URL is https, runs end to end between the server and the store; the relay
 sees only encrypted bytes. It holds at most ``MAX_CONNECTIONS`` connections at once and closes
 both sides of a pair when either side closes.
+
+The process the server starts is a keeper, not the relay itself: it runs the relay as its own
+child and starts it again when it ends (killed, crashed), on the same socket, as the server's
+supervisor restarts its workers; a sandboxed server could not start a relay that may connect.
+The keeper ends, and the relay with it, when the server does.
 """
 
 from __future__ import annotations
@@ -142,16 +147,80 @@ def _exit_with_parent(path: str) -> None:
     os._exit(0)
 
 
-def main() -> None:
-    """``python -m kzgraph.endpoint.gateway HOST PORT SOCKET``."""
+#: A relay that ends this many times within ``RESTART_WINDOW`` seconds is not started again.
+MAX_RESTARTS = 20
+RESTART_WINDOW = 60.0
+
+
+def _run_relay(host: str, port: int, path: str) -> None:
+    """The relay itself: ``python -m kzgraph.endpoint.gateway --relay HOST PORT SOCKET``."""
     import threading
 
-    host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     threading.Thread(target=_exit_with_parent, args=(path,), daemon=True).start()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # the socket of a relay that was killed
     try:
         asyncio.run(relay(host, port, path))
     except KeyboardInterrupt:
         pass
+
+
+def _keep(host: str, port: int, path: str) -> None:
+    """Run the relay and start it again whenever it ends, until the server's stdin closes."""
+    import threading
+    import time
+
+    gone = threading.Event()
+    current: list[subprocess.Popen[bytes]] = []
+
+    def watch_parent() -> None:
+        sys.stdin.buffer.read()
+        gone.set()
+        for child in current:
+            with contextlib.suppress(OSError):
+                child.kill()
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    starts: list[float] = []
+    ready_said = False
+    while not gone.is_set():
+        child = subprocess.Popen(
+            [sys.executable, "-m", "kzgraph.endpoint.gateway", "--relay", host, str(port), path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        current[:] = [child]
+        assert child.stdout is not None
+        line = child.stdout.readline().decode("utf-8", "replace").strip()
+        if not ready_said:
+            print(line, flush=True)  # READY, or why the relay could not start
+            ready_said = True
+            if line != READY:
+                child.kill()
+                break
+        child.wait()
+        if gone.is_set():
+            break
+        now = time.monotonic()
+        starts = [t for t in starts if t > now - RESTART_WINDOW] + [now]
+        if len(starts) > MAX_RESTARTS:
+            print(
+                f"kzgraph-gateway: the relay ended {len(starts)} times in a minute", file=sys.stderr
+            )
+            break
+        print("kzgraph-gateway: the relay ended; starting it again", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
+    os._exit(0)
+
+
+def main() -> None:
+    """``python -m kzgraph.endpoint.gateway HOST PORT SOCKET`` (the keeper), or ``--relay``."""
+    if sys.argv[1] == "--relay":
+        _run_relay(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        return
+    _keep(sys.argv[1], int(sys.argv[2]), sys.argv[3])
 
 
 if __name__ == "__main__":
