@@ -122,3 +122,14 @@ def test_a_shape_the_default_engine_refuses_is_refused_before_anything_is_writte
     assert tree_digest(project) == before
     with pytest.raises(KzgraphError, match="refuses the shapes"):
         prepare_data(ServerSettings(project=Settings.discover(project), workers=1, sandbox=False))
+
+
+@pytest.mark.parametrize("engine", ["shacl", "pyshacl", "sparql"])
+def test_every_engine_validates_an_on_disk_store(tmp_path_factory, engine):
+    store = tmp_path_factory.getbasetemp() / "engines-store"
+    root = Path(__file__).resolve().parent.parent
+    if not store.exists():
+        assert kzgraph(root, "build", "--store", str(store)).returncode == 0
+    done = kzgraph(root, "validate", "--store", str(store), "--engine", engine)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Conforms" in done.stdout and f"({engine})" in done.stderr
