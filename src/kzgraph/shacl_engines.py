@@ -246,6 +246,13 @@ def check_shapes(engine: str, shapes_file: Path) -> None:
             raise EngineRefusal(
                 f"{shapes_file}: the shacl engine refuses the shapes: {exc}"
             ) from None
+        forbidden = _subquery_constraints(shapes_file)
+        if forbidden:
+            raise EngineRefusal(
+                f"{shapes_file}: the shacl engine refuses the shapes: {forbidden[0]}'s SPARQL "
+                "constraint has a subquery that does not return $this, which SHACL's pre-binding "
+                "does not allow (SHACL 5.2.1)"
+            )
     elif engine != "pyshacl":
         raise KzgraphError(f"unknown SHACL engine {engine!r}")
 
@@ -280,3 +287,23 @@ def report_graph_of_files(
                 ox.serialize(triples, out, ox.RdfFormat.N_TRIPLES)
                 store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object) for t in triples)
         return _validate_dump(path, store, shapes_file, owners)
+
+
+def _subquery_constraints(shapes_file: Path) -> list[str]:
+    """Shapes whose sh:select nests a SELECT that does not return ``$this`` (SHACL forbids it).
+
+    The engine refuses the other forbidden forms (MINUS, VALUES, SERVICE, re-binding) itself and
+    runs this one; the W3C suite expects a refusal (``unsupported-sparql-004``).
+    """
+    from kzgraph.loading import load_shapes_file
+
+    shapes = load_shapes_file(shapes_file)
+    found = []
+    for holder, select in shapes.subject_objects(SH.select):
+        where = str(select).split("{", 1)[1] if "{" in str(select) else ""
+        # a subquery must return the pre-bound variables (SELECT * or one naming $this)
+        heads = re.findall(r"\bSELECT\b(.*?)(?:\bWHERE\b|\{)", where, re.IGNORECASE | re.DOTALL)
+        if any("*" not in h and not re.search(r"[$?]this\b", h) for h in heads):
+            shape = next(iter(shapes.subjects(SH.sparql, holder)), holder)
+            found.append(shape.n3(shapes.namespace_manager))
+    return found
