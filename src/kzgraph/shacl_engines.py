@@ -189,7 +189,7 @@ def _validate_dump(data: Path, store: ox.Store, shapes_file: Path, owners: Graph
             core.serialize(core_file, format="turtle")
         report = report_graph_from_shacl(core_file, data)
     if pairs:
-        _add_violations(report, run_compiled(store, shapes, only=pairs))
+        add_violations(report, run_compiled(store, shapes, only=pairs))
     blank = {str(f) for f in report.objects(None, SH.focusNode) if isinstance(f, BNode)}
     if blank and owners is not None:
         for label, (subject, predicate) in blank_node_owners(data, blank).items():
@@ -198,8 +198,8 @@ def _validate_dump(data: Path, store: ox.Store, shapes_file: Path, owners: Graph
     return report
 
 
-def _add_violations(report: Graph, violations: list[Violation]) -> None:
-    """Results of the compiled SPARQL constraints, added to an engine's report graph."""
+def add_violations(report: Graph, violations: list[Violation]) -> None:
+    """The compiled engine's violations as SHACL results of ``report`` (made if it has none)."""
     from rdflib import Literal
     from rdflib.namespace import RDF
 

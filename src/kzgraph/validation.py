@@ -27,6 +27,7 @@ from kzgraph.settings import Settings
 from kzgraph.shacl_engines import (
     DEFAULT_ENGINE,
     EngineRefusal,
+    add_violations,
     report_graph_of_files,
     report_graph_of_graph,
     report_graph_of_store,
@@ -296,21 +297,9 @@ def validate_store(
     results = bind_prefixes(Graph())
     report_node = BNode()
     results.add((report_node, RDF.type, SH.ValidationReport))
-    results.add((report_node, SH.conforms, Literal(not violations)))
+    add_violations(results, violations)
     findings = []
     for v in violations:
-        node = BNode()
-        results.add((report_node, SH.result, node))
-        results.add((node, RDF.type, SH.ValidationResult))
-        results.add((node, SH.focusNode, v.focus))
-        results.add((node, SH.resultMessage, Literal(v.message)))
-        results.add((node, SH.resultSeverity, SH[v.severity]))
-        results.add((node, SH.sourceShape, v.source))
-        results.add((node, SH.sourceConstraintComponent, v.component))
-        if v.path is not None:
-            results.add((node, SH.resultPath, v.path))
-        if v.value is not None:
-            results.add((node, SH.value, v.value))
         focus = str(v.focus) if isinstance(v.focus, URIRef) else f"_:{v.focus}"
         findings.append(
             Finding(
