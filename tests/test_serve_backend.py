@@ -467,3 +467,33 @@ def test_healthz_while_the_store_is_gone_is_the_documented_503_json(tmp_path):
         assert "Traceback" not in server.output()
     finally:
         server.stop()
+
+
+def test_answers_from_a_remote_store_are_kept_a_stated_while_and_say_their_age(tmp_path):
+    """A write the proxy cannot see (straight to the store) shows through it within
+    REMOTE_ANSWER_SECONDS; until then the kept answer carries HTTP's Age (it was kept 60 s+)."""
+    from kzgraph.endpoint.state import REMOTE_ANSWER_SECONDS
+
+    slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a a ?t . ?d a ?u }"
+    json_accept = {"Accept": "application/sparql-results+json"}
+    with oxigraph_server(tmp_path / "store") as url:
+        assert kzgraph("push", "--backend", url).returncode == 0
+        server = Server("--backend", url, "--no-validate")
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as c:
+                first = c.get("/sparql", params={"query": slow}, headers=json_accept)
+                again = c.get("/sparql", params={"query": slow}, headers=json_accept)
+                assert again.headers["X-Kzgraph-Cache"] == "hit" and "age" in again.headers
+                before = first.json()["results"]["bindings"][0]["n"]["value"]
+                # another writer adds a typed node at the store itself
+                base = url.rsplit("/", 1)[0]
+                added = httpx.post(
+                    base + "/update", data={"update": "INSERT DATA { <urn:t:x> a <urn:t:T> }"}
+                )
+                assert added.status_code == 204, added.text
+                time.sleep(REMOTE_ANSWER_SECONDS + 1)
+                fresh = c.get("/sparql", params={"query": slow}, headers=json_accept)
+                assert fresh.headers["X-Kzgraph-Cache"] == "miss"
+                assert fresh.json()["results"]["bindings"][0]["n"]["value"] != before
+        finally:
+            server.stop()

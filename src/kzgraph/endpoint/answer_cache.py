@@ -36,6 +36,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from pathlib import Path
@@ -54,8 +55,13 @@ class AnswerCache:
         min_seconds: float = 0.02,
         max_entry: int = 8_000_000,
         shared: Path | None = None,
+        max_age: float | None = None,
     ) -> None:
         self.shared = shared
+        #: Seconds an answer is kept at most: for a remote store, which writers kzgraph does
+        #: not see (``kzgraph push``, other clients) may change at any time.
+        self.max_age = max_age
+        self._stored: dict[Hashable, float] = {}
         self._puts = 0
         self.max_bytes = max_bytes
         self.min_seconds = min_seconds
@@ -81,7 +87,12 @@ class AnswerCache:
         )
 
     def get(self, key: Hashable) -> Answer | None:
-        """The kept answer, marked as cached, or None."""
+        """The kept answer, marked as cached with its age, or None."""
+        now = time.monotonic()
+        stored = self._stored.get(key, now)
+        if self.max_age is not None and now - stored > self.max_age and key in self._entries:
+            self.bytes -= _size(self._entries.pop(key))  # past its age: computed again
+            self._stored.pop(key, None)
         answer = self._entries.get(key)
         if answer is None and self.shared is not None:
             answer = self._read(key)
@@ -92,7 +103,7 @@ class AnswerCache:
             return None
         self.hits += 1
         self._entries.move_to_end(key)
-        return dataclasses.replace(answer, cached=True)
+        return dataclasses.replace(answer, cached=True, age=now - self._stored.get(key, now))
 
     def put(self, key: Hashable, answer: Answer) -> None:
         """Keep ``answer`` if it succeeded, was slow enough to matter and fits."""
@@ -109,9 +120,11 @@ class AnswerCache:
         if old is not None:
             self.bytes -= _size(old)
         self._entries[key] = answer
+        self._stored[key] = time.monotonic()
         self.bytes += _size(answer)
         while self.bytes > self.max_bytes and self._entries:
-            _, dropped = self._entries.popitem(last=False)
+            gone, dropped = self._entries.popitem(last=False)
+            self._stored.pop(gone, None)
             self.bytes -= _size(dropped)
 
     def _file(self, key: Hashable) -> Path:

@@ -65,4 +65,6 @@ def answer_response(answer: Answer, select_fmt: Format, graph_fmt: Format) -> Re
     if answer.truncated:
         headers["X-Kzgraph-Truncated"] = "true"
     headers["X-Kzgraph-Cache"] = "hit" if answer.cached else "miss"
+    if answer.cached:  # HTTP's own word for an answer kept, not computed now
+        headers["Age"] = str(int(answer.age))
     return Response(answer.body, media_type=fmt.content_type, headers=headers)

@@ -42,6 +42,9 @@ def named_quads(store: ox.Store) -> list[ox.Quad]:
 
 log = logging.getLogger("kzgraph.endpoint")
 
+#: How long an answer from a remote store is kept (README: "When the graph outgrows one machine").
+REMOTE_ANSWER_SECONDS = 10.0
+
 
 @dataclass
 class ServerState:
@@ -147,6 +150,11 @@ class ServerState:
         pool.graphs = graphs
         state = cls(settings, store, pool, load_catalogue(settings.project))
         state._graphs = graphs
+        # other writers (kzgraph push, the store's own clients) change a remote store unseen:
+        # its answers are kept a short, stated while (and say their Age), never indefinitely
+        state.answers = AnswerCache(
+            max_bytes=settings.answer_cache_mb * 1_000_000, max_age=REMOTE_ANSWER_SECONDS
+        )
         return state
 
     @property

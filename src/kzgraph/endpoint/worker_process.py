@@ -65,6 +65,8 @@ class Answer:
     seconds: float = 0.0
     #: True when the server answered from its cache of recent answers.
     cached: bool = False
+    #: Seconds since a cached answer was computed (HTTP's ``Age``).
+    age: float = 0.0
 
 
 class _CappedWriter(io.RawIOBase):
