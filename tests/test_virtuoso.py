@@ -330,3 +330,21 @@ def test_thousands_of_graphs_do_not_outgrow_the_answer_headers(virtuoso):
     finally:
         r = httpx.post(update, data={"update": f"DELETE DATA {{ {data} }}"}, timeout=300)
         assert r.status_code == 200, r.text
+
+
+def test_a_store_error_through_the_proxy_relays_the_stores_words_not_our_query(virtuoso):
+    """Virtuoso echoes the whole query it was sent (pragmas, prefixes, rewritten paths) after
+    its message; the proxy relays the message without that echo."""
+    query, _update, _store = virtuoso
+    server = Server("--backend", query, "--no-validate")
+    try:
+        r = httpx.get(
+            server.url + "sparql",
+            params={"query": "SELECT * WHERE { ?s kz:label ?o . FILTER(xyz(?o)) }"},
+        )
+        assert r.status_code in (400, 502), r.text
+        assert "SPARQL query:" not in r.text
+        assert "PREFIX kz:" not in r.text and "define input" not in r.text.lower()
+        assert len(r.text) < 2000 and r.text.strip()
+    finally:
+        server.stop()

@@ -100,6 +100,24 @@ def user_lines(message: str, sent: str, query: str) -> str:
     return re.sub(r"(\bat |\bline )(\d+)", moved, message)
 
 
+def store_message(said: str, sent: str) -> str:
+    """The store's own words, without its echo of the query kzgraph sent.
+
+    Virtuoso repeats the whole query after its message ("SPARQL query:" and every line: the
+    dataset pragmas, 40 prefix lines, the rewritten paths), which is kzgraph's text, not the
+    user's nor the store's finding.
+
+    >>> sent = "PREFIX a: <b:>" + chr(10) + "SELECT x"
+    >>> store_message("Error SP030: syntax error at 'x'" + chr(10) + "SPARQL query:" + chr(10)
+    ...               + sent, sent)
+    "Error SP030: syntax error at 'x'"
+    """
+    cut = re.split(r"\n\s*SPARQL query:", said, maxsplit=1)[0]
+    ours = {line.strip() for line in sent.splitlines() if line.strip()}
+    kept = [line for line in cut.splitlines() if line.strip() not in ours]
+    return "\n".join(kept).strip()
+
+
 class RemotePool:
     """The local :class:`~kzgraph.endpoint.workers.QueryPool`'s interface over a remote store."""
 
@@ -344,7 +362,8 @@ class RemotePool:
             ) as response:
                 media = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if response.status_code != 200:
-                    said = (await response.aread())[:2000].decode("utf-8", "replace").strip()
+                    said = (await response.aread())[:20_000].decode("utf-8", "replace").strip()
+                    said = store_message(said, sent)[:2000]
                     if response.status_code == 400:
                         return Answer(False, "syntax", message=user_lines(said, sent, job.query))
                     return Answer(
