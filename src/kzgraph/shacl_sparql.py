@@ -113,10 +113,6 @@ def component_of(parameter: URIRef) -> URIRef:
     return SH[name[0].upper() + name[1:] + "ConstraintComponent"]
 
 
-#: Components whose results have no sh:value (they are about the focus node's set of values).
-_NO_VALUE = {SH.minCount, SH.maxCount, SH.uniqueLang, SH.qualifiedMinCount, SH.qualifiedMaxCount}
-
-
 def _n3(node: Node) -> str:
     if isinstance(node, URIRef):
         return f"<{node}>"
@@ -187,8 +183,6 @@ def _targeted(shapes: Graph) -> set[Node]:
 
 
 _OTHER_TARGETS = (SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf, SH.target)
-#: What a shape may carry besides the supported parameters, by where it stands.
-_TOP_ONLY = {SH.property, SH.targetClass, SH.sparql}
 
 
 def _shape_nodes(shapes: Graph) -> list[tuple[Node, str]]:
@@ -246,16 +240,12 @@ def problems(shapes: Graph) -> list[str]:
         if where == "top":
             if not isinstance(shape, URIRef) and (shape, SH.targetClass, None) in shapes:
                 out.append(f"{name}: a blank-node shape with a target")
-            if has_path and any(shapes.objects(shape, p) for p in (SH.targetClass,)):
+            if has_path and (shape, SH.targetClass, None) in shapes:
                 out.append(f"{name}: a property shape with its own target")
-        if where in ("property", "nested") or has_path:
-            path = shapes.value(shape, SH.path)
-            if has_path and not isinstance(path, URIRef):
-                out.append(f"{name}: a path other than a single IRI (a sequence, inverse...)")
+        if has_path and not isinstance(shapes.value(shape, SH.path), URIRef):
+            out.append(f"{name}: a path other than a single IRI (a sequence, inverse...)")
         for p, o in shapes.predicate_objects(shape):
-            if p in _IGNORED - {SH.property} or p in {SH.flags}:
-                if p == SH.property and where != "top":
-                    out.append(f"{name}: sh:property inside a nested or property shape")
+            if p in _IGNORED - {SH.property} or p == SH.flags:
                 continue
             if p == SH.property:
                 if where != "top" or has_path:
@@ -285,8 +275,6 @@ def problems(shapes: Graph) -> list[str]:
                 out.append(f"{name}: sh:class {_written(o, shapes)}")
             if where == "nested" and has_path and p in (SH.uniqueLang, SH.qualifiedValueShape):
                 out.append(f"{name}: nested {_written(p, shapes)} on a path")
-        if (shape, SH.targetClass, None) in shapes and where == "top" and not has_path:
-            pass
     return out
 
 
@@ -575,7 +563,7 @@ class Compiler:
         p_ = f"<{path}>"
         checks = []
 
-        def add(where: str, parameter: URIRef | None = None) -> None:
+        def add(where: str, parameter: URIRef | None = None, report_value: bool = False) -> None:
             checks.append(
                 Check(
                     str(shape),
@@ -584,7 +572,7 @@ class Compiler:
                     message,
                     where,
                     component=component_of(parameter or URIRef(str(p))),
-                    report_value=False,
+                    report_value=report_value,
                 )
             )
 
@@ -635,16 +623,7 @@ class Compiler:
             else:
                 found = self._value_test(URIRef(str(p)), o, "?value", prop)
                 test = found if found is not None else self._logical(URIRef(str(p)), o, "?value")
-                checks.append(
-                    Check(
-                        str(shape),
-                        prop,
-                        path,
-                        message,
-                        f"?this {p_} ?value . FILTER(!({test}))",
-                        component=component_of(URIRef(str(p))),
-                    )
-                )
+                add(f"?this {p_} ?value . FILTER(!({test}))", report_value=True)
         return checks
 
     def _sparql_check(self, shape: URIRef, constraint: Node) -> Check:
