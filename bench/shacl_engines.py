@@ -70,9 +70,9 @@ def _store_of(data: Path):  # noqa: ANN202
     """An Oxigraph store holding every graph of ``data`` in its default graph (kzgraph's merge)."""
     import pyoxigraph as ox
 
-    fmt = {".nq": ox.RdfFormat.N_QUADS, ".nt": ox.RdfFormat.N_TRIPLES}.get(
-        data.suffix, ox.RdfFormat.TURTLE
-    )
+    from kzgraph.bulk import format_of
+
+    fmt = format_of(data)
     store = ox.Store()
     store.bulk_extend(
         ox.Quad(q.subject, q.predicate, q.object)

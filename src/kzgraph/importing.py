@@ -732,9 +732,9 @@ def import_table(
     checker = _Checker(table, store, settings)
     rows = [(r.number, checker.check(r.number, r.cells), r.record) for r in read.rows]
     rules = mapping_checks.rules_of(mapping)
-    rules.entity_groups = [g for g in rules.entity_groups if not set(g) & set(ADDED_COLUMNS)]
-    # kzgraph fills the added columns (amount_id, quote_id) exactly when the row has their facts
-    rules.subjects = [(s, f) for s, f in rules.subjects if not set(s) & set(ADDED_COLUMNS)]
+    # kzgraph fills the added columns (row, amount_id, quote_id) exactly when the row has their
+    # facts: the mappings named by them are not the user's to fill
+    rules.subjects = [s for s in rules.subjects if not set(s.columns) & set(ADDED_COLUMNS)]
     kinds = {"currency": checker.currencies, "country": checker.countries}
     seen = {tuple(p.split(": ", 2)[:2]) for p in checker.problems}
     for problem in mapping_checks.check_rows(table, [(n, c) for n, c, _ in rows], rules, kinds):
@@ -855,7 +855,7 @@ def import_table(
         else _StagedFile(*_graph_file(settings, table, table_id, triples))
     )
     try:
-        report = _validate(settings, working, triples)
+        report = _validate(settings, working)
         lap("validate: shapes")
         result = ImportResult(
             table, table_id, reports, resolved, triples, report, timings, [], pending
@@ -913,7 +913,7 @@ def _table_record(
     return [ox.Quad(_n(str(s)), _n(str(p)), to_oxigraph(o)) for s, p, o in g]
 
 
-def _validate(settings: Settings, store: ox.Store, triples: bytes) -> Report:
+def _validate(settings: Settings, store: ox.Store) -> Report:
     """Validate the graph as it will be after the import, with the default engine.
 
     ``store`` is this import's own copy of the graph with the new triples added, blank nodes as
@@ -922,7 +922,6 @@ def _validate(settings: Settings, store: ox.Store, triples: bytes) -> Report:
     (Filtering findings by the rows' subjects missed the amounts and status statements, whose
     blank nodes are renamed when loaded.)
     """
-    del triples  # the whole graph is judged, not a subset of subjects
     return validate_store(
         store, load_shapes(settings), engine=DEFAULT_ENGINE, shapes_file=settings.shapes_file
     )

@@ -70,21 +70,35 @@ class ColumnRule:
 
     datatypes: set[str] = field(default_factory=set)  # xsd names, e.g. "decimal"
     iri_kinds: set[str] = field(default_factory=set)  # kzgraph id kinds, e.g. "currency"
-    names_entity: bool = False  # part of an entity's subject template
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One mapping's subject: the columns naming it and those its facts read.
+
+    ``entity``: whether the mapping types its subject (an entity, which a row exists to name).
+    """
+
+    columns: list[str]
+    facts: set[str]
+    entity: bool
 
 
 @dataclass
 class MappingRules:
-    """Every column's rule, and the columns that name the entities a row makes."""
+    """Every column's rule, and every mapping's subject."""
 
     columns: dict[str, ColumnRule] = field(default_factory=dict)
-    entity_groups: list[list[str]] = field(default_factory=list)
-    #: Per mapping: the columns of its subject and the columns its facts read.
-    subjects: list[tuple[list[str], set[str]]] = field(default_factory=list)
+    subjects: list[Subject] = field(default_factory=list)
 
     def rule(self, column: str) -> ColumnRule:
         """The rule of ``column``, made empty on first use."""
         return self.columns.setdefault(column, ColumnRule())
+
+    @property
+    def entity_groups(self) -> list[list[str]]:
+        """The columns naming each entity a row can make."""
+        return [s.columns for s in self.subjects if s.entity]
 
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -100,15 +114,11 @@ def rules_of(mapping: Path) -> MappingRules:
     except yaml.YAMLError as exc:
         raise KzgraphError(f"{mapping}: not YAML ({exc})") from None
     prefixes = {**(doc.get("prefixes") or {}), "xsd": _XSD}
-    for name, body in (doc.get("mappings") or {}).items():
+    for body in (doc.get("mappings") or {}).values():
         if not isinstance(body, dict):
             continue
         subject = str(body.get("s") or body.get("subject") or "")
         columns = references(subject)
-        if columns and _makes_entity(body, name):
-            rules.entity_groups.append(columns)
-            for column in columns:
-                rules.rule(column).names_entity = True
         fact_columns: set[str] = set()
         for entry in body.get("po") or body.get("predicateobjects") or []:
             if not isinstance(entry, list) or len(entry) < 2:
@@ -126,7 +136,8 @@ def rules_of(mapping: Path) -> MappingRules:
                 if expanded.startswith(_XSD):
                     rules.rule(cols[0]).datatypes.add(expanded.removeprefix(_XSD))
         if columns:
-            rules.subjects.append((columns, fact_columns - set(columns)))
+            facts = fact_columns - set(columns)
+            rules.subjects.append(Subject(columns, facts, _makes_entity(body)))
     return rules
 
 
@@ -145,9 +156,8 @@ def _escaped(column: str) -> str:
     return "".join(out)
 
 
-def _makes_entity(body: dict[str, object], name: str) -> bool:
+def _makes_entity(body: dict[str, object]) -> bool:
     """A mapping that types its subject makes an entity (rows, quotes and amounts do too)."""
-    del name
     for entry in body.get("po") or []:  # type: ignore[attr-defined]
         if isinstance(entry, list) and entry and str(entry[0]) in ("a", "rdf:type"):
             return True
@@ -222,9 +232,9 @@ def check_rows(
                     problems.append(
                         f"{table}:{n}: column {column!r}: {cell!r} is not a {kind} the graph has"
                     )
-        for subject, facts in rules.subjects:
-            empty = [c for c in subject if not (cells.get(c) or "").strip()]
-            filled = sorted(c for c in facts if (cells.get(c) or "").strip())
+        for subject in rules.subjects:
+            empty = [c for c in subject.columns if not (cells.get(c) or "").strip()]
+            filled = sorted(c for c in subject.facts if (cells.get(c) or "").strip())
             if empty and filled:
                 problems.append(
                     f"{table}:{n}: column {empty[0]!r}: empty, but {', '.join(map(repr, filled))} "

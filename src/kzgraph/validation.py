@@ -245,13 +245,13 @@ def validate(
     """
     settings = settings or Settings.discover()
     ds = dataset if dataset is not None else load(settings)
-    data = union_graph(ds)
     if engine == "sparql":
         from kzgraph.store import OxigraphStore
 
         store = OxigraphStore()
         store.load_dataset(ds)
         return validate_store(store.store, load_shapes(settings), engine="sparql")
+    data = union_graph(ds)
     if engine == "pyshacl":
         return validate_graph(data, load_shapes(settings), engine="pyshacl")
     if dataset is None:  # the files as written, lexical forms and all
@@ -282,7 +282,7 @@ def validate_store(
         if not isinstance(store, ox.Store) and not hasattr(store, "store"):
             raise KzgraphError(f"the {engine} engine validates an embedded store only")
         owners = Graph()
-        results = report_graph_of_store(store, shapes_file, owners)
+        results = report_graph_of_store(store, shapes_file, owners, shapes)
         iris = _focus_iris(results) | {str(s) for s in owners.subjects() if isinstance(s, URIRef)}
         labels = _store_labels(store, iris)
         names = bind_prefixes(Graph())

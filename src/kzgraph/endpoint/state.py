@@ -67,6 +67,7 @@ class ServerState:
     _size: int | None = None
     _counting: bool = False
     _shapes: Graph | None = None
+    _precheck_runs_all: bool | None = None
     docs_dir: Path | None = None
     #: True once the seccomp filter keeps this process and its workers off the network.
     sandboxed: bool = False
@@ -341,6 +342,14 @@ class ServerState:
             self._shapes = load_shapes(self.settings.project)
         return self._shapes
 
+    def precheck_runs_all(self) -> bool:
+        """Whether the compiled engine runs every shape: worked out once, not on every write."""
+        if self._precheck_runs_all is None:
+            from kzgraph.shacl_sparql import problems
+
+            self._precheck_runs_all = not problems(self.shapes())
+        return self._precheck_runs_all
+
     def revalidate(self, focus: set[str] | None) -> None:
         """Validate after a write, only ``focus`` and what points to it where that suffices.
 
@@ -363,9 +372,8 @@ class ServerState:
             return
         store = self.local.store
         from kzgraph.shacl_engines import DEFAULT_ENGINE
-        from kzgraph.shacl_sparql import problems
 
-        if problems(self.shapes()):  # the compiled pre-check cannot run every shape: judge all
+        if not self.precheck_runs_all():  # the compiled pre-check cannot run a shape: judge all
             report = validate_store(
                 store,
                 self.shapes(),
