@@ -16,6 +16,13 @@ with the same rows and the same multiplicities, by the SPARQL 1.1 translation of
   ``C``), or, after an IRI step (``kz:sector/skos:broader* ?top``), as pairs from every object
   of that step.
 
+Where each piece goes is chosen for Virtuoso, whose compiler errs on some standard forms
+(checked differentially against the embedded store on random paths over small graphs, in
+tests/test_virtuoso.py): a VALUES block goes before its triple, never between two triples
+(SQ156); a lone ``?s q* C`` is a bare VALUES block at a group's top, a sub-SELECT over one in a
+group of its own such as a UNION branch (a bare block there gives no rows), and a VALUES on a
+fresh variable tied by ``=`` inside EXISTS (a block on the outer variable is ignored there).
+
 The query's structure is read from its tokens (:func:`kzgraph.endpoint.sparql_text.tokens`):
 groups, ``FILTER``/``BIND`` expressions, ``VALUES`` blocks and sub-SELECTs are told apart, so
 ``/`` or ``|`` in an expression is never taken for a path. Anything this module does not
@@ -24,11 +31,11 @@ translate exactly (inverse and negated paths, ``+`` and ``?``, a path inside ``[
 query goes to the store as written. Line breaks are kept, so the store's error positions still
 point into the user's text.
 
->>> plan("SELECT ?x { ?x a/rdfs:subClassOf* <http://e/C> }").render({"rdfs:subClassOf": []}, {})
-'SELECT ?x { ?x a ?kzpath1 VALUES ?kzpath1 { <http://e/C> } }'
->>> plan("SELECT ?x { ?x <http://e/p>|<http://e/q> ?y }").render({}, {})[:72]
-'SELECT ?x { ?x ?kzpath1 ?y VALUES ?kzpath1 { <http://e/p> <http://e/q> }'
->>> plan("SELECT ?n { ?x <http://e/p>/<http://e/q> ?n }").render({}, {})
+>>> plan("SELECT ?x { ?x a/rdfs:subClassOf* <http://e/C> }").render(Walks({"rdfs:subClassOf": []}))
+'SELECT ?x { VALUES ?kzpath1 { <http://e/C> } ?x a ?kzpath1 }'
+>>> plan("SELECT ?x { ?x <http://e/p>|<http://e/q> ?y }").render(Walks())[:72]
+'SELECT ?x { VALUES ?kzpath1 { <http://e/p> <http://e/q> } ?x ?kzpath1 ?y'
+>>> plan("SELECT ?n { ?x <http://e/p>/<http://e/q> ?n }").render(Walks())
 'SELECT ?n { ?x <http://e/p> [ <http://e/q> ?n ] }'
 >>> plan("SELECT ?x { ?x <http://e/p> ?y FILTER(?y / 2 > 1 || ?y = 0) }") is None
 True
@@ -80,6 +87,20 @@ class Star:
 
 PathNode = Step | Seq | Alt | Star
 
+
+@dataclass
+class Walks:
+    """What the fetch query found, for :meth:`Plan.render`.
+
+    The edges and starts the paths walk, and which fixed ends of a lone ``?s q* C`` are nodes
+    of the graph: the embedded store gives ``C`` itself only then.
+    """
+
+    edges: Mapping[str, list[tuple[Node, Node]]] = field(default_factory=dict)
+    starts: Mapping[str, list[Node]] = field(default_factory=dict)
+    present: set[Node] = field(default_factory=set)
+
+
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 
 
@@ -93,10 +114,18 @@ class _Triple:
     #: character span of the verb and its object list, replaced by the translation
     start: int
     end: int
-    #: where the triple (all of its subject's verbs) ends: the VALUES blocks go there
+    #: where the triple (all of its subject's verbs) ends: the filters and triples it needs
+    #: go there
     after: int
+    #: where the triple begins (its subject): its VALUES blocks go there
+    before: int = 0
     #: the whole triple is ``S q* O`` alone, and ``S`` a variable: it becomes VALUES on ``S``
     whole: tuple[int, int] | None = None
+    #: inside ``FILTER (NOT) EXISTS``, where Virtuoso ignores a VALUES block on an outer variable
+    in_exists: bool = False
+    #: directly inside a group of its own (``{ … } UNION { … }``), where a bare VALUES block
+    #: gives Virtuoso no rows
+    braced: bool = False
 
 
 @dataclass
@@ -118,37 +147,53 @@ class Plan:
         """One path-free SELECT for every edge and start the translation needs, or None.
 
         Its rows are ``?k ?s ?o``: ``?k`` is ``e<i>`` for an edge of the i-th predicate in
-        sorted :attr:`edges`, ``s<i>`` for an object (in ``?o``) of the i-th in :attr:`starts`.
+        sorted :attr:`edges`, ``s<i>`` for an object (in ``?o``) of the i-th in :attr:`starts`,
+        ``n`` for a fixed end (in ``?o``) that is a node of the graph.
         """
         parts = [f'{{ ?s {p} ?o BIND("e{i}" AS ?k) }}' for i, p in enumerate(sorted(self.edges))]
         parts += [
             f'{{ SELECT DISTINCT ?o ("s{i}" AS ?k) WHERE {{ ?s {p} ?o }} }}'
             for i, p in enumerate(sorted(self.starts))
         ]
+        parts += [
+            f'{{ SELECT ?o ("n" AS ?k) WHERE {{ {{ ?o ?kp ?kx }} UNION {{ ?kx ?kp ?o }} '
+            f"FILTER(sameTerm(?o, {end.n3()})) }} LIMIT 1 }}"
+            for end in sorted(self._lone_ends(), key=str)
+        ]
         if not parts:
             return None
         return f"{self.prologue}\nSELECT ?k ?s ?o WHERE {{ {' UNION '.join(parts)} }}"
 
-    def split(
-        self, rows: Iterable[tuple[Node, Node | None, Node | None]]
-    ) -> tuple[dict[str, list[tuple[Node, Node]]], dict[str, list[Node]]]:
+    def _lone_ends(self) -> set[Node]:
+        ends = set()
+        for triple in self.triples:
+            if triple.whole is not None:
+                end = self._term(triple.objects[0])
+                if end is not None:
+                    ends.add(end)
+        return ends
+
+    def split(self, rows: Iterable[tuple[Node, Node | None, Node | None]]) -> Walks:
         """The fetch query's rows as edges and starts per predicate, for :meth:`render`."""
         edges_by = sorted(self.edges)
         starts_by = sorted(self.starts)
         edges: dict[str, list[tuple[Node, Node]]] = {p: [] for p in edges_by}
         starts: dict[str, list[Node]] = {p: [] for p in starts_by}
+        present: set[Node] = set()
         for k, s, o in rows:
-            kind, index = str(k)[0], int(str(k)[1:])
-            if kind == "e" and s is not None and o is not None:
-                edges[edges_by[index]].append((s, o))
+            kind = str(k)[0]
+            if kind == "n" and o is not None:
+                present.add(o)
+            elif kind == "e" and s is not None and o is not None:
+                edges[edges_by[int(str(k)[1:])]].append((s, o))
             elif kind == "s" and o is not None:
-                starts[starts_by[index]].append(o)
-        return edges, starts
+                starts[starts_by[int(str(k)[1:])]].append(o)
+        return Walks(edges, starts, present)
 
-    def render(
-        self, edges: Mapping[str, list[tuple[Node, Node]]], starts: Mapping[str, list[Node]]
-    ) -> str:
+    def render(self, walks: Walks | None = None) -> str:
         """The query with every path written out (:class:`Unsupported`: a blank node to list)."""
+        walks = walks or Walks()
+        edges, starts = walks.edges, walks.starts
         counter = iter(range(1, 1_000_000))
         names = set(re.findall(r"[?$]([\w]+)", self.text))
 
@@ -164,19 +209,28 @@ class Plan:
             if triple.whole is not None:
                 star = triple.path
                 assert isinstance(star, Star)
-                ends = _to(edges[star.step.text], self._term(triple.objects[0]))
-                edits.append((*triple.whole, f"VALUES {triple.subject} {{ {_list(ends)} }}"))
+                fixed = self._term(triple.objects[0])
+                ends = _to(edges[star.step.text], fixed)
+                if fixed not in walks.present and all(o != fixed for _, o in edges[star.step.text]):
+                    ends.discard(fixed)  # as the embedded store: C itself only if in the graph
+                edits.append((*triple.whole, _lone(triple.subject, _list(ends), fresh, triple)))
                 continue
             writer = _Writer(fresh, edges, starts, self._term, blocks)
             subject = None if triple.subject in ("[", "]") else triple.subject
             written = [writer.write(triple.path, subject, o) for o in triple.objects]
             edits.append((triple.start, triple.end, " ; ".join(written)))
-            if blocks:
-                edits.append((triple.after, triple.after, " " + " ".join(blocks)))
+            # VALUES blocks before the triple (Virtuoso's compiler fails on one between two
+            # triples: SQ156), the rest after it; either side is the same join
+            first = [b for b in blocks if b.startswith("VALUES")]
+            last = [b for b in blocks if not b.startswith("VALUES")]
+            if first:
+                edits.append((triple.before, triple.before, " ".join(first) + " "))
+            if last:
+                edits.append((triple.after, triple.after, " " + " ".join(last)))
         text = self.text
-        for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        for at, until, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
             # the same line breaks, so the store's error positions stay the user's
-            text = text[:start] + new + "\n" * text.count("\n", start, end) + text[end:]
+            text = text[:at] + new + "\n" * text.count("\n", at, until) + text[until:]
         return text
 
     def _term(self, written: str) -> Node | None:
@@ -191,6 +245,25 @@ class Plan:
         if colon and prefix in self.prefixes:
             return URIRef(self.prefixes[prefix] + re.sub(r"\\(.)", r"\1", local))
         return None
+
+
+def _lone(subject: str, listed: str, fresh: Callable[[], str], triple: _Triple) -> str:
+    """``?s q* C`` as a group Virtuoso evaluates right (a bare VALUES block it does not).
+
+    Inside EXISTS the subject is usually the outer row's: a VALUES on a fresh variable and a
+    filter that ties the two (the existence is the same when nothing binds the subject). In a
+    group of its own (a UNION branch), where a bare block gives 0 rows, a sub-SELECT over it;
+    elsewhere the bare block (Virtuoso's compiler fails on the sub-SELECT beside OPTIONALs).
+    """
+    if triple.in_exists:
+        # '=' and not sameTerm, which Virtuoso gets wrong beside '||'; on IRIs they agree
+        if '"' in listed:
+            raise Unsupported("a literal at the end of a zero-or-more path inside EXISTS")
+        var = fresh()
+        return f"VALUES {var} {{ {listed} }} FILTER(!BOUND({subject}) || {var} = {subject})"
+    if triple.braced:
+        return f"{{ SELECT {subject} WHERE {{ VALUES {subject} {{ {listed} }} }} }}"
+    return f"VALUES {subject} {{ {listed} }}"
 
 
 def _list(nodes: Iterable[Node]) -> str:
@@ -281,9 +354,11 @@ class _Writer:
         Oxigraph (the embedded store) gives a pair linked by both ``p`` and ``q`` once, so a row
         is kept only for the alternative whose IRI sorts first among those linking the pair.
         """
+        iris = list(dict.fromkeys(_iri(p) for p in path.parts))  # p|p is p: one row a pair
+        if len(iris) == 1:
+            return f"{iris[0]} {obj}"
         if subj is None or not _named(subj) or not _named(obj, literal=True):
             raise Unsupported("an alternative whose subject or object cannot be named")
-        iris = [_iri(p) for p in path.parts]
         var, other = self.fresh(), self.fresh()
         self.blocks.append(f"VALUES {var} {{ {' '.join(iris)} }}")
         self.blocks.append(
@@ -325,6 +400,10 @@ class _Reader:
         self.bound = bound
         #: inside GRAPH, or a query with its own FROM: edges are not the default graph's
         self.in_graph = 0
+        self.in_exists = 0
+        #: per open group, whether it stands alone (not after OPTIONAL, MINUS, GRAPH, EXISTS)
+        self.braced: list[bool] = []
+        self._keyword_group = False
         self.has_from = False
 
     # token helpers
@@ -428,6 +507,14 @@ class _Reader:
     def group(self) -> None:
         """``{ … }``: triples, filters, optional parts, unions, sub-SELECTs."""
         assert self.at("{")
+        self.braced.append(bool(self.braced) and not self._keyword_group)
+        self._keyword_group = False
+        try:
+            self._group()
+        finally:
+            self.braced.pop()
+
+    def _group(self) -> None:
         self.i += 1
         if self.word() == "SELECT":
             self.subselect()
@@ -444,10 +531,14 @@ class _Reader:
                 self.group()
             elif t.kind == "punct" and t.text == ".":
                 self.i += 1
-            elif kw in ("OPTIONAL", "MINUS", "UNION"):
+            elif kw in ("OPTIONAL", "MINUS"):
+                self.i += 1
+                self._keyword_group = True
+            elif kw == "UNION":
                 self.i += 1
             elif kw == "GRAPH":
                 self.i += 2
+                self._keyword_group = True
                 self.graph_group()
             elif kw == "SERVICE":
                 raise Unsupported("SERVICE")
@@ -498,7 +589,10 @@ class _Reader:
             self.i += 1
         if self.word() == "EXISTS":
             self.i += 1
+            self.in_exists += 1
+            self._keyword_group = True
             self.group()
+            self.in_exists -= 1
             return
         if not self.at("("):
             self.i += 1  # a function's name
@@ -520,7 +614,7 @@ class _Reader:
         raise Unsupported(f"{t.text!r} where a term was expected")
 
     def triples_same_subject(self) -> None:
-        """One subject and its verbs; VALUES blocks for its paths go after its last object."""
+        """One subject and its verbs; its paths' VALUES blocks go before it, the rest after."""
         before = len(self.triples)
         first = self.peek()
         assert first is not None
@@ -539,6 +633,7 @@ class _Reader:
             subject = self.term()
             end = self.property_list(subject, nested=False)
         for triple in self.triples[before:]:
+            triple.before = first.start
             triple.after = self.end_of(end)
 
     def property_list(self, subject: Token, nested: bool) -> Token:
@@ -565,6 +660,8 @@ class _Reader:
                 if len(self.triples) != inner:  # its own edits would overlap theirs
                     raise Unsupported("a path to a blank node with paths inside")
                 triple = _Triple(subject.text, path, objects, verb_start.start, self.end_of(end), 0)
+                triple.in_exists = self.in_exists > 0
+                triple.braced = self.braced[-1]
                 self._needs(path, triple)
                 mine.append(triple)
             if not self.at(";"):
@@ -737,11 +834,8 @@ def expand(
     if found is None:
         return query
     sparql = found.fetch_query()
-    edges: dict[str, list[tuple[Node, Node]]] = {}
-    starts: dict[str, list[Node]] = {}
-    if sparql is not None:
-        edges, starts = found.split(fetch(sparql))
+    walks = found.split(fetch(sparql)) if sparql is not None else Walks()
     try:
-        return found.render(edges, starts)
+        return found.render(walks)
     except Unsupported:
         return query

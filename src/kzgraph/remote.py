@@ -304,7 +304,23 @@ def accept_for(form: str | None) -> str:
 
 
 def with_prologue(text: str) -> str:
-    """``text`` with kzgraph's prefixes declared in front (a query's own declarations win)."""
+    """``text`` with kzgraph's prefixes declared in front (a query's own declarations win).
+
+    A ``BASE`` the query opens with stays first: Virtuoso refuses a BASE after a PREFIX, which
+    the standard allows.
+
+    >>> with_prologue("BASE <http://e/> SELECT * { ?s ?p ?o }").split(chr(10))[0]
+    'BASE <http://e/>'
+    """
+    from kzgraph.endpoint.sparql_text import tokens
+
+    at = 0
+    toks = tokens(text)
+    while len(toks) >= 2 and toks[0].keyword == "BASE" and toks[1].kind == "iri":
+        at = toks[1].start + len(toks[1].text)
+        toks = toks[2:]
+    if at:
+        return text[:at] + "\n" + sparql_prologue() + text[at:]
     return sparql_prologue() + text
 
 

@@ -36,7 +36,7 @@ from rdflib import BNode, Literal, Node, URIRef
 from kzgraph.endpoint.worker_process import RESULT_FORMATS, Answer, Job, graph_body, select_body
 from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
-from kzgraph.path_expansion import Plan, Unsupported, plan
+from kzgraph.path_expansion import Plan, Unsupported, Walks, plan
 from kzgraph.remote import (
     Backend,
     bind_values,
@@ -280,13 +280,12 @@ class RemotePool:
             self._plans[plan_key] = found
         if found is None:
             return job
-        edges: dict[str, list[tuple[Node, Node]]] = {}
-        starts: dict[str, list[Node]] = {}
+        walks = Walks()
         fetch = found.fetch_query()
         key = (fetch, tuple(job.default_graphs), tuple(job.named_graphs))
         kept = self._edges.get(key)
         if fetch is not None and kept is not None and time.monotonic() - kept[0] < EDGES_TTL:
-            edges, starts = found.split(kept[1])
+            walks = found.split(kept[1])
         elif fetch is not None:
             pragmas, dataset = self._dataset(job, fetch)
             form = [("query", pragmas + with_prologue(fetch)), *dataset]
@@ -309,12 +308,12 @@ class RemotePool:
                 tuple(None if t is None else to_rdflib(t) for t in (r["k"], r["s"], r["o"]))
                 for r in parsed
             ]
-            edges, starts = found.split(rows)  # type: ignore[arg-type]
+            walks = found.split(rows)  # type: ignore[arg-type]
             if len(self._edges) > 256:
                 self._edges.clear()
             self._edges[key] = (time.monotonic(), rows)
         try:
-            return replace(job, query=found.render(edges, starts))
+            return replace(job, query=found.render(walks))
         except Unsupported:
             return job
 
