@@ -124,10 +124,15 @@ def docs_key(settings: Settings, nquads: bytes) -> str:
     )
 
 
+def site_folder(settings: Settings, key: str) -> Path:
+    """Where the site for ``key`` is (or will be, once built: it appears whole, by a rename)."""
+    return cache_dir(settings) / f"docs-{key[:16]}"
+
+
 def cached_site(settings: Settings, key: str, build: Callable[[Path], object]) -> tuple[Path, bool]:
     """The site folder for ``key``, built with ``build`` unless present; (folder, was cached)."""
     folder = cache_dir(settings)
-    target = folder / f"docs-{key[:16]}"
+    target = site_folder(settings, key)
     if (target / "index.html").exists():
         return target, True
     folder.mkdir(parents=True, exist_ok=True)

@@ -5,25 +5,82 @@
 domain it is, the SHACL constraints that apply, the number of instances and an example),
 ``properties.html``, ``schemes.html`` (the SKOS schemes as trees), ``queries.html`` (the saved
 queries), ``model.svg`` (the class hierarchy) and ``changelog.html``.
+
+Only the ontology, the shapes and the queries are read from files (they are small); what the
+data adds, each class's number of instances and an example, is asked of the store the site is
+for with two SPARQL queries (:func:`class_facts`), so a store of millions of quads costs the
+site no more than a store of thousands.
 """
 
 from __future__ import annotations
 
 import html
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 
 from kzgraph.catalogue import load_catalogue
-from kzgraph.loading import load, load_shapes
+from kzgraph.loading import load, load_shapes, new_dataset, ontology_files, parse_file
 from kzgraph.namespaces import KZ, ONTOLOGY_GRAPH, ONTOLOGY_IRI, curie
 from kzgraph.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates_docs"
+
+
+class Queryable(Protocol):
+    """A store the site's figures are asked of (embedded, on disk or remote)."""
+
+    def query(self, sparql: str) -> Any:
+        """The answer, with ``rows`` of rdflib terms (kzgraph's QueryResult)."""
+
+
+@dataclass(frozen=True)
+class ClassFacts:
+    """What the data says about one class: instances (blank nodes too) and an example."""
+
+    count: int
+    example: URIRef | None = None
+    example_label: str = ""
+
+
+#: Instances per kzgraph class, over the default graph (the merge of every graph).
+CLASS_COUNTS = f"""SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE {{
+  ?s a ?c FILTER(STRSTARTS(STR(?c), "{KZ}"))
+}} GROUP BY ?c"""
+
+#: The first IRI instance of each class (in code-point order) and its labels.
+CLASS_EXAMPLES = f"""SELECT ?c ?s ?label WHERE {{
+  {{ SELECT ?c (MIN(STR(?i)) AS ?first) WHERE {{
+      ?i a ?c FILTER(isIRI(?i) && STRSTARTS(STR(?c), "{KZ}")) }} GROUP BY ?c }}
+  BIND(IRI(?first) AS ?s)
+  OPTIONAL {{ ?s <{RDFS.label}> ?label }}
+}}"""
+
+
+def class_facts(store: Queryable) -> dict[URIRef, ClassFacts]:
+    """Each kzgraph class's number of instances and first IRI instance, asked of ``store``."""
+    counts = {URIRef(str(c)): int(str(n)) for c, n in store.query(CLASS_COUNTS).rows}
+    examples: dict[URIRef, URIRef] = {}
+    labels: dict[URIRef, str] = {}
+    for c, s, label in store.query(CLASS_EXAMPLES).rows:
+        cls = URIRef(str(c))
+        examples[cls] = URIRef(str(s))
+        if label is not None and getattr(label, "language", None) in (None, "en"):
+            labels[cls] = min(labels.get(cls, str(label)), str(label))  # one, the same each time
+    return {c: ClassFacts(n, examples.get(c), labels.get(c, "")) for c, n in sorted(counts.items())}
+
+
+def ontology_graph(settings: Settings) -> Graph:
+    """The ontology alone, parsed from its files."""
+    ds = new_dataset()
+    for path in ontology_files(settings):
+        parse_file(path, ds, ONTOLOGY_GRAPH)
+    return ds.graph(ONTOLOGY_GRAPH)
 
 
 def _text(g: Graph, term: Any, predicate: URIRef) -> str:
@@ -64,7 +121,9 @@ def _constraints(shapes: Graph, cls: URIRef) -> list[dict[str, str]]:
     return rows
 
 
-def _classes(ds: Any, ontology: Graph, shapes: Graph) -> list[dict[str, Any]]:
+def _classes(
+    facts: dict[URIRef, ClassFacts], ontology: Graph, shapes: Graph
+) -> list[dict[str, Any]]:
     domains: dict[Any, list[str]] = defaultdict(list)
     for prop, cls in ontology.subject_objects(RDFS.domain):
         domains[cls].append(curie(prop))
@@ -72,9 +131,7 @@ def _classes(ds: Any, ontology: Graph, shapes: Graph) -> list[dict[str, Any]]:
     for cls in sorted(ontology.subjects(RDF.type, OWL.Class), key=str):
         if not str(cls).startswith(str(KZ)):
             continue
-        members = set(ds.subjects(RDF.type, cls))  # blank nodes count (amounts, quantities)
-        instances = sorted((s for s in members if isinstance(s, URIRef)), key=str)
-        example = instances[0] if instances else None
+        found = facts.get(URIRef(str(cls)), ClassFacts(0))
         out.append(
             {
                 "id": curie(cls).split(":", 1)[1],
@@ -90,9 +147,9 @@ def _classes(ds: Any, ontology: Graph, shapes: Graph) -> list[dict[str, Any]]:
                 "equivalent": [curie(o) for o in ontology.objects(cls, OWL.equivalentClass)],
                 "properties": sorted(domains.get(cls, [])),
                 "constraints": _constraints(shapes, URIRef(str(cls))),
-                "count": len(members),
-                "example": example,
-                "example_label": _text(ds, example, RDFS.label) if example else "",
+                "count": found.count,
+                "example": found.example,
+                "example_label": found.example_label,
             }
         )
     return out
@@ -192,14 +249,27 @@ def _model_svg(ontology: Graph, output: Path) -> None:
     plt.close(fig)
 
 
-def build_site(settings: Settings, output: Path) -> list[Path]:
-    """Write the whole site into ``output``; returns the files written."""
+def build_site(
+    settings: Settings,
+    output: Path,
+    facts: dict[URIRef, ClassFacts] | None = None,
+) -> list[Path]:
+    """Write the whole site into ``output``; returns the files written.
+
+    ``facts``: each class's figures, asked of the store the site is for (a server's); without
+    them the project's files are read into an embedded store and asked.
+    """
     from pylode import OntPub
 
     output.mkdir(parents=True, exist_ok=True)
     (output / "ontology").mkdir(exist_ok=True)
-    ds = load(settings)
-    ontology = ds.graph(ONTOLOGY_GRAPH)
+    if facts is None:
+        from kzgraph.store import OxigraphStore
+
+        store = OxigraphStore()
+        store.load_dataset(load(settings))
+        facts = class_facts(store)
+    ontology = ontology_graph(settings)
     shapes = load_shapes(settings)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.filters["curie"] = curie
@@ -229,7 +299,7 @@ def build_site(settings: Settings, output: Path) -> list[Path]:
         "description": str(
             ontology.value(ONTOLOGY_IRI, URIRef("http://purl.org/dc/terms/description")) or ""
         ),
-        "classes": _classes(ds, ontology, shapes),
+        "classes": _classes(facts, ontology, shapes),
         "properties": _properties(ontology),
         "schemes": _schemes(ontology),
         "queries": list(load_catalogue(settings).values()),

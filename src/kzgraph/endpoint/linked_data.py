@@ -13,7 +13,13 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import PROV, RDF
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from kzgraph.endpoint.conneg import wants_html
@@ -218,7 +224,7 @@ async def ontology(request: Request) -> Response:
 
 
 async def docs(request: Request) -> Response:
-    """The documentation site (``kzgraph docs``), built when the server starts."""
+    """The documentation site (``kzgraph docs``), built beside the serving from its start."""
     state: ServerState = request.app.state.kz
     name = request.path_params.get("path", "") or "index.html"
     site = state.docs_dir
@@ -226,6 +232,13 @@ async def docs(request: Request) -> Response:
     too_long = len(name.encode()) > 1024 or any(len(p.encode()) > 200 for p in name.split("/"))
     if "\x00" in name or too_long:
         return not_found(request, f"There is no page {name[:80]!r}… in the documentation.")
+    if site is not None and not (site / "index.html").exists():
+        from kzgraph.endpoint.docs_build import wait
+
+        why = await wait(site)  # built beside the serving since the server started
+        if why is not None:
+            status = 503 if "still being built" in why else 404
+            return PlainTextResponse(why + "\n", status, headers={"Retry-After": "5"})
     if site is not None:
         try:
             target = (site / name).resolve()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import socket
 import sys
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kzgraph.endpoint import docs_build
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.state import ServerState, nquads_of
 from kzgraph.loading import KzgraphError, load, new_dataset
@@ -44,7 +46,6 @@ def prepare_remote(settings: ServerSettings, relay: str | None) -> ServerState:
     import dataclasses
     import os
 
-    from kzgraph import derived
     from kzgraph.loading import load_shapes
     from kzgraph.remote import RemoteStore, graph_counts
     from kzgraph.validation import validate_store
@@ -77,7 +78,9 @@ def prepare_remote(settings: ServerSettings, relay: str | None) -> ServerState:
         validation = {"conforms": True, "findings": 0, "scope": "full"}
     state = ServerState.start_remote(settings, store, relay, sorted(counts))
     state.validation = validation
-    state.docs_dir = build_docs(settings, derived.files_fingerprint(settings.project))
+    state.docs_dir = docs_build.start(
+        settings.project, json.dumps(counts, sort_keys=True).encode(), store
+    )
     return state
 
 
@@ -154,7 +157,8 @@ def prepare_existing(settings: ServerSettings, store: OxigraphStore, path: Path)
             "" if conforms is None else " (recorded)",
         )
     validation = {"conforms": True, "findings": 0, "scope": "full"} if settings.validate else {}
-    docs = build_docs(settings, derived.files_fingerprint(settings.project))
+    # keyed by the store's content id: graph/ is not read, whatever its size
+    docs = docs_build.start(settings.project, content.encode(), store)
     return Prepared(store, validation, docs)
 
 
@@ -192,7 +196,7 @@ def prepare_from_files(settings: ServerSettings, store: OxigraphStore) -> Prepar
             recorded.validated = {"key": key, "conforms": True, "findings": 0}
             store_state.write(path, recorded)
     validation = {"conforms": True, "findings": 0, "scope": "full"} if settings.validate else {}
-    return Prepared(store, validation, build_docs(settings, fingerprint))
+    return Prepared(store, validation, docs_build.start(settings.project, fingerprint, store))
 
 
 def check_conformance(settings: ServerSettings, store: OxigraphStore, nquads: bytes) -> None:
@@ -220,23 +224,6 @@ def check_conformance(settings: ServerSettings, store: OxigraphStore, nquads: by
             "run 'kzgraph validate', or start with --no-validate\n" + report.to_text()
         )
     log.info("validation: the graph conforms to the shapes")
-
-
-def build_docs(settings: ServerSettings, nquads: bytes) -> Path | None:
-    """The documentation site, reused from the cache when its inputs are unchanged."""
-    from kzgraph import derived
-    from kzgraph.docs import build_site
-
-    key = derived.docs_key(settings.project, nquads)
-    try:
-        site, cached = derived.cached_site(
-            settings.project, key, lambda target: build_site(settings.project, target)
-        )
-    except Exception as exc:
-        log.warning("documentation not built: %s", exc)
-        return None
-    log.info("documentation: %s %s, served at /ontology/", "reused" if cached else "built", site)
-    return site
 
 
 def bind(host: str, port: int) -> socket.socket:
