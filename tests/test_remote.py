@@ -258,3 +258,54 @@ def test_stats_by_sparql_match_the_files(remote, stores, dataset, oxigraph):
         assert compute_store(store) == files
     out = kzgraph("stats", "--backend", oxigraph)
     assert out.returncode == 0 and files.to_text().splitlines()[0] in out.stdout
+
+
+def test_validation_on_a_remote_store_batches_its_checks_and_finds_what_embedded_finds(
+    oxigraph, dataset, shapes
+):
+    """A request per compiled check was 279 requests per write; an Oxigraph server started with
+    --timeout-s keeps a watchdog thread per query for that long, and died of 16,365 threads.
+    The checks now travel in batches, and the findings are the embedded store's, one by one."""
+    import pyoxigraph as ox
+
+    from kzgraph.store import OxigraphStore
+    from kzgraph.validation import validate_store
+
+    breaks = (
+        "DELETE WHERE { GRAPH ?g { <https://w3id.org/kzgraph/id/company/tbea> "
+        "<http://www.w3.org/2000/01/rdf-schema#label> ?l } } ;\n"
+        "DELETE WHERE { GRAPH ?g { ?amount <https://w3id.org/kzgraph/ontology#currency> ?c } } ;\n"
+        "INSERT DATA { GRAPH <https://w3id.org/kzgraph/graph/user/t> { "
+        "<https://w3id.org/kzgraph/id/company/x> a <https://w3id.org/kzgraph/ontology#Company> } }"
+    )
+    merge = (  # the default graph is the merge of the named graphs, on both stores
+        " ;\nDELETE { ?s ?p ?o } WHERE { ?s ?p ?o } ;\n"
+        "INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
+    )
+    local = OxigraphStore()
+    local.load_dataset(dataset)
+    local.store.update(breaks + merge)
+    r = httpx.post(oxigraph.replace("/query", "/update"), data={"update": breaks + merge})
+    assert r.status_code in (200, 204), r.text
+    try:
+        store = RemoteStore(Backend(oxigraph))
+        sent: list[str] = []
+        ask = store.query
+
+        def counted(sparql, *args, **kwargs):
+            sent.append(sparql)
+            return ask(sparql, *args, **kwargs)
+
+        store.query = counted  # type: ignore[method-assign]
+        there = validate_store(store, shapes, threads=2)
+        here = validate_store(local.store, shapes)
+
+        def key(f):
+            return (f.focus if not f.focus.startswith("_:") else "_:", f.path or "", f.message)
+
+        assert not here.conforms and len(here.findings) >= 3
+        assert sorted(map(key, there.findings)) == sorted(map(key, here.findings))
+        assert len(sent) <= 16, len(sent)  # 280 before, 13 now
+        assert isinstance(local.store, ox.Store)
+    finally:
+        assert kzgraph("push", "--backend", oxigraph).returncode == 0
