@@ -331,6 +331,8 @@ def test_the_deadline_stops_a_slow_store_and_the_queue_is_bounded(fake_store):
 
     took, outcomes = asyncio.run(scenario())
     assert [type(o) for o in outcomes] == [PoolBusyError, QueryTimeoutError, QueryTimeoutError]
+    # it does not claim the store stopped: an Oxigraph server works on after a hang-up
+    assert "was stopped" not in str(outcomes[1]) and "closed its connection" in str(outcomes[1])
     assert took < 10  # the store would have taken 20 s
     assert pool.waiting == 0 and pool.running == 0
 
@@ -465,6 +467,28 @@ def test_healthz_while_the_store_is_gone_is_the_documented_503_json(tmp_path):
             body = r.json()
             assert body["status"] == "unavailable" and body["backend"]["reachable"] is False
         assert "Traceback" not in server.output()
+    finally:
+        server.stop()
+
+
+def test_no_kept_answer_is_served_while_the_store_is_known_to_be_gone(tmp_path):
+    """A kept answer used to be served 200 through a whole outage while /healthz said the
+    store was gone; once the proxy knows the store cannot be reached, it says so instead."""
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?s a ?t }"
+    json_accept = {"Accept": "application/sparql-results+json"}
+    with oxigraph_server(tmp_path / "store") as url:
+        assert kzgraph("push", "--backend", url).returncode == 0
+        server = Server("--backend", url, "--no-validate")
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            assert c.get("/sparql", params={"query": query}, headers=json_accept).status_code == 200
+            kept = c.get("/sparql", params={"query": query}, headers=json_accept)
+            assert kept.headers["X-Kzgraph-Cache"] == "hit"
+    try:  # the store has stopped; the next request that reaches for it fails
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            other = c.get("/sparql", params={"query": "ASK { ?s ?p 42 }"}, headers=json_accept)
+            assert other.status_code == 502, other.text
+            again = c.get("/sparql", params={"query": query}, headers=json_accept)
+            assert again.status_code == 502 and "cannot be reached" in again.text
     finally:
         server.stop()
 

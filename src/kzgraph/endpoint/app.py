@@ -105,7 +105,8 @@ async def run_job(state: ServerState, job: Job, timeout: float) -> Answer | Resp
     """A kept answer, else one from the pool; overload and time-outs become 503s."""
     key = state.answers.key(job, state.answers_key_part())
     cached = state.answers.get(key)
-    if cached is not None:
+    # a remote store known to be unreachable: the kept answer would hide it (/healthz says 503)
+    if cached is not None and not getattr(state.pool, "unreachable", False):
         return cached
     try:
         answer = await state.pool.run(job, timeout)

@@ -149,6 +149,9 @@ class RemotePool:
         #: the last check that the store answers (see :meth:`check`), and when it ran
         self._health: dict[str, object] = {}
         self._checked_at = 0.0
+        #: the store could not be reached on the last try (a query or a health check): no
+        #: kept answer is served meanwhile, so no answer pretends the store is there
+        self.unreachable = False
         self._pinger: httpx.AsyncClient | None = None
         #: edges fetched for written-out paths, by fetch query and dataset: (when, rows)
         self._edges: dict[tuple[str | None, tuple[str, ...], tuple[str, ...]], Any] = {}
@@ -194,6 +197,7 @@ class RemotePool:
                 error = f"the store answered {response.status_code}"
         except httpx.HTTPError as exc:
             error = f"the store did not answer: {type(exc).__name__} {exc}".strip()
+        self.unreachable = error is not None
         self._health = {
             "reachable": error is None,
             "ms": round((time.perf_counter() - started) * 1000, 1),
@@ -258,7 +262,8 @@ class RemotePool:
         except TimeoutError:
             self.timeouts += 1
             raise QueryTimeoutError(
-                f"the query ran past its {timeout:g} s limit at the backend and was stopped"
+                f"the query ran past its {timeout:g} s limit: kzgraph stopped waiting and "
+                "closed its connection to the store, whose own time limit ends the work there"
             ) from None
         finally:
             self.waiting -= 1
@@ -377,9 +382,11 @@ class RemotePool:
             return Answer(False, "error", message=f"{exc}: add a LIMIT")
         except httpx.HTTPError as exc:
             self.forget_health()
+            self.unreachable = True
             return Answer(
                 False, "unavailable", message=f"the store at {url} cannot be reached: {exc}"
             )
+        self.unreachable = False
         try:
             kind, body, truncated = self._answer(job, media, lines, cut)
         except (SyntaxError, ValueError) as exc:
