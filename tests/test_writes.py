@@ -155,11 +155,14 @@ def test_graph_store_json_ld_post_location_and_allow(client):
         headers={**AUTH, "Content-Type": "text/turtle"},
         content="<urn:w:new> <urn:w:p> 1 .",
     )
-    assert r.status_code == 201 and r.headers["Location"]
-    assert (
-        "<urn:w:new>"
-        in client.get(r.headers["Location"], headers={"Accept": "application/n-triples"}).text
+    # Location is the new graph's IRI (Graph Store Protocol §5.5), read back at /store?graph=
+    assert r.status_code == 201 and r.headers["Location"].startswith("https://w3id.org/kzgraph/")
+    got = client.get(
+        "/store",
+        params={"graph": r.headers["Location"]},
+        headers={"Accept": "application/n-triples"},
     )
+    assert "<urn:w:new>" in got.text
     r = client.request("PATCH", "/store", params={"graph": "urn:w:jsonld"})
     assert r.status_code == 405
     assert set(r.headers["Allow"].replace(" ", "").split(",")) == {

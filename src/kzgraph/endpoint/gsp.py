@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 
 import anyio
 import pyoxigraph as ox
@@ -65,13 +64,46 @@ async def read_graph(request: Request) -> Response:
     return Response(body, media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
-def _parse_body(body: bytes, media: str, base_iri: str) -> list[ox.Triple]:
+#: Parts a multipart/form-data body may hold (each an RDF document of its own).
+MAX_PARTS = 100
+
+
+def _parse_parts(body: bytes, content_type: str, base_iri: str) -> list[ox.Triple]:
+    """The triples of every part of a multipart/form-data body (Graph Store Protocol §5.5).
+
+    Read with the standard library's MIME parser; each part names its own RDF type.
+    """
+    from email import message_from_bytes
+    from email.policy import HTTP
+
+    if "boundary=" not in content_type:
+        raise ProtocolError(400, "a multipart/form-data body needs a boundary= parameter")
+    message = message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + body, policy=HTTP
+    )
+    parts = list(message.iter_parts()) if message.is_multipart() else []
+    if not parts or len(parts) > MAX_PARTS:
+        raise ProtocolError(400, f"a multipart body needs 1 to {MAX_PARTS} parts")
+    triples: list[ox.Triple] = []
+    for part in parts:
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            raise ProtocolError(400, "a part of the multipart body could not be read")
+        media = part.get_content_type().lower()
+        triples += _parse_body(payload, media, base_iri)
+    return triples
+
+
+def _parse_body(body: bytes, media: str, base_iri: str, content_type: str = "") -> list[ox.Triple]:
     """The triples of a request body; 415 for a type that is not RDF, 400 when it does not parse.
 
     JSON-LD may only use its default graph (the target graph is named by ``?graph=``); RDF/XML
     with a DOCTYPE that declares entities is refused before parsing, so an entity bomb cannot
     expand into a huge literal. Relative IRIs in the body resolve against the target graph's IRI.
+    A multipart/form-data body (``content_type`` gives its boundary) is several RDF documents.
     """
+    if media == "multipart/form-data":
+        return _parse_parts(body, content_type, base_iri)
     fmt = ox.RdfFormat.from_media_type(media) if media else None
     if fmt is None or (fmt.supports_datasets and fmt != ox.RdfFormat.JSON_LD):
         raise ProtocolError(
@@ -147,7 +179,8 @@ async def write_graph(request: Request) -> Response:
         else:
             content_type = request.headers.get("content-type", "")
             check_charset(content_type)
-            triples = _parse_body(body, content_type.split(";")[0].strip().lower(), graph.value)
+            media = content_type.split(";")[0].strip().lower()
+            triples = _parse_body(body, media, graph.value, content_type)
             steps = [f"CREATE SILENT GRAPH <{graph.value}>"]
             if request.method == "PUT":
                 steps.insert(0, f"DROP SILENT GRAPH <{graph.value}>")
@@ -171,7 +204,8 @@ async def write_graph(request: Request) -> Response:
         return error(404, f"no graph {graph}")
     if request.method == "DELETE" or existed:
         return Response(status_code=204, headers=checked)
-    headers = {"Location": f"{request.base_url}store?graph={quote(graph.value, safe='')}"}
+    # the new graph's IRI, as the Graph Store Protocol asks (§5.5); GET it at /store?graph=
+    headers = {"Location": graph.value}
     return Response(status_code=201, headers={**checked, **(headers if created else {})})
 
 
