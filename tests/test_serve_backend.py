@@ -398,13 +398,18 @@ def test_the_relay_reaches_its_one_store_and_ends_with_its_server(oxigraph):
     orphan.close()
 
 
-def test_hostile_corpus_through_the_proxy(tmp_path):
+@pytest.mark.parametrize("writes", [False, True], ids=["read-only", "allow-updates"])
+def test_hostile_corpus_through_the_proxy(tmp_path, writes):
     """The hardening corpus against serve --backend: no 5xx but 503, the listener never reached.
 
     The store here runs SERVICE for anyone who reaches it, so a request that slipped past the
     proxy's rules would show as a contact. It has its own 5 s query limit, as a store facing
-    the proxy should: a client hanging up does not stop an aggregate at the store.
+    the proxy should: a client hanging up does not stop an aggregate at the store. With
+    --allow-updates every probe carries the write token (one that does not bring its own), so
+    the update rules are what stands between a writer and LOAD, SERVICE or the default graph.
     """
+    token = {"Authorization": "Bearer hostile-t"} if writes else {}
+    extra = ["--allow-updates", "--token", "hostile-t"] if writes else []
     listener = Listener()
     try:
         with oxigraph_server(tmp_path / "store", timeout_s=5) as url:
@@ -412,7 +417,7 @@ def test_hostile_corpus_through_the_proxy(tmp_path):
             server = Server(
                 "--backend", url, "--workers", "2", "--timeout", "3", "--max-queue", "6",
                 "--max-rows", "500", "--max-answer-bytes", "200000", "--header-timeout", "2",
-                "--body-timeout", "2", "--no-validate",
+                "--body-timeout", "2", "--no-validate", *extra,
             )  # fmt: skip
             try:
                 probes = corpus(seed=11, size=1000, target=listener.url)
@@ -424,7 +429,7 @@ def test_hostile_corpus_through_the_proxy(tmp_path):
                         with httpx.Client(base_url=server.url, timeout=30) as c:
                             r = c.request(
                                 probe.method, probe.path, params=probe.params,  # type: ignore[attr-defined]
-                                headers={k: v.encode() for k, v in probe.headers.items()},  # type: ignore[attr-defined]
+                                headers={**token, **{k: v.encode() for k, v in probe.headers.items()}},  # type: ignore[attr-defined]
                                 content=probe.body,  # type: ignore[attr-defined]
                             )  # fmt: skip
                     except httpx.HTTPError as exc:
