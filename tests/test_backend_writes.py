@@ -8,6 +8,8 @@ fails: never a 2xx for a write that did not happen.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -177,3 +179,56 @@ def test_an_empty_graph_made_by_put_is_found_through_the_proxy(writable):
         server.url + "store", params=params, headers={"Accept": "application/n-triples"}
     )
     assert gone.status_code == 404
+
+
+@pytest.mark.parametrize("after", [0.05, 0.3, 1.0])
+def test_kill_9_of_the_proxy_mid_write_leaves_the_store_whole(tmp_path, after):
+    """A write through the proxy is one request to the store with its merge; kill -9 of kzgraph
+    at any moment leaves that write applied whole (graph and merge) or not at all."""
+    import os
+    import signal
+    import threading
+
+    graph = "https://w3id.org/kzgraph/graph/loaded/killed-write"
+    n = 20_000
+    data = " ".join(f'<https://example.org/k{i}> <https://example.org/p> "{i}" .' for i in range(n))
+    with oxigraph_server(tmp_path / "store") as url:
+        assert kzgraph("push", "--backend", url).returncode == 0
+        server = Server("--backend", url, "--allow-updates", "--token", "s3cret", "--no-validate")
+        try:
+            sent = threading.Thread(
+                target=lambda: _quietly(
+                    lambda: server.update(
+                        f"INSERT DATA {{ GRAPH <{graph}> {{ {data} }} }}", "s3cret"
+                    )
+                )
+            )
+            sent.start()
+            time.sleep(after)
+            os.kill(server.process.pid, signal.SIGKILL)
+            sent.join()
+        finally:
+            server.stop()
+        deadline = time.monotonic() + 30  # the store finishes a request it had whole
+        in_graph = in_merge = -1
+        while time.monotonic() < deadline:
+            in_graph = _count(url, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+            in_merge = _count(url, "SELECT (COUNT(*) AS ?n) { ?s <https://example.org/p> ?o }")
+            if in_graph == in_merge:
+                break
+            time.sleep(0.5)
+        assert in_graph in (0, n) and in_merge == in_graph, (in_graph, in_merge)
+
+
+def _quietly(call) -> None:
+    try:
+        call()
+    except httpx.HTTPError:
+        pass
+
+
+def _count(url: str, query: str) -> int:
+    r = httpx.post(
+        url, data={"query": query}, headers={"Accept": "application/sparql-results+json"}
+    )
+    return int(r.json()["results"]["bindings"][0]["n"]["value"])
