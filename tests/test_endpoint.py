@@ -390,6 +390,29 @@ def test_health_and_metrics(client):
     assert "kzgraph_http_requests_total" in text and "kzgraph_http_request_seconds_bucket" in text
 
 
+def test_metrics_do_not_grow_with_the_paths_and_methods_clients_invent(client):
+    """A series per raw path (and per method) grew the server by hundreds of MB over the
+    hostile corpus; requests are counted by the route they matched."""
+    import uuid
+
+    def series() -> set[str]:
+        return {
+            line.rsplit(" ", 1)[0]
+            for line in client.get("/metrics").text.splitlines()
+            if line.startswith("kzgraph_http_request")
+        }
+
+    before = series()
+    for _ in range(200):
+        name = uuid.uuid4().hex
+        client.get(f"/{name}")
+        client.get(f"/ontology/{name}")
+        client.request(name.upper()[:8], "/sparql")
+    after = series()
+    assert not any(name in line for line in after)
+    assert len(after - before) < 60, sorted(after - before)[:10]
+
+
 def test_one_log_line_per_request(client, server):
     client.get("/healthz")
     assert any(" GET /healthz 200 " in line for line in server.output().splitlines())

@@ -341,11 +341,18 @@ async def metrics(request: Request) -> Response:
     return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
 
-def _route_name(path: str) -> str:
-    for prefix in ("/id/", "/api/queries/", "/dumps/", "/static/", "/vocab/", "/graph/"):
-        if path.startswith(prefix):
-            return prefix + "*"
-    return path
+#: Methods the metrics name; any other is counted as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+
+
+def _route_name(scope: dict[str, Any]) -> str:
+    """The route a request matched, as its template (``/ontology/{path:path}``), for the metrics.
+
+    Never the raw path: a series per path a client invents grew the server by hundreds of MB
+    over the hostile corpus (each new path a counter and a histogram kept for good).
+    """
+    route = scope.get("route")
+    return str(getattr(route, "path", "") or "(no route)")
 
 
 CLOSE = (b"connection", b"close")
@@ -386,7 +393,8 @@ class AccessLog:
         finally:
             elapsed = time.perf_counter() - started
             log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000)
-            state.metrics.observe(scope["method"], _route_name(scope["path"]), status, elapsed)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            state.metrics.observe(method, _route_name(scope), status, elapsed)
 
 
 def _lifespan(state: ServerState) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
