@@ -69,8 +69,9 @@ def comparable(result, concat: dict[str, str] | None = None) -> collections.Coun
             return ""
         if isinstance(term, BNode):
             return "_:b"
-        if name in concat:
-            return " / ".join(sorted(str(term).split(concat[name])))
+        if name in concat:  # the parts in order, and the language they share, if any
+            tag = f"@{term.language}" if getattr(term, "language", None) else ""
+            return " / ".join(sorted(str(term).split(concat[name]))) + tag
         return term.n3()
 
     return collections.Counter(

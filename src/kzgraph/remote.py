@@ -324,6 +324,65 @@ def with_prologue(text: str) -> str:
     return sparql_prologue() + text
 
 
+#: What Virtuoso 7.2 says when its own compiler fails on a query it should run (SQ156).
+VIRTUOSO_COMPILER = "SQ156"
+
+
+def virtuoso_group_concat(text: str) -> str:
+    """``text`` with each GROUP_CONCAT made to keep a language tag its parts share.
+
+    Virtuoso 7.2's GROUP_CONCAT drops language tags (``"a | b"`` for ``"a"@en`` and ``"b"@en``);
+    the embedded store keeps a tag every part has. Each call becomes the same call tagged with
+    that language when exactly one, not empty, is found among its parts. Only a call over a
+    variable is changed: STR(…) and other expressions give no tag to keep, and the longer form
+    is one more chance for Virtuoso's compiler to fail (SQ156): where it does (the totals
+    queries), the query is sent again as written.
+
+    >>> virtuoso_group_concat('SELECT (GROUP_CONCAT(?l; separator="|") AS ?c) {}')[:60]
+    'SELECT (IF(COUNT(DISTINCT LANG(?l)) = 1 && MIN(LANG(?l)) != ""'
+    """
+    from kzgraph.endpoint.sparql_text import tokens
+
+    toks = tokens(text)
+    edits: list[tuple[int, int, str]] = []
+    for i, token in enumerate(toks):
+        if token.keyword != "GROUP_CONCAT" or i + 1 >= len(toks) or toks[i + 1].text != "(":
+            continue
+        depth, j, expr_start, expr_end = 0, i + 1, -1, -1
+        while j < len(toks):
+            t = toks[j]
+            if t.kind == "punct" and t.text in "([{":
+                depth += 1
+            elif t.kind == "punct" and t.text in ")]}":
+                depth -= 1
+                if depth == 0:
+                    break
+            if depth == 1 and expr_start < 0 and j > i + 1 and t.keyword != "DISTINCT":
+                expr_start = t.start
+            if depth == 1 and t.text == ";" and expr_end < 0:
+                expr_end = t.start
+            j += 1
+        if j >= len(toks) or expr_start < 0:
+            continue
+        end = toks[j].start + 1
+        expr = text[expr_start : expr_end if expr_end >= 0 else toks[j].start].strip()
+        if not re.fullmatch(r"[?$]\w+", expr):
+            continue  # an expression (STR(?x), CONCAT(…)): its parts carry no language to keep
+        call = text[token.start : end]
+        lang = f"LANG({expr})"
+        edits.append(
+            (
+                token.start,
+                end,
+                f'IF(COUNT(DISTINCT {lang}) = 1 && MIN({lang}) != "", '
+                f"STRLANG({call}, MIN({lang})), {call})",
+            )
+        )
+    for start, end, new in reversed(edits):
+        text = text[:start] + new + text[end:]
+    return text
+
+
 def bind_values(text: str, bindings: Mapping[str, Node]) -> str:
     """Bind ``bindings`` with a VALUES block at the start of the outermost WHERE group.
 
@@ -433,6 +492,18 @@ class RemoteStore:
                 bindings,
                 dict(PREFIXES),
             )
+            tagged = virtuoso_group_concat(sparql)
+            if tagged != sparql:
+                try:
+                    return self._ask(tagged, bindings, whole_store)
+                except BackendError as exc:
+                    if VIRTUOSO_COMPILER not in str(exc):
+                        raise
+        return self._ask(sparql, bindings, whole_store)
+
+    def _ask(
+        self, sparql: str, bindings: Mapping[str, Node] | None, whole_store: bool
+    ) -> QueryResult:
         text = with_prologue(bind_values(sparql, bindings or {}))
         response = self._post({"query": text}, accept_for(query_form(sparql)), whole_store)
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()

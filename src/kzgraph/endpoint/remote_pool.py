@@ -38,6 +38,7 @@ from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
 from kzgraph.path_expansion import Plan, Unsupported, Walks, plan
 from kzgraph.remote import (
+    VIRTUOSO_COMPILER,
     Backend,
     bind_values,
     query_form,
@@ -45,6 +46,7 @@ from kzgraph.remote import (
     selects_distinct,
     standard_json,
     virtuoso_dataset,
+    virtuoso_group_concat,
     with_prologue,
 )
 from kzgraph.store import to_rdflib
@@ -335,7 +337,6 @@ class RemotePool:
         return virtuoso_dataset(query, self.graphs)
 
     async def _ask(self, job: Job, deadline: float) -> Answer:
-        started = time.perf_counter()
         if self.store_kind == "virtuoso":
             try:
                 job = await self._expanded(job, deadline)
@@ -343,6 +344,16 @@ class RemotePool:
                 raise TimeoutError from None
             except httpx.HTTPError:
                 pass  # the query itself will meet the same trouble, and say so
+            tagged = virtuoso_group_concat(job.query)
+            if tagged != job.query:
+                answer = await self._send(replace(job, query=tagged), deadline)
+                if not (answer.kind == "unavailable" and VIRTUOSO_COMPILER in answer.message):
+                    return answer
+                # Virtuoso's compiler fails on the longer form in some queries: as written
+        return await self._send(job, deadline)
+
+    async def _send(self, job: Job, deadline: float) -> Answer:
+        started = time.perf_counter()
         sent = remote_text(job)
         # the query as the body ("POST directly"): no form encoding of its text to pay for
         pragmas, dataset = self._dataset(job, job.query)
