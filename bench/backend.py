@@ -116,6 +116,10 @@ def rows(url: str, query: str) -> int | str:
         return f"over {GIVE_UP:g} s"
 
 
+#: kzgraph's --answer-cache-mb in the runs (0 unless --answer-cache-mb says otherwise).
+CACHE_MB = 0
+
+
 def measure(
     label: str,
     store_url: str,
@@ -135,7 +139,7 @@ def measure(
     kzgraph = subprocess.Popen(
         [
             sys.executable, "-m", "kzgraph", "serve", "--backend", store_url,
-            "--port", str(kz_port), "--no-validate", "--answer-cache-mb", "0",
+            "--port", str(kz_port), "--no-validate", "--answer-cache-mb", str(CACHE_MB),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -144,7 +148,8 @@ def measure(
         kz_url = f"http://127.0.0.1:{kz_port}/sparql"
         start_up = wait_for(f"http://127.0.0.1:{kz_port}/healthz", kzgraph, "kzgraph")
         lines.append(
-            f"\n{label}; kzgraph serve --backend answered /healthz {start_up:.1f} s after start."
+            f"\n{label}; kzgraph serve --backend answered /healthz {start_up:.1f} s after start"
+            f" (answer cache {CACHE_MB} MB)."
         )
         lines.append(
             f"Requests/s per saved query at 4 clients, {seconds:g} s each "
@@ -325,7 +330,16 @@ def main() -> None:
     parser.add_argument(
         "--stores", default="oxigraph,virtuoso", help="oxigraph, virtuoso (each at every size)"
     )
+    parser.add_argument(
+        "--answer-cache-mb",
+        type=int,
+        default=0,
+        help="kzgraph's answer cache (0: the proxy alone is measured; 64: its default)",
+    )
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS-backend.txt")
     args = parser.parse_args()
+    global CACHE_MB
+    CACHE_MB = args.answer_cache_mb
     stores = args.stores.split(",")
     lines = [
         "Proxy benchmark: kzgraph serve --backend in front of a store; baseline = the same "
@@ -339,7 +353,7 @@ def main() -> None:
             run_oxigraph(quads, args.seconds, lines)
     text = "\n".join(lines) + "\n"
     print(text)
-    (ROOT / "bench" / "RESULTS-backend.txt").write_text(text)
+    args.results.write_text(text)
 
 
 if __name__ == "__main__":

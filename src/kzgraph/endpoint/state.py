@@ -152,9 +152,12 @@ class ServerState:
         state = cls(settings, store, pool, load_catalogue(settings.project))
         state._graphs = graphs
         # other writers (kzgraph push, the store's own clients) change a remote store unseen:
-        # its answers are kept a short, stated while (and say their Age), never indefinitely
+        # its answers are kept a short, stated while (and say their Age), never indefinitely;
+        # every answer, however quick: each one costs a request to the store
         state.answers = AnswerCache(
-            max_bytes=settings.answer_cache_mb * 1_000_000, max_age=REMOTE_ANSWER_SECONDS
+            max_bytes=settings.answer_cache_mb * 1_000_000,
+            max_age=REMOTE_ANSWER_SECONDS,
+            min_seconds=0.0,
         )
         return state
 
