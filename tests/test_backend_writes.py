@@ -130,9 +130,11 @@ def test_a_write_that_breaks_a_shape_is_applied_and_reported(writable):
     assert r.status_code == 204
     assert r.headers["X-Kzgraph-Conforms"] == "false" and int(r.headers["X-Kzgraph-Findings"]) >= 1
     health = httpx.get(server.url + "healthz").json()["validation"]
-    assert health["conforms"] is False
+    # a ground update on a conforming store: only the nodes it names, and those pointing to them
+    assert health["conforms"] is False and health["scope"].endswith("node(s)"), health
     r = server.update(f"DROP GRAPH <{G}>", "s3cret")
     assert r.status_code == 204 and r.headers["X-Kzgraph-Conforms"] == "true"
+    assert httpx.get(server.url + "healthz").json()["validation"]["scope"] == "full"
 
 
 def test_writes_need_an_update_url():

@@ -338,7 +338,7 @@ def virtuoso_group_concat(text: str) -> str:
     is one more chance for Virtuoso's compiler to fail (SQ156): where it does (the totals
     queries), the query is sent again as written.
 
-    >>> virtuoso_group_concat('SELECT (GROUP_CONCAT(?l; separator="|") AS ?c) {}')[:60]
+    >>> virtuoso_group_concat('SELECT (GROUP_CONCAT(?l; separator="|") AS ?c) {}')[:62]
     'SELECT (IF(COUNT(DISTINCT LANG(?l)) = 1 && MIN(LANG(?l)) != ""'
     """
     from kzgraph.endpoint.sparql_text import tokens

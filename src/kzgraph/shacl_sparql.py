@@ -893,7 +893,12 @@ def validate_store(
     # a remote store gets the checks a batch to a request (a UNION of them): one query per
     # check was 279 requests per write, and an Oxigraph server started with --timeout-s keeps
     # a thread per query for that long (16,365 threads after 57 writes, then it died)
-    batches = _batches(checks) if not _local(store) else [[c] for c in checks]
+    if _local(store):
+        batches = [[c] for c in checks]
+    elif focus_set is not None and getattr(store, "kind", "") != "virtuoso":
+        batches = [checks]  # a few nodes: one request (Virtuoso compiles a long UNION slowly)
+    else:
+        batches = _batches(checks)
     if threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 

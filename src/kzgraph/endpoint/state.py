@@ -291,9 +291,12 @@ class ServerState:
         graphs redoes their share of it, any other the whole merge, unlogged (too big for one
         logged transaction at a million quads). One request either way, so the store applies
         both or neither as far as it makes one request atomic (Oxigraph: one transaction). Then
-        the whole store is validated again (focused revalidation reads the embedded store).
+        it is validated again: only the nodes a ground update names (and those of a dropped
+        graph, read before it goes, and the nodes pointing to them) while the store conformed,
+        as on the embedded store; otherwise the whole store.
         """
         from kzgraph.endpoint.sparql_text import graphs_written
+        from kzgraph.endpoint.sparql_text import touched as nodes_touched
         from kzgraph.namespaces import PREFIXES
         from kzgraph.remote import (
             MERGED,
@@ -308,6 +311,14 @@ class ServerState:
         assert isinstance(store, RemoteStore)
         with self._write_lock:
             existed = store.has_graph(graph) if graph is not None else None
+            found = (
+                nodes_touched(changed_by, PREFIXES, base_iri) if changed_by is not None else None
+            )
+            focus: set[str] | None = None
+            if found is not None:  # what a dropped graph held is touched too: read it first
+                focus = set(found[0])
+                for dropped in found[1]:
+                    focus |= _remote_iris_in(store, dropped)
             pragma = ""
             if store.kind == "virtuoso":
                 own = changed_by if changed_by is not None else update
@@ -334,7 +345,7 @@ class ServerState:
             if isinstance(self.pool, RemotePool):
                 self.pool.graphs = graphs  # the dataset sent with each query to Virtuoso
                 self.pool.forget_edges()
-            self.revalidate(None)
+            self.revalidate(focus)
         return existed
 
     def shapes(self) -> Graph:
@@ -365,12 +376,18 @@ class ServerState:
         from kzgraph.validation import validate_store
 
         threads = os.cpu_count() or 1
-        if not isinstance(self.store, OxigraphStore):  # a remote store: checked whole
-            report = validate_store(self.store, self.shapes(), threads=threads)
+        if not isinstance(self.store, OxigraphStore):  # a remote store: over the network
+            if focus is not None and self.validation.get("conforms") is True:
+                focus = focus | _remote_pointing_to(self.store, focus)
+                report = validate_store(self.store, self.shapes(), focus, threads=threads)
+                scope = f"{len(focus)} node(s)"
+            else:
+                report = validate_store(self.store, self.shapes(), threads=threads)
+                scope = "full"
             self.validation = {
                 "conforms": report.conforms,
                 "findings": len(report.findings),
-                "scope": "full",
+                "scope": scope,
             }
             return
         store = self.local.store
@@ -527,4 +544,26 @@ def _pointing_to(store: ox.Store, focus: set[str]) -> set[str]:
         rows = store.query(f"SELECT DISTINCT ?s WHERE {{ VALUES ?o {{ {values} }} ?s ?p ?o }}")
         assert isinstance(rows, ox.QuerySolutions)
         found |= {row[0].value for row in rows if isinstance(row[0], ox.NamedNode)}
+    return found
+
+
+def _remote_iris_in(store: Any, graph: str) -> set[str]:
+    """:func:`_iris_in` asked of a remote store."""
+    rows = store.query(
+        f"SELECT DISTINCT ?t WHERE {{ GRAPH <{graph}> {{ {{ ?t ?p ?o }} UNION {{ ?s ?p ?t }} }} "
+        "FILTER(isIRI(?t)) }"
+    ).rows
+    return {str(row[0]) for row in rows if row[0] is not None}
+
+
+def _remote_pointing_to(store: Any, focus: set[str]) -> set[str]:
+    """:func:`_pointing_to` asked of a remote store."""
+    found: set[str] = set()
+    ordered = sorted(focus)
+    for start in range(0, len(ordered), 500):
+        values = " ".join(f"<{iri}>" for iri in ordered[start : start + 500])
+        rows = store.query(
+            f"SELECT DISTINCT ?s WHERE {{ VALUES ?o {{ {values} }} ?s ?p ?o FILTER(isIRI(?s)) }}"
+        ).rows
+        found |= {str(row[0]) for row in rows if row[0] is not None}
     return found
