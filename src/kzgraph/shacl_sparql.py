@@ -896,7 +896,11 @@ def validate_store(
     if _local(store):
         batches = [[c] for c in checks]
     elif focus_set is not None and getattr(store, "kind", "") != "virtuoso":
-        batches = [checks]  # a few nodes: one request (Virtuoso compiles a long UNION slowly)
+        # a few nodes: one request per thread (seeded graph on an Oxigraph server, two nodes,
+        # two threads: all in one request 0.36 s, 25 checks a request 0.15 s in 11 requests,
+        # one per thread 0.16 s in 2; Virtuoso compiles a long UNION slowly and keeps the 25)
+        size = -(-len(checks) // max(1, threads))
+        batches = [checks[i : i + size] for i in range(0, len(checks), size)] if checks else []
     else:
         batches = _batches(checks)
     if threads > 1:
