@@ -214,12 +214,14 @@ def _answers_or_closes(port: int, raw: bytes) -> list[tuple[int, bytes]]:
     )
 )
 def test_mangled_pipelines_get_answers_or_a_close_never_a_5xx(server, edits):
-    """Bytes cut from and spliced into the pipelined stream: no 5xx, and the server goes on."""
+    """Bytes cut from and spliced into the pipelined stream: no server error, and the server
+    goes on. 501 and 505 are refusals RFC 9112 asks for (a transfer coding it does not know, a
+    request line whose version is mangled away), not failures."""
     raw = STREAM
     for at, cut, insert in edits:
         raw = raw[:at] + insert + raw[at + cut :]
     statuses = [status for status, _ in _answers_or_closes(server.port, raw)]
-    assert all(status < 500 for status in statuses), statuses
+    assert all(status < 500 or status in (501, 505) for status in statuses), statuses
     assert booleans(exchange(server.port, [GET_ASK_EMPTY], 1)) == [(200, False)]
 
 
