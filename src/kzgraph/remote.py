@@ -341,35 +341,24 @@ def virtuoso_group_concat(text: str) -> str:
     >>> virtuoso_group_concat('SELECT (GROUP_CONCAT(?l; separator="|") AS ?c) {}')[:62]
     'SELECT (IF(COUNT(DISTINCT LANG(?l)) = 1 && MIN(LANG(?l)) != ""'
     """
-    from kzgraph.endpoint.sparql_text import tokens
+    from kzgraph.endpoint.sparql_text import block_end, tokens
 
     toks = tokens(text)
     edits: list[tuple[int, int, str]] = []
     for i, token in enumerate(toks):
         if token.keyword != "GROUP_CONCAT" or i + 1 >= len(toks) or toks[i + 1].text != "(":
             continue
-        depth, j, expr_start, expr_end = 0, i + 1, -1, -1
-        while j < len(toks):
-            t = toks[j]
-            if t.kind == "punct" and t.text in "([{":
-                depth += 1
-            elif t.kind == "punct" and t.text in ")]}":
-                depth -= 1
-                if depth == 0:
-                    break
-            if depth == 1 and expr_start < 0 and j > i + 1 and t.keyword != "DISTINCT":
-                expr_start = t.start
-            if depth == 1 and t.text == ";" and expr_end < 0:
-                expr_end = t.start
-            j += 1
-        if j >= len(toks) or expr_start < 0:
+        # over a variable only: STR(?x), CONCAT(…) and other expressions carry no language
+        first = i + 3 if i + 2 < len(toks) and toks[i + 2].keyword == "DISTINCT" else i + 2
+        if (
+            first + 1 >= len(toks)
+            or toks[first].kind != "var"
+            or toks[first + 1].text not in (";", ")")
+        ):
             continue
-        end = toks[j].start + 1
-        expr = text[expr_start : expr_end if expr_end >= 0 else toks[j].start].strip()
-        if not re.fullmatch(r"[?$]\w+", expr):
-            continue  # an expression (STR(?x), CONCAT(…)): its parts carry no language to keep
-        call = text[token.start : end]
-        lang = f"LANG({expr})"
+        close = toks[block_end(toks, i + 1) - 1]
+        end = close.start + len(close.text)
+        call, lang = text[token.start : end], f"LANG({toks[first].text})"
         edits.append(
             (
                 token.start,

@@ -65,14 +65,18 @@ def start(settings: Settings, data: bytes, store: Queryable) -> Path | None:
     return site
 
 
-async def wait(site: Path, seconds: float = WAIT_SECONDS) -> str | None:
-    """Wait for ``site`` to be built: None when it is, else why it is not (failed, or slow)."""
+async def wait(site: Path, seconds: float = WAIT_SECONDS) -> tuple[int, str] | None:
+    """Wait for ``site`` to be built: None once it is, else a status and why.
+
+    404 when the build failed, 503 while it is still running past ``seconds``.
+    """
     deadline = time.monotonic() + seconds
     while not (site / "index.html").exists():
         marker = failed_marker(site)
         if marker.exists():
-            return f"the documentation could not be built: {marker.read_text(encoding='utf-8')}"
+            why = marker.read_text(encoding="utf-8")
+            return 404, f"the documentation could not be built: {why}"
         if time.monotonic() > deadline:
-            return "the documentation is still being built; try again in a few seconds"
+            return 503, "the documentation is still being built; try again in a few seconds"
         await anyio.sleep(0.1)
     return None

@@ -235,9 +235,9 @@ async def docs(request: Request) -> Response:
     if site is not None and not (site / "index.html").exists():
         from kzgraph.endpoint.docs_build import wait
 
-        why = await wait(site)  # built beside the serving since the server started
-        if why is not None:
-            status = 503 if "still being built" in why else 404
+        refused = await wait(site)  # built beside the serving since the server started
+        if refused is not None:
+            status, why = refused
             return PlainTextResponse(why + "\n", status, headers={"Retry-After": "5"})
     if site is not None:
         try:

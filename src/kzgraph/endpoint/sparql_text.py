@@ -188,7 +188,7 @@ def _measure(found: Scan, toks: list[Token]) -> None:
             found.chain = max(found.chain, stack[-1])
 
 
-def _block_end(toks: list[Token], i: int) -> int:
+def block_end(toks: list[Token], i: int) -> int:
     """Index just past the bracket block that opens at ``toks[i]``."""
     depth = 0
     for j in range(i, len(toks)):
@@ -203,14 +203,14 @@ def _block_end(toks: list[Token], i: int) -> int:
 
 def _template_writes_default(toks: list[Token], i: int) -> bool:
     """True when the block opening at ``toks[i]`` holds triples outside ``GRAPH … { }``."""
-    end = _block_end(toks, i)
+    end = block_end(toks, i)
     j = i + 1
     while j < end - 1:
         token = toks[j]
         if token.keyword == "GRAPH":
             k = j + 2
             if k < end and toks[k].text == "{":
-                j = _block_end(toks, k)
+                j = block_end(toks, k)
                 continue
             return True
         if token.text == ".":
@@ -243,7 +243,7 @@ def _operation(toks: list[Token]) -> Operation:
                     op.writes_default |= _template_writes_default(toks, i)
                 elif kind in ("INSERT", "DELETE") and not op.has_with:
                     op.writes_default |= _template_writes_default(toks, i)
-                i = _block_end(toks, i)
+                i = block_end(toks, i)
                 continue
             if token.keyword == "USING":
                 op.has_using = True

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pyoxigraph as ox
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
 from kzgraph import store_state
 from kzgraph.catalogue import SavedQuery, load_catalogue
@@ -378,7 +379,7 @@ class ServerState:
         threads = os.cpu_count() or 1
         if not isinstance(self.store, OxigraphStore):  # a remote store: over the network
             if focus is not None and self.validation.get("conforms") is True:
-                focus = focus | _remote_pointing_to(self.store, focus)
+                focus = focus | _pointing_to(_remote_iris(self.store), focus)
                 report = validate_store(self.store, self.shapes(), focus, threads=threads)
                 scope = f"{len(focus)} node(s)"
             else:
@@ -403,7 +404,7 @@ class ServerState:
             scope = "full"
         # the checks run side by side (Oxigraph releases the GIL): a write waits for them
         elif focus is not None and self.validation.get("conforms") is True:
-            focus = focus | _pointing_to(store, focus)
+            focus = focus | _pointing_to(_local_iris(store), focus)
             report = validate_store(store, self.shapes(), focus, threads=threads)
             scope = f"{len(focus)} node(s)"
         else:
@@ -535,35 +536,37 @@ def _iris_in(store: ox.Store, graph: str) -> set[str]:
     return found
 
 
-def _pointing_to(store: ox.Store, focus: set[str]) -> set[str]:
-    """IRIs with a statement whose object is in ``focus``: their shapes may look at it."""
+def _pointing_to(select: Callable[[str], set[str]], focus: set[str]) -> set[str]:
+    """IRIs with a statement whose object is in ``focus``: their shapes may look at it.
+
+    ``select`` runs a SELECT on the store (embedded or remote) and gives its first column's IRIs.
+    """
     found: set[str] = set()
     ordered = sorted(focus)
     for start in range(0, len(ordered), 500):
         values = " ".join(f"<{iri}>" for iri in ordered[start : start + 500])
-        rows = store.query(f"SELECT DISTINCT ?s WHERE {{ VALUES ?o {{ {values} }} ?s ?p ?o }}")
-        assert isinstance(rows, ox.QuerySolutions)
-        found |= {row[0].value for row in rows if isinstance(row[0], ox.NamedNode)}
+        found |= select(f"SELECT DISTINCT ?s WHERE {{ VALUES ?o {{ {values} }} ?s ?p ?o }}")
     return found
+
+
+def _local_iris(store: ox.Store) -> Callable[[str], set[str]]:
+    """:func:`_pointing_to`'s ``select`` on the embedded store."""
+
+    def select(sparql: str) -> set[str]:
+        rows = store.query(sparql)
+        assert isinstance(rows, ox.QuerySolutions)
+        return {row[0].value for row in rows if isinstance(row[0], ox.NamedNode)}
+
+    return select
+
+
+def _remote_iris(store: Any) -> Callable[[str], set[str]]:
+    """:func:`_pointing_to`'s ``select`` on a remote store."""
+    return lambda sparql: {str(r[0]) for r in store.query(sparql).rows if isinstance(r[0], URIRef)}
 
 
 def _remote_iris_in(store: Any, graph: str) -> set[str]:
     """:func:`_iris_in` asked of a remote store."""
-    rows = store.query(
-        f"SELECT DISTINCT ?t WHERE {{ GRAPH <{graph}> {{ {{ ?t ?p ?o }} UNION {{ ?s ?p ?t }} }} "
-        "FILTER(isIRI(?t)) }"
-    ).rows
-    return {str(row[0]) for row in rows if row[0] is not None}
-
-
-def _remote_pointing_to(store: Any, focus: set[str]) -> set[str]:
-    """:func:`_pointing_to` asked of a remote store."""
-    found: set[str] = set()
-    ordered = sorted(focus)
-    for start in range(0, len(ordered), 500):
-        values = " ".join(f"<{iri}>" for iri in ordered[start : start + 500])
-        rows = store.query(
-            f"SELECT DISTINCT ?s WHERE {{ VALUES ?o {{ {values} }} ?s ?p ?o FILTER(isIRI(?s)) }}"
-        ).rows
-        found |= {str(row[0]) for row in rows if row[0] is not None}
-    return found
+    return _remote_iris(store)(
+        f"SELECT DISTINCT ?t WHERE {{ GRAPH <{graph}> {{ {{ ?t ?p ?o }} UNION {{ ?s ?p ?t }} }} }}"
+    )
