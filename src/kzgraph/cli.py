@@ -752,12 +752,14 @@ def docs_cmd(ctx: click.Context, output: Path) -> None:
 
 
 def _register_network() -> None:
+    from kzgraph.cli_explore import search_cmd
     from kzgraph.cli_network import network
     from kzgraph.cli_sources import import_cmd, source
 
     main.add_command(network)
     main.add_command(source)
     main.add_command(import_cmd)
+    main.add_command(search_cmd)
 
 
 _register_network()

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from kzgraph.endpoint import api, dumps, gsp, linked_data, map_api, network_api
+from kzgraph.endpoint import api, dumps, gsp, linked_data, map_api, network_api, search_api
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick, wants_html
 from kzgraph.endpoint.describe import service_description
 from kzgraph.endpoint.pages import render
@@ -414,6 +414,13 @@ async def backend_failed(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def no_route(request: Request, exc: Exception) -> Response:
+    """404 for a path no route serves (``/sparq``): the styled page for browsers, as for IRIs."""
+    from kzgraph.endpoint.linked_data import not_found
+
+    return not_found(request, f"Nothing is served at {request.url.path}.")
+
+
 def create_app(state: ServerState) -> Starlette:
     """The application for one server state; every route reads it from ``app.state.kz``."""
     routes: list[BaseRoute] = [
@@ -428,6 +435,7 @@ def create_app(state: ServerState) -> Starlette:
         *dumps.routes(),
         *network_api.routes(),
         *map_api.routes(),
+        *search_api.routes(),
     ]
     for name, folder in (
         ("yasgui", WEB / "@zazuko" / "yasgui" / "build"),
@@ -450,7 +458,7 @@ def create_app(state: ServerState) -> Starlette:
             ),
         ],
         lifespan=_lifespan(state),
-        exception_handlers={BackendError: backend_failed},
+        exception_handlers={BackendError: backend_failed, 404: no_route},
     )
     app.state.kz = state
     return app
