@@ -752,7 +752,7 @@ def docs_cmd(ctx: click.Context, output: Path) -> None:
 
 
 def _register_network() -> None:
-    from kzgraph.cli_explore import search_cmd
+    from kzgraph.cli_explore import search_cmd, table_cmd
     from kzgraph.cli_network import network
     from kzgraph.cli_sources import import_cmd, source
 
@@ -760,6 +760,7 @@ def _register_network() -> None:
     main.add_command(source)
     main.add_command(import_cmd)
     main.add_command(search_cmd)
+    main.add_command(table_cmd)
 
 
 _register_network()

@@ -158,3 +158,121 @@ def search_cmd(
             click.echo(f"     about: {about}")
         if h.sources:
             click.echo(f"     source: {'; '.join(label for _, label in h.sources)}")
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+@click.command(name="table")
+@click.argument("cls", metavar="CLASS", required=False)
+@click.option(
+    "--columns",
+    "-c",
+    multiple=True,
+    metavar="PATHS",
+    help="Columns, comma-separated: property names, labels or CURIEs, steps joined with / "
+    "(region,investor,amount/currency; ^investor walks backwards).",
+)
+@click.option(
+    "--where", "-w", multiple=True, metavar="COLUMN=VALUE",
+    help="Keep rows whose column has this value (a label, name, CURIE or IRI); repeat.",
+)  # fmt: skip
+@click.option(
+    "--group-by", "-g", multiple=True, metavar="COLUMNS",
+    help="Group rows by these columns (with --sum).",
+)  # fmt: skip
+@click.option(
+    "--sum",
+    "sum_column",
+    metavar="COLUMN",
+    default=None,
+    help="Add up this column per group, per currency or unit and measure; hedged, conflicting "
+    "and further-tranche figures are listed, never added.",
+)
+@click.option(
+    "--query", "saved", metavar="NAME", default=None,
+    help="Open the saved query NAME as the table; --where, --group-by and --sum refine it.",
+)  # fmt: skip
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter of --query.")  # fmt: skip
+@click.option("--list-columns", is_flag=True, help="List the columns CLASS offers, and stop.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "xlsx"]), default="table",
+    show_default=True,
+)  # fmt: skip
+@click.option("--iris", is_flag=True, help="IRIs instead of labels in table and CSV cells.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write to this file (needed for xlsx).",
+)  # fmt: skip
+@store_option("Read an on-disk Oxigraph store instead of the project's files.")
+@backend_option
+@click.pass_context
+@friendly_errors
+def table_cmd(
+    ctx: click.Context,
+    cls: str | None,
+    columns: tuple[str, ...],
+    where: tuple[str, ...],
+    group_by: tuple[str, ...],
+    sum_column: str | None,
+    saved: str | None,
+    params: tuple[str, ...],
+    list_columns: bool,
+    fmt: str,
+    iris: bool,
+    output: Path | None,
+    store_path: Path | None,
+    backend: str | None,
+) -> None:
+    """A table over any CLASS (Project, Company, kz:Agreement...): one row per instance.
+
+    Examples: `kzgraph table Project -c region,investor,amount`;
+    `kzgraph table Project --group-by region --sum amount` (per currency, hedges listed);
+    `kzgraph table --query investments-by-firm -p firm=company:tbea --format csv`.
+    """
+    from kzgraph import class_table
+    from kzgraph.catalogue import ParameterError, get_query
+    from kzgraph.loading import load_shapes
+
+    if (cls is None) == (saved is None):
+        raise KzgraphError("give a CLASS or --query NAME (one of them)")
+    if store_path is not None and backend is not None:
+        raise KzgraphError("give --store or --backend, not both")
+    if fmt == "xlsx" and output is None:
+        raise KzgraphError("--format xlsx writes a file: give --output FILE.xlsx")
+    settings: Settings = ctx.obj
+    store = _open(settings, store_path, backend)
+    labels = {str(k): v for k, v in label_map(store).items()}
+    request_where = class_table.Request.parse_where(where)
+    if saved is not None:
+        values: dict[str, str] = {}
+        for item in params:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ParameterError(f"--param expects NAME=VALUE, got {item!r}")
+            values[key.strip()] = value
+        query = get_query(saved, settings)
+        result = store.query(query.text, query.bind(values)).without(query.hidden)
+        table = class_table.from_result(result, labels, request_where, _split(group_by), sum_column)
+    else:
+        assert cls is not None
+        schema = class_table.Schema.read(store, load_shapes(settings), labels)
+        if list_columns:
+            iri = schema.resolve_class(cls)
+            for c in schema.columns_of(iri):
+                source = f"declared by {c.declared_by}" if c.declared_by else "in the data"
+                to = f" → {schema.labels.get(c.points_to, c.points_to)}" if c.points_to else ""
+                click.echo(f"{c.name:<24} {c.label}{to}  ({source})")
+            return
+        table = class_table.build(
+            schema,
+            class_table.Request(cls, _split(columns), request_where, _split(group_by), sum_column),
+        )
+    data = table.write(fmt, iris)
+    if output is not None:
+        output.write_bytes(data)
+        click.echo(f"wrote {len(table.rows)} rows to {output}", err=True)
+    else:
+        click.echo(data.decode(), nl=False)
