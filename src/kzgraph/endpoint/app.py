@@ -23,7 +23,16 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from kzgraph.endpoint import api, dumps, gsp, linked_data, map_api, network_api, search_api
+from kzgraph.endpoint import (
+    api,
+    dumps,
+    gsp,
+    linked_data,
+    map_api,
+    network_api,
+    search_api,
+    table_api,
+)
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick, wants_html
 from kzgraph.endpoint.describe import service_description
 from kzgraph.endpoint.pages import render
@@ -436,6 +445,7 @@ def create_app(state: ServerState) -> Starlette:
         *network_api.routes(),
         *map_api.routes(),
         *search_api.routes(),
+        *table_api.routes(),
     ]
     for name, folder in (
         ("yasgui", WEB / "@zazuko" / "yasgui" / "build"),

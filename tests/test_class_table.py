@@ -1,0 +1,209 @@
+"""Tables over any class: columns from the shapes, rows from the data, sums by the graph's rules."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from rdflib import URIRef
+from rdflib.namespace import SH
+
+from kzgraph import class_table
+from kzgraph.cli import main
+from kzgraph.querying import label_map, run_saved
+
+from .conftest import article_figure
+from .server_process import Server
+
+KZ = "https://w3id.org/kzgraph/ontology#"
+
+
+@pytest.fixture(scope="module")
+def schema(stores, shapes) -> class_table.Schema:
+    store = stores["oxigraph"]
+    return class_table.Schema.read(store, shapes, label_map(store))
+
+
+def cells(table: class_table.Table, column: str) -> list[list[class_table.Cell]]:
+    i = table.columns.index(column)
+    return [row[i] for row in table.rows]
+
+
+def test_a_class_offers_every_path_its_shapes_declare(schema, shapes):
+    offered = {(c.iri, c.inverse) for c in schema.columns_of(KZ + "Project")}
+    shape = next(shapes.subjects(SH.targetClass, URIRef(KZ + "Project")))
+    declared = {
+        (str(shapes.value(p, SH.path)), False)
+        for p in shapes.objects(shape, SH.property)
+        if isinstance(shapes.value(p, SH.path), URIRef)
+    }
+    assert declared and declared <= offered
+
+
+def test_one_row_per_instance_with_every_value(schema, stores):
+    table = class_table.build(schema, class_table.Request("Project", ["region", "investor"]))
+    count = (
+        stores["oxigraph"]
+        .query("SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE { ?p a/rdfs:subClassOf* kz:Project }")
+        .rows[0][0]
+    )
+    assert len(table.rows) == int(count)
+    investors = {
+        (str(p), str(f))
+        for p, f in stores["oxigraph"]
+        .query("SELECT ?p ?f WHERE { ?p a/rdfs:subClassOf* kz:Project ; kz:investor ?f }")
+        .rows
+    }
+    shown = {
+        (entity[0].iri, v.iri)
+        for entity, firms in zip(cells(table, "entity"), cells(table, "investor"), strict=True)
+        for v in firms
+    }
+    assert shown == investors
+
+
+def test_where_takes_a_label_a_curie_or_an_iri(schema):
+    def rows(value: str) -> list[str]:
+        request = class_table.Request("Project", ["region"], [("region", value)])
+        return [c[0].iri for c in cells(class_table.build(schema, request), "entity")]
+
+    by_label = rows("Atyrau Region")
+    assert by_label
+    assert by_label == rows("region:atyrau") == rows("https://w3id.org/kzgraph/id/region/atyrau")
+
+
+def test_sums_per_region_agree_with_the_saved_totals(schema, run):
+    table = class_table.build(
+        schema, class_table.Request("Project", [], group_by=["region"], sum="amount")
+    )
+    measure = "https://w3id.org/kzgraph/vocab/measure/investment"
+    ours = {
+        (row[0][0].text, row[1][0].text): row[3][0].value if row[3] else Decimal(0)
+        for row in table.rows
+        if row[2][0].iri == measure and row[0][0].text != "(none stated)"
+    }
+    saved = {
+        (schema.labels[str(r["region"])], r["currency"]): Decimal(str(r["firmTotal"]))
+        for r in run("investment-total-by-region")
+    }
+    assert ours == saved
+
+
+def test_hedged_and_tranche_figures_are_listed_never_added(schema, seed_texts):
+    agreements = class_table.build(schema, class_table.Request("Agreement", [], sum="amount"))
+    hedged = [c.text for row in agreements.rows for c in row[-3]]
+    assert any("over $24 billion" in h for h in hedged)
+    assert any("over $24 billion" in t for t in seed_texts.values())  # the article's hedge
+    assert all(not row[2] for row in agreements.rows if any("$24" in c.text for c in row[-3]))
+
+    west = class_table.build(
+        schema,
+        class_table.Request(
+            "Project", [], [("region", "West Kazakhstan Region")], ["region"], "amount"
+        ),
+    )
+    kzt = {row[2][0].text: row for row in west.rows if row[1][0].text == "KZT"}
+    expected = article_figure(
+        seed_texts, "000_096687169d175def", r"worth 447 billion tenge"
+    ) + article_figure(seed_texts, "000_096687169d175def", r"stands at 78\.8 billion tenge")
+    assert kzt["investment"][3][0].value == expected
+    (tranche,) = kzt["further investment tranche"][-1]
+    assert "Another 53 billion tenge" in tranche.text
+    assert not kzt["further investment tranche"][3]  # nothing added
+
+
+def test_unknown_names_are_refused_with_the_nearest(schema):
+    with pytest.raises(class_table.TableError, match="did you mean 'region'"):
+        class_table.build(schema, class_table.Request("Project", ["regoin"]))
+    with pytest.raises(class_table.TableError, match="did you mean 'project'"):
+        class_table.build(schema, class_table.Request("Projekt", []))
+    with pytest.raises(class_table.TableError, match="COLUMN=VALUE"):
+        class_table.Request.parse_where(["region"])
+
+
+def test_a_saved_query_as_a_table_never_adds_across_currencies(stores):
+    store = stores["oxigraph"]
+    labels = {str(k): v for k, v in label_map(store).items()}
+    result = run_saved("investment-total-by-region", {}, store=store)
+    table = class_table.from_result(result, labels, sum_column="firmTotal")
+    assert table.columns[0] == "currency"
+    per = {row[0][0].text: row[1][0].value for row in table.rows}
+    for currency, value in per.items():
+        assert value == sum(
+            Decimal(str(r["firmTotal"].toPython()))
+            for r in result.dicts()
+            if str(r["currency"]) == currency
+        )
+
+
+def test_cli_table_formats(tmp_path: Path):
+    runner = CliRunner()
+    out = runner.invoke(main, ["table", "Project", "-c", "region,amount", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.reader(io.StringIO(out.output)))
+    assert rows[0] == ["entity", "region", "amount"]
+    assert any(r[2] == "$7.4 billion in investments" for r in rows[1:])
+    xlsx = tmp_path / "t.xlsx"
+    done = runner.invoke(
+        main,
+        [
+            "table",
+            "Project",
+            "-g",
+            "region",
+            "--sum",
+            "amount",
+            "--format",
+            "xlsx",
+            "-o",
+            str(xlsx),
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    sheet = load_workbook(xlsx)["table"]
+    assert [c.value for c in sheet[1]][:4] == ["region", "unit", "measure", "total"]
+    assert any(isinstance(r[3].value, (int, float)) for r in sheet.iter_rows(min_row=2))
+    listed = runner.invoke(main, ["table", "Company", "--list-columns"])
+    assert "headquartersCountry" in listed.output and "declared by kzsh:" in listed.output
+    bad = runner.invoke(main, ["table", "Project", "-c", "regoin"])
+    assert bad.exit_code == 2 and "did you mean 'region'" in bad.output
+    assert "Traceback" not in bad.output
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server("--workers", "1")
+    yield s
+    s.stop()
+
+
+def test_api_table(server):
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        r = c.get("/api/table", params={"class": "Company", "columns": "headquartersCountry"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["columns"] == ["entity", "headquartersCountry"]
+        sinopec = [x for x in body["rows"] if x["entity"][0]["label"] == "Sinopec"]
+        assert sinopec[0]["headquartersCountry"][0]["iri"].endswith("/country/CN")
+        summed = c.get(
+            "/api/table",
+            params={"class": "Project", "group-by": "region", "sum": "amount", "format": "csv"},
+        )
+        assert summed.status_code == 200 and summed.text.startswith("region,unit,measure,total")
+        xlsx = c.get("/api/table", params={"class": "Project", "format": "xlsx"})
+        assert load_workbook(io.BytesIO(xlsx.content))["table"].max_row > 1
+        saved = c.get(
+            "/api/table",
+            params={"query": "investments-by-firm", "firm": "company:tbea", "format": "json"},
+        )
+        assert saved.status_code == 200, saved.text
+        assert json.loads(saved.text)["rows"]
+        bad = c.get("/api/table", params={"class": "Projekt"})
+        assert bad.status_code == 400 and "did you mean 'project'" in bad.text
