@@ -315,7 +315,7 @@ def test_a_differing_figure_becomes_a_second_amount_with_its_own_source(tmp_path
         ("$900 million", f"{result.source_id}.csv"),
     }
     fufeng = firm_rows[(fufeng_firm, "USD")]
-    assert Decimal(str(fufeng["total"])) == 0  # its only project's figures disagree
+    assert fufeng["total"] is None  # its only project's figures disagree: nothing is added
     assert Decimal(str(before[(fufeng_firm, "USD")]["total"])) == Decimal(800000000)
     assert validate(settings).conforms
     assert not [f for f in lint(settings) if f.severity == ERROR]

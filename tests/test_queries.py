@@ -282,9 +282,10 @@ def test_investment_total_by_sector(run, seed_texts):
 
 def test_investment_total_by_firm(run, seed_texts):
     rows = {
-        (r["firm"], r["currency"]): Decimal(r["total"]) for r in run("investment-total-by-firm")
+        (r["firm"], r["role"], r["currency"]): Decimal(r["total"])
+        for r in run("investment-total-by-firm")
     }
-    assert rows[(entity("company", "qingdao-wanlin-food"), "USD")] == article_figure(
+    assert rows[(entity("company", "qingdao-wanlin-food"), "investor", "USD")] == article_figure(
         seed_texts, S002, r"investing \$\d+ million"
     )
 
@@ -349,10 +350,20 @@ def test_agreements_and_events(run, seed_texts):
         article_figure(seed_texts, S003, r"more than \d+ agreements"),
     }
     totals = run("event-agreement-totals")
-    assert {Decimal(r["totalValue"]) for r in totals} == {
+    # "over $24 billion" is a floor, never an exact total
+    assert {Decimal(r["atLeastValue"]) for r in totals} == {
         article_figure(seed_texts, S002, r"over \$\d+ billion"),
         article_figure(seed_texts, S003, r"over \$\d+ billion"),
     }
+    assert all(r["exactValue"] is None for r in totals)
+    assert all("over $" in r["valueStated"] for r in totals)
+    # "more than 70 agreements" is a floor too; "58 commercial agreements" is exact
+    by_count = {r["countStated"]: (r["exactCount"], r["atLeastCount"]) for r in totals}
+    exact = article_figure(seed_texts, S002, r"\d+ commercial agreements")
+    floor = article_figure(seed_texts, S003, r"more than \d+ agreements")
+    assert {(Decimal(e) if e is not None else None, Decimal(a) if a is not None else None)
+            for e, a in by_count.values()} == {(exact, None), (None, floor)}  # fmt: skip
+    assert all(r["source"] for r in totals)
 
 
 def test_corridors_list_countries_traversed(run, seed_texts):

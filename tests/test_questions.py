@@ -78,20 +78,29 @@ def test_every_new_query_serves_a_question():
 
 
 def test_q04_firm_totals_keep_hedges_beside_the_sum(run, seed_texts):
-    rows = {(r["firm"], r["currency"]): r for r in run("investment-total-by-firm")}
-    tbea = rows[(entity("company", "tbea"), "USD")]
+    rows = {(r["firm"], r["role"], r["currency"]): r for r in run("investment-total-by-firm")}
+    tbea = rows[(entity("company", "tbea"), "developer", "USD")]
     projected = re.search(r"projected at \$[\d.]+ billion", seed_texts[S002])
     assert projected
     assert Decimal(tbea["total"]) == parse_stated(projected.group(0))
-    assert Decimal(tbea["firmTotal"]) == 0  # "projected" is a hedge: beside the sum, not in it
+    assert tbea["firmTotal"] is None  # "projected" is a hedge: beside the sum, and no 0 invented
     assert projected.group(0) in tbea["hedged"]
-    zhaik = rows[(entity("company", "zhaikpetroleum"), "KZT")]
+    zhaik = rows[(entity("company", "zhaikpetroleum"), "developer", "KZT")]
     tranche = re.search(r"Another ([\d.]+ billion tenge) is expected in 2025", seed_texts[S000])
     assert tranche
     assert tranche.group(0) in zhaik["notAdded"]
     assert Decimal(zhaik["total"]) == article_figure(
         seed_texts, S000, r"[\d.]+ billion tenge, much"
     )
+
+
+def test_q04_a_partner_is_not_credited_with_the_project_s_investment(run, seed_texts):
+    sentence = re.search(r"in partnership with Sinopec[^.]*", seed_texts[S003])
+    assert sentence, "the article names Sinopec as a partner"
+    rows = [r for r in run("investment-total-by-firm") if r["firm"] == entity("company", "sinopec")]
+    assert rows and {r["role"] for r in rows} == {"partner"}
+    assert not [r for r in run("investment-total-by-firm") if r["role"] == "investor"
+                and r["firm"] == entity("company", "sinopec")]  # fmt: skip
 
 
 def test_q06_grand_total_per_currency(run, seed_texts):
