@@ -207,3 +207,16 @@ def test_api_table(server):
         assert json.loads(saved.text)["rows"]
         bad = c.get("/api/table", params={"class": "Projekt"})
         assert bad.status_code == 400 and "did you mean 'project'" in bad.text
+
+
+def test_api_saved_query_says_no_such_entity(server):
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        typo = c.get("/api/queries/investments-by-firm", params={"firm": "company:tbae"})
+        assert typo.status_code == 400 and "no such entity" in typo.text
+        by_name = c.get(
+            "/api/queries/investments-by-firm", params={"firm": "TBEA", "format": "csv"}
+        )
+        by_iri = c.get(
+            "/api/queries/investments-by-firm", params={"firm": "company:tbea", "format": "csv"}
+        )
+        assert by_name.status_code == 200 and by_name.text == by_iri.text

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from rdflib import Dataset, Graph
 
@@ -167,7 +168,7 @@ def test_query_errors_are_one_line():
     for args, message in [
         (("query", "nope"), "no saved query named 'nope'"),
         (("query", "investments-in-region", "--param", "regoin=x"), "unknown parameter 'regoin'"),
-        (("query", "investments-in-region", "--param", "region=not an iri"), "expects an IRI"),
+        (("query", "investments-in-region", "--param", "region=not a name"), "no such entity"),
         (("query", "investments-in-region", "--param", "region"), "NAME=VALUE"),
     ]:
         result = run(*args)
@@ -249,6 +250,8 @@ def test_validation_and_docs_are_reused_when_nothing_changed():
     from tests.server_process import Server
 
     first = Server("--workers", "1")
+    # the site is built in the background: wait for it, or the second start has none to reuse
+    assert httpx.get(first.url + "ontology/classes.html", timeout=60).status_code == 200
     first.stop()
     second = Server("--workers", "1")
     try:
@@ -265,3 +268,33 @@ def test_csv_output_is_safe_to_open_in_a_spreadsheet():
     assert result.returncode == 0, result.stderr
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows == [["f", "n", "s"], ["'=HYPERLINK(1)", "-5", "Sinopec"]]
+
+
+def test_query_help_lists_the_saved_query_s_parameters(settings):
+    from click.testing import CliRunner
+
+    from kzgraph.catalogue import get_query
+    from kzgraph.cli import main
+
+    saved = get_query("place-profile", settings)
+    out = CliRunner().invoke(main, ["query", "place-profile", "--help"])
+    assert out.exit_code == 0, out.output
+    assert saved.summary.split(" - ")[0][:40] in " ".join(out.output.split())
+    for p in saved.parameters:
+        assert p.describe() in out.output
+    assert saved.defaults["place"] in out.output
+
+
+def test_a_mistyped_iri_is_no_such_entity_and_a_name_is_accepted():
+    from click.testing import CliRunner
+
+    from kzgraph.cli import main
+
+    runner = CliRunner()
+    typo = runner.invoke(main, ["query", "investments-by-firm", "-p", "firm=company:tbae"])
+    assert typo.exit_code == 2
+    assert "no such entity 'company:tbae'" in typo.output and "(company:tbea)" in typo.output
+    by_iri = runner.invoke(main, ["query", "investments-by-firm", "-p", "firm=company:tbea"])
+    by_name = runner.invoke(main, ["query", "investments-by-firm", "-p", "firm=TBEA"])
+    assert by_iri.exit_code == by_name.exit_code == 0
+    assert by_iri.output == by_name.output and "TBEA" in by_iri.output

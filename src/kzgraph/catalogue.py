@@ -20,6 +20,7 @@ rdflib.term.URIRef('https://w3id.org/kzgraph/id/region/zhambyl')
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -237,3 +238,70 @@ def get_query(name: str, settings: Settings | None = None) -> SavedQuery:
         f"; did you mean {', '.join(close)}?" if close else "; run 'kzgraph queries' for the list"
     )
     raise QueryNotFoundError(f"no saved query named {name!r}{hint}")
+
+
+def resolve_entities(
+    saved: SavedQuery,
+    values: dict[str, str],
+    labels: Mapping[str, str],
+    exists: Callable[[str], bool],
+) -> dict[str, str]:
+    """``values`` with every IRI parameter naming an entity the data holds, or a clear refusal.
+
+    A mistyped IRI would otherwise answer 0 rows as if the entity had none. A name ("TBEA",
+    "Atyrau Region") is accepted where an IRI is expected when exactly one entity has it as
+    its label; an unknown one is refused with the closest names. ``exists(iri)`` says whether
+    the data mentions an IRI; ``labels`` maps IRIs to names.
+    """
+    from difflib import get_close_matches
+
+    out = dict(values)
+    kinds = {p.name: p.kind for p in saved.parameters}
+    by_name: dict[str, set[str]] = {}
+    by_local: dict[str, set[str]] = {}
+    for iri, label in labels.items():
+        by_name.setdefault(label.lower(), set()).add(iri)
+        local = re.split(r"[#/]", iri)[-1].replace("-", " ").lower()
+        by_local.setdefault(local, set()).add(iri)
+    for name, value in values.items():
+        if kinds.get(name) != "iri" or not value.strip():
+            continue
+        looks_like_iri = ":" in value and " " not in value.strip()
+        if looks_like_iri:
+            param = next(p for p in saved.parameters if p.name == name)
+            if exists(str(param.to_term(value))):
+                continue
+        else:
+            spoken = value.strip().lower()
+            found = by_name.get(spoken) or by_local.get(spoken.replace("-", " ")) or {
+                iri for label, iris in by_name.items() if label.startswith(spoken + " ")
+                for iri in iris
+            }  # fmt: skip
+            if len(found) == 1:
+                out[name] = next(iter(found))
+                continue
+            if len(found) > 1:
+                raise ParameterError(
+                    f"{saved.name}: {name}={value!r} names {len(found)} entities "
+                    f"({', '.join(sorted(found))}); give one IRI"
+                )
+        tail = value.rsplit("/", 1)[-1].rsplit(":", 1)[-1].replace("-", " ").lower()
+        pool = {**{k: v for k, v in by_local.items()}, **by_name}
+        near = get_close_matches(tail, list(pool), n=3, cutoff=0.6)
+        from kzgraph.namespaces import curie
+
+        options = [f"{labels.get(i, n)!r} ({curie(i)})" for n in near for i in sorted(pool[n])][:3]
+        hint = f"; did you mean {', '.join(options)}?" if options else ""
+        raise ParameterError(f"{saved.name}: no such entity {value!r} for {name}{hint}")
+    return out
+
+
+def mentioned(store: Any) -> Callable[[str], bool]:
+    """Whether ``store``'s data names an IRI as subject or object (see :func:`resolve_entities`)."""
+
+    def check(iri: str) -> bool:
+        if any(c in iri for c in '<>"{}|^`\\ '):
+            return False
+        return bool(store.query(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}").boolean)
+
+    return check

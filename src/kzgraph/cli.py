@@ -12,7 +12,13 @@ import click
 
 from kzgraph import export as export_mod
 from kzgraph import results, store_state
-from kzgraph.catalogue import ParameterError, get_query, load_catalogue
+from kzgraph.catalogue import (
+    ParameterError,
+    get_query,
+    load_catalogue,
+    mentioned,
+    resolve_entities,
+)
 from kzgraph.cli_support import (
     RDF_FORMAT_NAMES,
     AliasedChoice,
@@ -510,7 +516,42 @@ def queries_cmd(ctx: click.Context, fmt: str) -> None:
         click.echo(f"{name:<{width}}  {saved.summary}" + (f"  [{params}]" if params else ""))
 
 
-@main.command(name="query")
+class _SavedQueryCommand(click.Command):
+    """``kzgraph query NAME --help`` adds the saved query's own description and parameters."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # --help is answered while the arguments are parsed: keep them to find NAME
+        ctx.meta["kzgraph.args"] = list(args)
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help(ctx, formatter)
+        args = ctx.meta.get("kzgraph.args", [])
+        name = next((a for a in args if not a.startswith("-")), None)
+        if name is None or not isinstance(ctx.obj, Settings):
+            return
+        catalogue = load_catalogue(ctx.obj)
+        saved = catalogue.get(name)
+        if saved is None:
+            return
+        with formatter.section(f"Saved query {name}"):
+            formatter.write_text(saved.summary)
+            if saved.description:
+                formatter.write_paragraph()
+                formatter.write_text(saved.description)
+        with formatter.section("Its parameters (--param NAME=VALUE)"):
+            rows = [
+                (p.describe(), ("required" if p.required else "optional")
+                 + (f"; e.g. {saved.defaults[p.name]}" if p.name in saved.defaults else ""))
+                for p in saved.parameters
+            ]  # fmt: skip
+            if rows:
+                formatter.write_dl(rows)
+            else:
+                formatter.write_text("none")
+
+
+@main.command(name="query", cls=_SavedQueryCommand)
 @click.argument("name")
 @click.option(
     "--param",
@@ -542,8 +583,10 @@ def query_cmd(
         values[key.strip()] = value
     settings = _settings(ctx)
     saved = get_query(name, settings)
-    bindings = saved.bind(values)
     store = _store(ctx, engine, inference, backend)
+    labels = {str(k): v for k, v in label_map(store).items()}
+    values = resolve_entities(saved, values, labels, mentioned(store))
+    bindings = saved.bind(values)
     _print_result(store.query(saved.text, bindings).without(saved.hidden), fmt, store, iris)
 
 

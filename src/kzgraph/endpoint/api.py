@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from kzgraph.catalogue import ParameterError, SavedQuery
+from kzgraph.catalogue import ParameterError, SavedQuery, mentioned, resolve_entities
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick
 from kzgraph.endpoint.pages import render
 from kzgraph.endpoint.responses import answer_response, error, not_acceptable
@@ -67,6 +67,10 @@ async def run_saved(request: Request) -> Response:
         return error(404, f"no saved query named {name!r}; GET /api/queries lists them")
     params = {k: v for k, v in request.query_params.items() if k not in RESERVED}
     try:
+        labels = await state.labels_async()
+        params = await anyio.to_thread.run_sync(
+            resolve_entities, saved, params, labels, mentioned(state.store)
+        )
         bindings = saved.bind(params)
     except ParameterError as exc:
         return error(400, str(exc))
