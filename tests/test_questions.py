@@ -518,3 +518,123 @@ def test_query_form_offers_the_example_value(stores, qid, query, name, value):
 
     offered = {c["value"] for c in choices(stores["oxigraph"], name, {})}
     assert value in offered, f"{qid}: the {name} form of {query} does not offer {value}"
+
+
+# ---- questions nobody anticipated (issue 29): beyond money, rankings, names, articles ------
+
+
+def test_q48_quantities_add_per_unit_and_keep_hedges(run, seed_texts):
+    rows = {(r["measure"].rsplit("/", 1)[-1], r["unit"].rsplit("/", 1)[-1]): r
+            for r in run("project-quantities")}  # fmt: skip
+    mw = rows[("power-capacity", "megawatt")]
+    parts = [p.split(": ", 1)[1] for p in mw["parts"].split(" | ")]
+    for words in parts:  # every figure added is the article's own words
+        assert any(words in t for t in seed_texts.values()), words
+    assert Decimal(mw["exactTotal"]) == sum(parse_stated(w) for w in parts)
+    jobs = rows[("jobs", "count")]
+    assert jobs["exactTotal"] is None  # "approximately 1,500", "over 4,000": nothing exact to add
+    for hedged in jobs["hedged"].split(" | "):
+        assert any(hedged.split(": ", 1)[1] in t for t in seed_texts.values()), hedged
+    # tonnes per year and vehicles per year stay apart
+    assert ("production-capacity", "tonne-per-year") in rows
+    assert ("production-capacity", "vehicle-per-year") in rows
+    assert rows[("stake", "percent")]["exactTotal"] is None  # shares are not added
+
+
+def test_q49_single_projects_ranked_by_amount(run, seed_texts):
+    rows = run("projects-by-amount")
+    for currency in {r["currency"] for r in rows}:
+        values = [Decimal(r["value"]) for r in rows if r["currency"] == currency]
+        assert values == sorted(values, reverse=True)
+    for r in rows:
+        assert any(r["statedAs"] in t for t in seed_texts.values()), r["statedAs"]
+    railway = next(
+        r for r in rows if r["project"] == entity("project", "china-kyrgyzstan-uzbekistan-railway")
+    )
+    assert (
+        "China-Kyrgyzstan-Uzbekistan" in seed_texts[S001]
+        or "China–Kyrgyzstan–Uzbekistan" in seed_texts[S001]
+    )
+    assert railway["inKazakhstan"] is False
+    atyrau = next(
+        r for r in rows if r["project"] == entity("project", "sinopec-atyrau-polyethylene-plant")
+    )
+    assert atyrau["inKazakhstan"] is True and "Atyrau region" in seed_texts[S003]
+
+
+def test_q50_firms_named_without_a_project(run, stores, settings):
+    rows = {r["firm"]: r for r in run("firms-without-project")}
+    partners = paragraph_with(settings, S002, "Huawei", "YTO Express", "Aladdin Holdings Group")
+    for firm in ("huawei", "yto-express", "aladdin-holdings-group"):
+        assert entity("company", firm) in rows
+    assert "YTO Express" in partners
+    store = stores["oxigraph"]
+    for firm in rows:
+        ask = f"ASK {{ ?p kz:investor|kz:developer|kz:partner <{firm}> }}"
+        assert not store.query(ask).boolean, firm
+
+
+def test_q51_entities_named_by_several_articles(run, seed_texts):
+    rows = {r["entity"]: r for r in run("entities-in-several-sources")}
+    huawei = rows[entity("company", "huawei")]
+    assert set(huawei["files"].split()) == {f"{S002}.txt", f"{S003}.txt"}
+    for stem in (S002, S003):
+        assert "Huawei" in seed_texts[stem]
+    assert all(int(r["sources"]) >= 2 for r in rows.values())
+
+
+def test_q52_articles_compared(run, settings):
+    rows = [r for r in run("facts-per-source") if r["source"] == entity("source", S002)]
+    companies = next(r for r in rows if r["class"] == KZ.Company)
+    partners = paragraph_with(settings, S002, "Huawei", "YTO Express")
+    named = partners.split("including ", 1)[1].split(".")[0]
+    listed = [n for n in re.split(r", (?:and )?", named) if n]
+    assert int(companies["entities"]) >= len(listed) == 7
+    assert all(int(r["sentences"]) > 0 for r in rows)
+
+
+def test_q53_one_entity_and_kept_apart(run, seed_texts):
+    rows = run("names-and-aliases")
+    apart = {(r["entity"], r["other"]) for r in rows if r["kind"] == "kept apart"}
+    assert (entity("company", "citic"), entity("company", "citic-construction")) in apart
+    one = {r["entity"]: r["names"].split(" | ") for r in rows if r["kind"] == "one entity"}
+    assert set(one[entity("company", "sinopec")]) == {"Sinopec", "SINOPEC"}
+    assert "SINOPEC" in seed_texts[S003] and "Sinopec" in seed_texts[S003]
+
+
+def test_q37_fact_sources_keep_to_the_entity_and_its_projects(run, stores):
+    # "CITIC" alone is the entity named CITIC, in both articles that write it so
+    citic = run("fact-sources", entity="company:citic")
+    assert {r["file"] for r in citic} == {f"{S002}.txt", f"{S003}.txt"}
+    for r in citic:
+        assert re.search(r"CITIC(?! Construction)", r["quotation"]), r["quotation"]
+    construction = run("fact-sources", entity="company:citic-construction")
+    assert construction and all("CITIC Construction" in r["quotation"] for r in construction)
+    # a firm's rows: its own sentences, then its projects', each project one it takes part in
+    tbea = run("fact-sources", entity="company:tbea")
+    own = [r for r in tbea if r["about"] == entity("company", "tbea")]
+    # each names TBEA, or is the sentence that makes it one of "other major Chinese firms"
+    # (the source of its headquarters country): both concern it
+    assert own and all(
+        "TBEA" in r["quotation"] or "other major Chinese firms" in r["quotation"] for r in own
+    )
+    store = stores["oxigraph"]
+    for r in tbea:
+        if r["about"] != entity("company", "tbea"):
+            ask = f"ASK {{ <{r['about']}> kz:{r['role']} company:tbea }}"
+            assert store.query(ask).boolean, r
+
+
+def test_list_queries_name_their_source_and_date(run, seed_texts):
+    for r in run("events"):
+        assert r["source"], r["event"]
+    with_speaker = [r for r in run("stated-figures") if r["statedBy"] is not None]
+    assert with_speaker
+    for r in with_speaker:
+        assert r["office"], r["figure"]
+        assert any(r["office"] in t for t in seed_texts.values()), r["office"]
+    rows = run("projects-by-status")
+    assert all(r["source"] for r in rows)
+    assert "launchYear" in rows[0]
+    totals = run("event-agreement-totals")
+    assert all(r["source"] for r in totals)
