@@ -87,14 +87,16 @@ def test_ui_runs_a_saved_query_and_shows_the_table(server, page):
 def test_query_forms_run_parameterised_queries(server, page):
     page.goto(server.url + "sparql", wait_until="networkidle")
     page.select_option("#saved", "investments-in-region")
-    page.wait_for_selector("#saved-params select[name=region]")
-    assert "Zhambyl Region" in page.inner_text("#saved-params select[name=region]")
-    page.select_option("#saved-params select[name=region]", label="Zhambyl Region")
+    page.wait_for_selector("#saved-params input[name=region]")
+    # every region of Kazakhstan is offered (searchable by name), not only those with projects
+    offered = page.eval_on_selector_all("#choices-region option", "os => os.map(o => o.label)")
+    assert {"Zhambyl Region", "Atyrau Region", "Kostanay Region"} <= set(offered)
+    page.fill("#saved-params input[name=region]", "Zhambyl Region")  # a name, not an IRI
     page.click("#saved-form button[type=submit]")
     page.wait_for_selector("#saved-results table.kz-results td")
     results = page.inner_text("#saved-results")
     assert "Fufeng Group" in results and "Almaty" not in results
-    assert "region=region%3Azhambyl" in page.inner_text("#saved-url")
+    assert "region=Zhambyl+Region" in page.inner_text("#saved-url")
     page.screenshot(path=str(SHOTS / "query-form-region.png"), full_page=True)
     page.select_option("#saved", "entity-by-label")
     page.wait_for_selector("#saved-params input[name=label]")
@@ -204,3 +206,70 @@ def test_map_shows_regions_and_their_projects_without_tiles(server, page):
     page.screenshot(path=str(SHOTS / "map-zhambyl-popup.png"))
     page.click(".leaflet-popup-content a >> text=Zhambyl Region")
     assert page.inner_text("h1") == "Zhambyl Region"
+
+
+def test_a_refused_query_shows_the_server_s_message_not_zero_rows(server, page):
+    page.goto(server.url + "sparql", wait_until="networkidle")
+    page.evaluate("() => kzgraphYasgui.getTab().getYasqe().setValue('SELECT * WHERE { ?s ?p }')")
+    page.locator(".yasqe_queryButton:visible").click()
+    page.wait_for_selector(".tabPanel.active .yasr .kz-error", timeout=30_000)
+    shown = page.inner_text(".tabPanel.active .yasr")
+    assert "refused the query" in shown and "syntax error" in shown and "0 rows" not in shown
+    assert "1:" in shown  # the position the server names (line:column)
+    page.screenshot(path=str(SHOTS / "editor-refusal.png"))
+
+
+def test_a_saved_query_s_editor_tab_has_its_parameter_bound(server, page):
+    page.goto(server.url + "sparql", wait_until="networkidle")
+    page.select_option("#saved", "place-profile")
+    page.wait_for_function(
+        "() => kzgraphYasgui.getTab().getYasqe().getValue().includes('VALUES')", timeout=30_000
+    )
+    text = page.evaluate("() => kzgraphYasgui.getTab().getYasqe().getValue()")
+    assert "an example" in text and "west-kazakhstan" in text
+    page.locator(".yasqe_queryButton:visible").click()
+    page.wait_for_selector(".tabPanel.active .yasr table.kz-results td", timeout=30_000)
+    assert "West Kazakhstan" in page.inner_text(
+        ".tabPanel.active .yasr"
+    ) or "Batys" in page.inner_text(".tabPanel.active .yasr")
+    # the form's own value reaches the tab
+    page.fill("#saved-params input[name=place]", "region:atyrau")
+    page.click("#saved-form button[type=submit]")
+    page.wait_for_function(
+        "() => kzgraphYasgui.getTab().getYasqe().getValue().includes('region/atyrau')",
+        timeout=30_000,
+    )
+    # and firms come as names, not IRIs
+    page.wait_for_selector("#saved-results table.kz-results td")
+    assert "Sinopec" in page.inner_text("#saved-results")
+
+
+WORDS_CUT = """() => {
+  let cut = [];
+  for (const td of document.querySelectorAll(SEL)) {
+    const node = td.firstChild && td.firstChild.nodeType === 3 ? td.firstChild
+      : (td.querySelector('a') || {}).firstChild;
+    if (!node || node.nodeType !== 3) continue;
+    const text = node.textContent;
+    const re = /[A-Za-z]{2,14}/g; let m;
+    while ((m = re.exec(text))) {
+      const r = document.createRange(); r.setStart(node, m.index); r.setEnd(node, m.index + m[0].length);
+      const lines = new Set([...r.getClientRects()].map((q) => Math.round(q.top)));
+      if (lines.size > 1) cut.push(m[0]);
+    }
+  }
+  return cut;
+}"""
+
+
+def test_result_tables_do_not_cut_short_words(server, page):
+    page.set_viewport_size({"width": 900, "height": 1000})
+    try:
+        page.goto(server.url + "sparql", wait_until="networkidle")
+        page.select_option("#saved", "stated-figures")
+        page.wait_for_selector("#saved-results table.kz-results td", timeout=30_000)
+        cut = page.evaluate(WORDS_CUT.replace("SEL", "'#saved-results table.kz-results td'"))
+        page.screenshot(path=str(SHOTS / "narrow-results.png"), full_page=True)
+        assert cut == []
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})

@@ -220,3 +220,24 @@ def test_api_saved_query_says_no_such_entity(server):
             "/api/queries/investments-by-firm", params={"firm": "company:tbea", "format": "csv"}
         )
         assert by_name.status_code == 200 and by_name.text == by_iri.text
+
+
+def test_saved_query_text_for_the_editor_is_bound(server, stores):
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        example = c.get("/api/queries/place-profile/text")
+        assert example.status_code == 200
+        assert "an example" in example.text and "VALUES" in example.text
+        chosen = c.get("/api/queries/place-profile/text", params={"place": "Atyrau Region"})
+        assert "region/atyrau" in chosen.text and "an example" not in chosen.text
+        accept = {"Accept": "application/sparql-results+json"}
+        direct = c.get(
+            "/api/queries/place-profile", params={"place": "region:atyrau"}, headers=accept
+        ).json()["results"]["bindings"]
+        via_editor = c.post("/sparql", data={"query": chosen.text}, headers=accept)
+        assert via_editor.status_code == 200, via_editor.text
+        assert len(via_editor.json()["results"]["bindings"]) == len(direct) > 0
+        # the place form offers every region of Kazakhstan, not only those articles link to
+        params = c.get("/api/queries/investments-in-region/parameters").json()
+        region = next(p for p in params if p["name"] == "region")
+        count = stores["oxigraph"].query("SELECT (COUNT(*) AS ?n) WHERE { ?r a kz:Region }")
+        assert len(region["choices"]) == int(count.rows[0][0])

@@ -279,11 +279,45 @@ async def labels(request: Request) -> Response:
     return JSONResponse(await state.labels_async(), headers={"Cache-Control": "no-cache"})
 
 
+async def saved_text(request: Request) -> Response:
+    """A saved query's text with its parameters bound by a VALUES block, for the editor.
+
+    The editor tab that opens with a saved query must not run it with a required parameter
+    unbound: the tab gets this text, with the form's values (or, before the form is filled, the
+    query's example values, said so in a comment).
+    """
+    from kzgraph.remote import bind_values
+
+    state: ServerState = request.app.state.kz
+    saved = state.catalogue.get(request.path_params["name"])
+    if saved is None:
+        return error(404, f"no saved query named {request.path_params['name']!r}")
+    params = {k: v for k, v in request.query_params.items() if k not in RESERVED and v}
+    examples = {
+        p.name: saved.defaults[p.name]
+        for p in saved.parameters
+        if p.required and p.name not in params and p.name in saved.defaults
+    }
+    try:
+        labels = await state.labels_async()
+        values = await anyio.to_thread.run_sync(
+            resolve_entities, saved, {**params, **examples}, labels, mentioned(state.store)
+        )
+        bindings = saved.bind(values)
+    except ParameterError as exc:
+        return error(400, str(exc))
+    said = [f"{k} = {v}" + (" (an example: choose yours in the form)" if k in examples else "")
+            for k, v in {**params, **examples}.items()]  # fmt: skip
+    head = f"# saved query {saved.name}" + (": " + "; ".join(said) if said else "") + "\n"
+    return Response(head + bind_values(saved.text, bindings), media_type="application/sparql-query")
+
+
 def routes() -> list[Route]:
     """The API's routes."""
     return [
         Route("/api/labels", labels, methods=["GET"]),
         Route("/api/queries/{name}/parameters", parameters, methods=["GET"]),
+        Route("/api/queries/{name}/text", saved_text, methods=["GET"]),
         Route("/api/queries", list_queries, methods=["GET"]),
         Route("/api/queries/{name}", run_saved, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -13,16 +13,16 @@ from kzgraph.store import Store
 
 _USED = "SELECT DISTINCT ?x WHERE {{ {pattern} }}"
 PATTERNS = {
-    "region": "?p kz:region ?x",
+    # every entity of the kind, not only those an article links to: a form that lists one
+    # region of seventeen hides the rest
+    "region": "?x a/rdfs:subClassOf* kz:Region",
     "firm": "?x a kz:Company",
     "company": "?x a kz:Company",
     "sector": "{ ?p kz:sector ?x } UNION { ?x skos:inScheme ?s . ?p kz:sector/skos:broader* ?x }",
     "status": "?x skos:inScheme ?scheme . ?p kz:status ?x",
     "direction": "?f kz:direction ?x",
     "source": "?x a kz:SourceDocument",
-    # places an article mentions, not all 249 countries of the reference graph
-    "place": "?x a/rdfs:subClassOf* kz:Place . "
-    "FILTER EXISTS { GRAPH ?g { ?x ?p ?o } FILTER(STRSTARTS(STR(?g), STR(kzg:0))) }",
+    "place": "?x a/rdfs:subClassOf* kz:Place",
     "person": "?x a kz:Person",
     "agreement": "?x a/rdfs:subClassOf* kz:Agreement",
     "entity": "GRAPH ?g { ?x rdfs:label ?l } FILTER(STRSTARTS(STR(?g), STR(kzg:0)))",
