@@ -273,3 +273,16 @@ def test_result_tables_do_not_cut_short_words(server, page):
         assert cut == []
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_a_graph_page_s_query_link_opens_the_editor(server, page):
+    page.goto(server.url + "graph/003_497b471c4106a90e", wait_until="networkidle")
+    link = page.locator("a", has_text="query it")
+    assert link.get_attribute("href").startswith("/sparql#query=")
+    link.click()
+    page.wait_for_function(
+        "() => window.kzgraphYasgui && kzgraphYasgui.getTab().getYasqe().getValue()"
+        ".includes('003_497b471c4106a90e')",
+        timeout=30_000,
+    )
+    assert page.url.split("#")[0].endswith("/sparql")  # a page, not a downloaded file

@@ -241,3 +241,27 @@ def test_saved_query_text_for_the_editor_is_bound(server, stores):
         region = next(p for p in params if p["name"] == "region")
         count = stores["oxigraph"].query("SELECT (COUNT(*) AS ?n) WHERE { ?r a kz:Region }")
         assert len(region["choices"]) == int(count.rows[0][0])
+
+
+def test_shape_iris_dereference(server, shapes):
+    from rdflib import Graph
+    from rdflib.namespace import RDF as RDF_
+
+    from kzgraph.endpoint.shapes_pages import shape_graph
+    from kzgraph.namespaces import KZSH
+
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        html = c.get("/shapes/ProjectShape", headers={"Accept": "text/html"})
+        assert html.status_code == 200 and "kz:region" in html.text and "Project" in html.text
+        turtle = c.get("/shapes/ProjectShape", headers={"Accept": "text/turtle"})
+        got = Graph().parse(data=turtle.text, format="turtle")
+        want = shape_graph(shapes, URIRef(str(KZSH) + "ProjectShape"))
+        assert len(got) == len(want) > 0
+        assert (URIRef(str(KZSH) + "ProjectShape"), SH.targetClass, URIRef(KZ + "Project")) in got
+        moved = c.get("/resolve", params={"iri": "kzsh:ProjectShape"}, follow_redirects=False)
+        assert moved.status_code == 303 and moved.headers["location"] == "/shapes/ProjectShape"
+        listing = c.get("/shapes", headers={"Accept": "text/html"}).text
+        for shape in shapes.subjects(RDF_.type, SH.NodeShape):
+            if str(shape).startswith(str(KZSH)):
+                assert f'href="/shapes/{str(shape)[len(str(KZSH)) :]}"' in listing
+        assert c.get("/shapes/NoSuchShape", headers={"Accept": "text/html"}).status_code == 404

@@ -298,3 +298,22 @@ def test_a_mistyped_iri_is_no_such_entity_and_a_name_is_accepted():
     by_name = runner.invoke(main, ["query", "investments-by-firm", "-p", "firm=TBEA"])
     assert by_iri.exit_code == by_name.exit_code == 0
     assert by_iri.output == by_name.output and "TBEA" in by_iri.output
+
+
+def test_class_pages_count_the_instances_of_subclasses_too(tmp_path: Path, stores):
+    from kzgraph.docs import build_site
+
+    build_site(Settings.discover(), tmp_path)
+    page = (tmp_path / "classes.html").read_text()
+    store = stores["oxigraph"]
+
+    def count(pattern: str) -> int:
+        return int(
+            store.query(f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ {pattern} }}").rows[0][0]
+        )
+
+    total = count("?s a/rdfs:subClassOf* kz:Project")
+    direct = count("?s a kz:Project")
+    assert total > direct
+    section = page.split('id="Project"', 1)[1][:4000]
+    assert f"Instances in the graph: <strong>{total}</strong> ({direct} directly" in section

@@ -46,6 +46,8 @@ class ClassFacts:
     count: int
     example: URIRef | None = None
     example_label: str = ""
+    #: instances of the class or of any of its subclasses (a Project page counts energy projects)
+    total: int = 0
 
 
 #: Instances per kzgraph class, over the default graph (the merge of every graph).
@@ -54,6 +56,12 @@ CLASS_COUNTS = f"""SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE {{
 }} GROUP BY ?c"""
 
 #: The first IRI instance of each class (in code-point order) and its labels.
+CLASS_TOTALS = f"""SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE {{
+  {{ SELECT DISTINCT ?d WHERE {{ ?x a ?d }} }}
+  ?d <{RDFS.subClassOf}>* ?c FILTER(STRSTARTS(STR(?c), "{KZ}"))
+  ?s a ?d
+}} GROUP BY ?c"""
+
 CLASS_EXAMPLES = f"""SELECT ?c ?s ?label WHERE {{
   {{ SELECT ?c (MIN(STR(?i)) AS ?first) WHERE {{
       ?i a ?c FILTER(isIRI(?i) && STRSTARTS(STR(?c), "{KZ}")) }} GROUP BY ?c }}
@@ -65,6 +73,7 @@ CLASS_EXAMPLES = f"""SELECT ?c ?s ?label WHERE {{
 def class_facts(store: Queryable) -> dict[URIRef, ClassFacts]:
     """Each kzgraph class's number of instances and first IRI instance, asked of ``store``."""
     counts = {URIRef(str(c)): int(str(n)) for c, n in store.query(CLASS_COUNTS).rows}
+    totals = {URIRef(str(c)): int(str(n)) for c, n in store.query(CLASS_TOTALS).rows}
     examples: dict[URIRef, URIRef] = {}
     labels: dict[URIRef, str] = {}
     for c, s, label in store.query(CLASS_EXAMPLES).rows:
@@ -72,7 +81,10 @@ def class_facts(store: Queryable) -> dict[URIRef, ClassFacts]:
         examples[cls] = URIRef(str(s))
         if label is not None and getattr(label, "language", None) in (None, "en"):
             labels[cls] = min(labels.get(cls, str(label)), str(label))  # one, the same each time
-    return {c: ClassFacts(n, examples.get(c), labels.get(c, "")) for c, n in sorted(counts.items())}
+    return {
+        c: ClassFacts(counts.get(c, 0), examples.get(c), labels.get(c, ""), totals.get(c, 0))
+        for c in sorted(set(counts) | set(totals))
+    }
 
 
 def ontology_graph(settings: Settings) -> Graph:
@@ -148,6 +160,7 @@ def _classes(
                 "properties": sorted(domains.get(cls, [])),
                 "constraints": _constraints(shapes, URIRef(str(cls))),
                 "count": found.count,
+                "total": found.total,
                 "example": found.example,
                 "example_label": found.example_label,
             }

@@ -31,6 +31,7 @@ from kzgraph.endpoint import (
     map_api,
     network_api,
     search_api,
+    shapes_pages,
     table_api,
 )
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick, wants_html
@@ -445,6 +446,7 @@ def create_app(state: ServerState) -> Starlette:
         *network_api.routes(),
         *map_api.routes(),
         *search_api.routes(),
+        *shapes_pages.routes(),
         *table_api.routes(),
     ]
     for name, folder in (

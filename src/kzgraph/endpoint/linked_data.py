@@ -208,7 +208,7 @@ async def resolve(request: Request) -> Response:
         except ParameterError:
             pass
     href = local_href(iri)
-    if href and "#" not in iri:
+    if href and ("#" not in iri or href.startswith("/shapes/")):
         return RedirectResponse(href, status_code=303)
     return await describe_iri(request, iri)
 

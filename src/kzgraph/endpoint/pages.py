@@ -18,6 +18,8 @@ def local_href(iri: str) -> str | None:
     """The path on this server that resolves ``iri``, for IRIs under the project's base."""
     if iri.startswith(BASE + "ontology#"):
         return "/ontology/" + iri[len(BASE + "ontology#") :]  # the term's documentation
+    if iri.startswith(BASE + "shapes#"):
+        return "/shapes/" + iri[len(BASE + "shapes#") :]  # a SHACL shape
     if iri.startswith(BASE):
         return "/" + iri[len(BASE) :].replace("#", "%23")
     return None
