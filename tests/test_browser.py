@@ -286,3 +286,21 @@ def test_a_graph_page_s_query_link_opens_the_editor(server, page):
         timeout=30_000,
     )
     assert page.url.split("#")[0].endswith("/sparql")  # a page, not a downloaded file
+
+
+def test_network_default_view_names_its_nodes_and_colours_project_kinds(server, page):
+    page.goto(server.url + "network", wait_until="networkidle")
+    page.wait_for_function("window.kzgraphNetwork !== undefined", timeout=30_000)
+    page.wait_for_timeout(2500)  # the layout settles and fits the view
+    shown = page.evaluate(
+        """() => { const ns = Object.values(kzgraphNetwork.body.nodes);
+                   return [ns.filter((n) => n.labelModule.visible()).length, ns.length]; }"""
+    )
+    assert shown[1] > 0 and shown[0] == shown[1], shown
+    swatches = page.eval_on_selector_all(
+        "#legend > span",
+        "items => items.map(i => [i.textContent, i.querySelector('.swatch').style.background])",
+    )
+    projects = {text.split(" (")[0]: bg for text, bg in swatches if "Project" in text}
+    assert len(projects) >= 2 and len(set(projects.values())) == len(projects), projects
+    page.screenshot(path=str(SHOTS / "network-default.png"))

@@ -309,3 +309,17 @@ def test_http_network_api():
             assert "/network?focus=" in page
     finally:
         server.stop()
+
+
+def test_drawn_pictures_keep_whole_names(tmp_path, dataset):
+    from kzgraph.network import graph as netgraph
+    from kzgraph.network.draw import _wrap, draw_static
+
+    g = netgraph.full_graph(dataset)
+    ego = nx.ego_graph(g.to_undirected(), "https://w3id.org/kzgraph/id/company/tbea", radius=1)
+    out = tmp_path / "tbea.svg"
+    draw_static(ego, out)
+    svg = out.read_text()
+    longest = max((str(ego.nodes[n].get("label", n)) for n in ego), key=len)
+    for line in _wrap(longest).split("\n"):
+        assert line.replace("&", "&amp;") in svg, line

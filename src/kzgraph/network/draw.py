@@ -24,7 +24,16 @@ PALETTE = {
     "BusinessCouncilMeeting": "#8d5a97",
     "AgreementBundle": "#6c757d",
 }
-PROJECT_COLOUR = "#f4a259"
+#: One colour per kind of project, all warm, so projects read as one family of distinct kinds.
+PROJECT_PALETTE = {
+    "EnergyProject": "#f4a259",
+    "IndustrialProject": "#c8553d",
+    "AgriculturalProject": "#8cb369",
+    "InfrastructureProject": "#e09f3e",
+    "UrbanDevelopmentProject": "#b5838d",
+    "ResourceProject": "#9e2a2b",
+}
+PROJECT_COLOUR = "#f6bd60"  # a project of no narrower kind, or a kind added later
 OTHER_COLOUR = "#adb5bd"
 VIS = (
     Path(__file__).resolve().parents[3]
@@ -37,15 +46,10 @@ VIS = (
 )
 
 
-def group(node_type: str) -> str:
-    """The legend entry of a node type: every kind of project is a Project."""
-    return "Project" if node_type.endswith("Project") else node_type
-
-
 def colour(node_type: str) -> str:
-    """The colour of a node type; all project kinds share one."""
+    """The colour of a node type; each kind of project has its own warm colour."""
     if node_type.endswith("Project"):
-        return PROJECT_COLOUR
+        return PROJECT_PALETTE.get(node_type, PROJECT_COLOUR)
     return PALETTE.get(node_type, OTHER_COLOUR)
 
 
@@ -60,6 +64,8 @@ def draw_static(g: nx.Graph, output: Path, measure: str = "pagerank", title: str
     import matplotlib
 
     matplotlib.use("Agg")
+    # SVG text stays text: searchable, selectable and editable in Inkscape or Illustrator
+    matplotlib.rcParams["svg.fonttype"] = "none"
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -77,8 +83,10 @@ def draw_static(g: nx.Graph, output: Path, measure: str = "pagerank", title: str
         edgecolors="white",
     )
     threshold = sorted(sizes.values(), reverse=True)[min(len(sizes) - 1, 40)] if sizes else 0
-    labels = {n: str(g.nodes[n].get("label", n))[:38] for n in g if sizes[n] >= threshold}
-    nx.draw_networkx_labels(g, pos, labels=labels, ax=ax, font_size=8)
+    # whole names, wrapped, never cut; room around the drawing so none runs off the edge
+    labels = {n: _wrap(str(g.nodes[n].get("label", n))) for n in g if sizes[n] >= threshold}
+    nx.draw_networkx_labels(g, pos, labels=labels, ax=ax, font_size=8, clip_on=False)
+    ax.margins(0.12)
     types = sorted({str(g.nodes[n].get("type", "")) for n in g})
     ax.legend(
         handles=[Patch(color=colour(t), label=t) for t in types],
