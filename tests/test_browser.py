@@ -304,3 +304,53 @@ def test_network_default_view_names_its_nodes_and_colours_project_kinds(server, 
     projects = {text.split(" (")[0]: bg for text, bg in swatches if "Project" in text}
     assert len(projects) >= 2 and len(set(projects.values())) == len(projects), projects
     page.screenshot(path=str(SHOTS / "network-default.png"))
+
+
+EXPLORE = "https://w3id.org/kzgraph/explore#"
+
+
+def test_explore_builds_a_three_hop_query_and_shows_labelled_rows(server, page, stores):
+    page.goto(server.url + "explore", wait_until="networkidle")
+    page.wait_for_selector(".StartClassGroup .htmlSelectUiUxLists", timeout=30_000)
+    start = page.locator(".StartClassGroup .htmlSelectUiUxLists")
+    offered = set(start.inner_text().split("\n"))
+    assert {"Project", "Company", "Country", "Region of Kazakhstan"} <= offered
+    start.get_by_text("Project", exact=True).first.click()  # a person's first pick
+    page.wait_for_selector(".EndClassGroup .htmlSelectUiUxLists", timeout=10_000)
+    ends = page.locator(".EndClassGroup .htmlSelectUiUxLists").inner_text()
+    assert "Company" in ends  # what a project links to, read from the shapes and the data
+    # Project — investor — Company — headquarters country — China
+    china = "https://w3id.org/kzgraph/id/country/CN"
+    query = {
+        "distinct": True, "order": None, "limit": 1000,
+        "variables": [{"termType": "Variable", "value": v} for v in ("Project_1", "Company_2", "Country_3")],
+        "branches": [{"line": {"s": "Project_1", "p": EXPLORE + "Project-investor", "o": "Company_2",
+                               "sType": EXPLORE + "Project", "oType": EXPLORE + "Company", "values": []},
+                      "children": [{"line": {"s": "Company_2", "p": EXPLORE + "Company-headquartersCountry",
+                                             "o": "Country_3", "sType": EXPLORE + "Company",
+                                             "oType": EXPLORE + "Country",
+                                             "values": [{"label": "China", "rdfTerm": {"type": "uri", "value": china}}]},
+                                    "children": []}]}],
+    }  # fmt: skip
+    page.evaluate("(q) => kzgraphBuilder.loadQuery(q)", query)
+    page.wait_for_function(
+        "() => document.getElementById('sparql').textContent.includes('investor')"
+    )
+    page.locator(".playBtn").click()
+    page.wait_for_selector("#results table.kz-results td", timeout=30_000)
+    page.screenshot(path=str(SHOTS / "explore-three-hops.png"), full_page=True)
+    shown = page.eval_on_selector_all(
+        "#results table.kz-results tr", "rows => rows.slice(1).map(r => r.cells[0].innerText)"
+    )
+    want = stores["oxigraph"].query(
+        "SELECT DISTINCT ?l WHERE { ?p a/rdfs:subClassOf* kz:Project ; kz:investor ?f . "
+        "?f kz:headquartersCountry country:CN . ?p rdfs:label ?l }"
+    )
+    assert set(shown) == {str(r[0]) for r in want.rows} and shown
+    assert "https://w3id.org" not in page.inner_text("#results")  # labels, IRIs on hover
+    # the generated SPARQL opens in the editor
+    page.click("#open-editor")
+    page.wait_for_function(
+        "() => window.kzgraphYasgui && kzgraphYasgui.getTab().getYasqe().getValue().includes('investor')",
+        timeout=30_000,
+    )

@@ -265,3 +265,38 @@ def test_shape_iris_dereference(server, shapes):
             if str(shape).startswith(str(KZSH)):
                 assert f'href="/shapes/{str(shape)[len(str(KZSH)) :]}"' in listing
         assert c.get("/shapes/NoSuchShape", headers={"Accept": "text/html"}).status_code == 404
+
+
+def test_the_builder_config_follows_the_ontology_and_the_data(stores, shapes, tmp_path):
+    from rdflib import Literal
+    from rdflib.namespace import RDFS as RDFS_
+
+    from kzgraph.explore_config import EXPLORE, config
+    from kzgraph.store import OxigraphStore
+
+    store = stores["oxigraph"]
+    got = config(store, shapes, label_map(store))
+    targets = {str(t) for t in got.objects(None, SH.targetClass)}
+    with_instances = {
+        str(c)
+        for (c,) in store.query(
+            "SELECT DISTINCT ?c WHERE { ?s a/rdfs:subClassOf* ?c FILTER(STRSTARTS(STR(?c), STR(kz:))) }"
+        ).rows
+    }
+    assert with_instances <= targets
+    names = {str(o) for o in got.objects(EXPLORE["Project-investor"], SH.name)}
+    assert names == {"investor"}
+    # and backwards, once, from the class the investors share to the widest class of projects
+    back = [s for s in got.subjects(SH.node, EXPLORE["Project"]) if str(s).endswith("-investor-of")]
+    assert len(back) == 1
+    # a class added to the ontology, once it has data, appears with no hand editing
+    copy = OxigraphStore()
+    copy.store.load(store.nquads(), format=__import__("pyoxigraph").RdfFormat.N_QUADS)
+    copy.store.update(
+        "INSERT DATA { GRAPH <urn:test:g> { <https://w3id.org/kzgraph/ontology#Port> a "
+        "<http://www.w3.org/2002/07/owl#Class> ; <http://www.w3.org/2000/01/rdf-schema#label> "
+        '"Port"@en . <urn:test:aktau> a <https://w3id.org/kzgraph/ontology#Port> } }'
+    )
+    copy.refresh_union()
+    grown = config(copy, shapes, label_map(copy))
+    assert (EXPLORE["Port"], RDFS_.label, Literal("Port", lang="en")) in grown

@@ -190,3 +190,14 @@ def test_a_write_is_found_by_the_next_search(writable):
         assert ok.status_code == 204, ok.text
         hits = c.get("/api/search", params={"q": "Qwertyuiop"}).json()["hits"]
         assert [h["entity"] for h in hits] == ["urn:test:firm"]
+
+
+def test_the_landing_page_leads_to_the_answers_without_sparql(writable):
+    server, _store = writable
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        landing = c.get("/").text
+        for href in ('href="/explore"', 'action="/search"', 'href="/api/table?', 'href="/shapes"'):
+            assert href in landing, href
+        assert c.get("/explore").status_code == 200
+        config = c.get("/explore/config.ttl")
+        assert config.status_code == 200 and "sh:targetClass kz:Project" in config.text

@@ -10,7 +10,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -26,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from kzgraph.endpoint import (
     api,
     dumps,
+    explore_page,
     gsp,
     linked_data,
     map_api,
@@ -36,7 +36,7 @@ from kzgraph.endpoint import (
 )
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick, wants_html
 from kzgraph.endpoint.describe import service_description
-from kzgraph.endpoint.pages import render
+from kzgraph.endpoint.pages import WEB, render
 from kzgraph.endpoint.protocol import ProtocolError, SparqlRequest, read_sparql_request
 from kzgraph.endpoint.remote_pool import RemotePool
 from kzgraph.endpoint.responses import answer_response, error, not_acceptable, rdf_response
@@ -48,7 +48,6 @@ from kzgraph.remote import BackendError
 from kzgraph.store import readable_syntax_error
 
 log = logging.getLogger("kzgraph.endpoint")
-WEB = Path(__file__).resolve().parents[3] / "web" / "node_modules"
 
 
 def base_url(request: Request) -> str:
@@ -446,6 +445,7 @@ def create_app(state: ServerState) -> Starlette:
         *network_api.routes(),
         *map_api.routes(),
         *search_api.routes(),
+        *explore_page.routes(),
         *shapes_pages.routes(),
         *table_api.routes(),
     ]
@@ -454,6 +454,7 @@ def create_app(state: ServerState) -> Starlette:
         ("swagger", WEB / "swagger-ui-dist"),
         ("vis", WEB / "vis-network" / "standalone" / "umd"),
         ("leaflet", WEB / "leaflet" / "dist"),
+        ("sparnatural", WEB / "sparnatural" / "dist" / "browser"),
     ):
         if folder.exists():
             routes.append(Mount(f"/static/{name}", StaticFiles(directory=folder), name=name))

@@ -11,6 +11,8 @@ from rdflib import BNode, Literal, URIRef
 from kzgraph.namespaces import BASE, curie
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: The web UI's scripts, installed from npm by scripts/setup.sh and served, never from a CDN.
+WEB = Path(__file__).resolve().parents[3] / "web" / "node_modules"
 _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
