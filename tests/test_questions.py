@@ -638,3 +638,21 @@ def test_list_queries_name_their_source_and_date(run, seed_texts):
     assert "launchYear" in rows[0]
     totals = run("event-agreement-totals")
     assert all(r["source"] for r in totals)
+
+
+def test_q57_project_attributes_beyond_the_fixed_columns(run, seed_texts):
+    rows = {r["project"]: r for r in run("project-attributes")}
+    car = rows[entity("project", "almaty-multi-brand-car-factory")]
+    brands = car["brands"].split(" | ")
+    assert len(brands) >= 2
+    for brand in brands:
+        assert brand in seed_texts[S003], brand
+    assert car["quantities"] in seed_texts[S003]
+    # a product is named in a sentence the project cites (by a word of its name)
+    for iri, r in rows.items():
+        said = " ".join(
+            q["quotation"].lower() for q in run("fact-sources", entity=iri) if q["about"] == iri
+        )
+        for product in filter(None, r["products"].split(" | ")):
+            words = [w[:5] for w in re.findall(r"[a-z]{4,}", product.lower())]
+            assert any(w in said for w in words), (iri, product)
