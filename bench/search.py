@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kzgraph import search, store_state  # noqa: E402
-from kzgraph.querying import label_map, run_saved  # noqa: E402
+from kzgraph.querying import run_saved  # noqa: E402
 from kzgraph.store import OxigraphStore  # noqa: E402
 from kzgraph.synthetic import VERSION, generate_file  # noqa: E402
 
@@ -39,6 +39,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quads", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="keep the loaded store in this folder and reuse it on the next run (no reload)",
+    )
     args = parser.parse_args()
     data = ROOT / "bench" / "data" / f"synthetic-{args.quads}-v{VERSION}.nq.gz"
     if not data.exists():
@@ -46,25 +52,26 @@ def main() -> None:
         print(f"generating {data.name}", flush=True)
         generate_file(data, args.quads)
     with tempfile.TemporaryDirectory() as work:
-        store_dir = Path(work) / "store"
+        store_dir = args.store or Path(work) / "store"
         kzgraph = Path(sys.executable).parent / "kzgraph"
-        started = time.monotonic()
-        subprocess.run([str(kzgraph), "load", str(data), "--store", str(store_dir)], check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
-        print(f"loaded {args.quads:,} quads in {time.monotonic() - started:.1f} s", flush=True)
+        if not (store_dir / "CURRENT").exists():
+            started = time.monotonic()
+            subprocess.run([str(kzgraph), "load", str(data), "--store", str(store_dir)],
+                           check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+            print(f"loaded {args.quads:,} quads in {time.monotonic() - started:.1f} s", flush=True)
         store = OxigraphStore.read_only(store_dir)
         recorded = store_state.read(store_dir)
         assert recorded is not None and recorded.content
         path = Path(work) / "index.sqlite"  # beside the store, as the server keeps it
         started = time.monotonic()
-        index = search.index_for(store, lambda: label_map(store), recorded.content, path,
+        index = search.index_for(store, recorded.content, path,
                                  lambda m: print("  " + m, flush=True))  # fmt: skip
         built = time.monotonic() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rows = len(index)
         index.close()
         started = time.monotonic()
-        index = search.index_for(store, lambda: label_map(store), recorded.content, path)
+        index = search.index_for(store, recorded.content, path)
         reopened = time.monotonic() - started
         print(f"index: built in {built:.1f} s (peak RSS {peak:,.0f} MB), {rows:,} texts, "
               f"{path.stat().st_size / 1e6:,.1f} MB on disk; reopened in {reopened * 1000:.1f} ms")  # fmt: skip

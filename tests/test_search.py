@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from kzgraph import search, store_state
 from kzgraph.cli import main
-from kzgraph.querying import label_map, run_saved
+from kzgraph.querying import run_saved
 from kzgraph.store import OxigraphStore
 
 from .conftest import normalise
@@ -26,7 +26,7 @@ KZ = "https://w3id.org/kzgraph/ontology#"
 @pytest.fixture(scope="module")
 def index(stores) -> search.SearchIndex:
     store = stores["oxigraph"]
-    return search.SearchIndex.build(store, label_map(store))
+    return search.SearchIndex.build(store)
 
 
 @given(st.text(max_size=40))
@@ -105,17 +105,17 @@ def test_the_index_beside_a_store_follows_its_content(tmp_path: Path, dataset):
     store = OxigraphStore(path)
     store.load_dataset(dataset)
     content = store_state.content_of(store.store)
-    built = search.index_for(store, lambda: label_map(store), content, search.beside(path))
+    built = search.index_for(store, content, search.beside(path))
     assert not built.search("Zyxwvut", limit=5)
     store.store.update(
         "INSERT DATA { GRAPH <urn:test:g> { <urn:test:firm> "
         '<http://www.w3.org/2000/01/rdf-schema#label> "Zyxwvut Holdings"@en } }'
     )
     store.refresh_union()
-    reused = search.index_for(store, lambda: label_map(store), content, search.beside(path))
+    reused = search.index_for(store, content, search.beside(path))
     assert not reused.search("Zyxwvut", limit=5)  # same id: the kept file is read, not rebuilt
     changed = store_state.chained(content, "insert Zyxwvut")
-    rebuilt = search.index_for(store, lambda: label_map(store), changed, search.beside(path))
+    rebuilt = search.index_for(store, changed, search.beside(path))
     assert [h.entity.iri for h in rebuilt.search("Zyxwvut", limit=5)] == ["urn:test:firm"]
 
 
@@ -123,7 +123,7 @@ def test_a_damaged_index_file_is_rebuilt_not_read(tmp_path: Path, stores):
     store = stores["oxigraph"]
     path = tmp_path / search.INDEX_FILE
     path.write_bytes(b"this is not SQLite" * 100)
-    index = search.index_for(store, lambda: label_map(store), "some-id", path)
+    index = search.index_for(store, "some-id", path)
     assert index.search("Sinopec", limit=1)
     assert not list(tmp_path.glob(".search-*"))  # no temporary file left behind
 

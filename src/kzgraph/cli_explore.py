@@ -10,7 +10,6 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -38,9 +37,6 @@ def open_index(
     """
     store: Store | None = None
 
-    def labels() -> dict[Any, str]:
-        return dict(label_map(the_store()))
-
     def the_store() -> Store:
         nonlocal store
         if store is None:
@@ -49,7 +45,7 @@ def open_index(
 
     progress = (lambda m: click.echo(m, err=True)) if sys.stderr.isatty() else None
     if backend is not None:
-        return search.index_for(the_store(), labels, None, None, progress)
+        return search.index_for(the_store(), None, None, progress)
     if store_path is not None:
         recorded = store_state.read(require_store(store_path))
         content = recorded.content if recorded is not None and not recorded.dirty else None
@@ -60,10 +56,10 @@ def open_index(
             opened = OxigraphStore.read_only(store_path)
             store = opened
             content = store_state.content_of(opened.store)
-        return search.index_for(the_store(), labels, content, search.beside(store_path), progress)
+        return search.index_for(the_store(), content, search.beside(store_path), progress)
     content = digest(files_fingerprint(settings), search.SCHEMA.encode())
     path = cache_dir(settings) / f"search-{content[:32]}.sqlite"
-    return search.index_for(the_store(), labels, content, path, progress)
+    return search.index_for(the_store(), content, path, progress)
 
 
 def _open(settings: Settings, store_path: Path | None, backend: str | None) -> Store:

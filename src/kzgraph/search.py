@@ -33,7 +33,7 @@ import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from kzgraph.loading import KzgraphError
 from kzgraph.querying import Store
 
 #: Bumped whenever the rows or the table layout change, so an older index is rebuilt.
-SCHEMA = "3"
+SCHEMA = "4"
 #: The file an on-disk store keeps its index in (inside the store's folder).
 INDEX_FILE = "kzgraph-search.sqlite"
 #: Most hits one search returns; more would not be read, and a page of them is slow to draw.
@@ -192,17 +192,16 @@ def expression(words: str) -> str:
     return " ".join(parts)
 
 
-@dataclass
-class Collected:
-    """What an index holds, read from a store."""
-
-    #: (entity, kind, text, language, sources as space-separated IRIs), one per distinct
-    #: (entity, kind, text, language)
-    rows: list[tuple[str, str, str, str | None, str]]
-    #: IRI → (label, most specific class)
-    entities: dict[str, tuple[str, str | None]]
-    #: class → its superclasses (transitively)
-    supers: dict[str, set[str]]
+#: Every rdfs:label, to name each entity (English first) without holding them all in memory.
+LABELS_QUERY = (
+    _PREFIXES
+    + """
+SELECT ?entity ?label WHERE {
+  ?entity rdfs:label ?label FILTER(isIRI(?entity) && isLITERAL(?label))
+}
+"""
+)
+_BATCH = 20_000
 
 
 def _most_specific(classes: set[str], supers: dict[str, set[str]]) -> str | None:
@@ -214,35 +213,50 @@ def _most_specific(classes: set[str], supers: dict[str, set[str]]) -> str | None
     return candidates[0] if candidates else None
 
 
-def collect(store: Store, labels: dict[Any, str]) -> Collected:
-    """The index's rows, entities and class hierarchy, read from ``store`` with three queries."""
-    merged: dict[tuple[str, str, str, str | None], set[str]] = {}
-    for entity, kind, text, source in store.query(ROWS_QUERY).rows:
-        if entity is None or text is None or kind is None:
-            continue
-        lang = getattr(text, "language", None)
-        key = (str(entity), str(kind), str(text), lang)
-        merged.setdefault(key, set())
-        if source is not None:
-            merged[key].add(str(source))
-    supers: dict[str, set[str]] = {}
-    for sub, sup in store.query(HIERARCHY_QUERY).rows:
-        if sub is not None and sup is not None:
-            supers.setdefault(str(sub), set()).add(str(sup))
-    wanted = {key[0] for key in merged}
-    classes: dict[str, set[str]] = {}
-    for entity, cls in store.query(TYPES_QUERY).rows:
-        if entity is not None and cls is not None and str(entity) in wanted:
-            classes.setdefault(str(entity), set()).add(str(cls))
-    by_str = {str(k): v for k, v in labels.items()}
-    entities: dict[str, tuple[str, str | None]] = {}
-    for iri in wanted:
-        entities[iri] = (by_str.get(iri, iri), _most_specific(classes.get(iri, set()), supers))
-    rows = [
-        (e, k, t, lang, " ".join(sorted(s)))
-        for (e, k, t, lang), s in sorted(merged.items(), key=lambda kv: kv[0][:3])
-    ]
-    return Collected(rows, entities, supers)
+def _solutions(store: Store, sparql: str) -> Iterator[tuple[str | None, ...]]:
+    """A SELECT's rows as (value, language) pairs flattened, streamed where the store can.
+
+    Each term gives two cells: its lexical value (or None) and its language (or None). An
+    embedded Oxigraph store yields solutions one by one, so a build at ten million quads never
+    holds the whole answer as Python objects.
+    """
+    from kzgraph.store import OxigraphStore
+
+    if isinstance(store, OxigraphStore):
+        import pyoxigraph as ox
+
+        from kzgraph.namespaces import PREFIXES
+
+        result = store.store.query(sparql, prefixes=PREFIXES)
+        assert isinstance(result, ox.QuerySolutions)
+        names = list(result.variables)
+        for solution in result:
+            row: list[str | None] = []
+            for v in names:
+                term = solution[v]
+                row.append(None if term is None else term.value)
+                row.append(getattr(term, "language", None) or None)
+            yield tuple(row)
+        return
+    for values in store.query(sparql).rows:
+        out: list[str | None] = []
+        for term in values:
+            out.append(None if term is None else str(term))
+            out.append(getattr(term, "language", None) or None)
+        yield tuple(out)
+
+
+def _batches(
+    rows: Iterable[tuple[Any, ...]], size: int = _BATCH
+) -> Iterator[list[tuple[Any, ...]]]:
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -256,25 +270,64 @@ def _create(conn: sqlite3.Connection) -> None:
             text, entity UNINDEXED, kind UNINDEXED, lang UNINDEXED, sources UNINDEXED,
             tokenize = "unicode61 remove_diacritics 2"
         );
+        CREATE TEMP TABLE raw(entity TEXT, kind TEXT, text TEXT, lang TEXT, source TEXT);
+        CREATE TEMP TABLE labels(entity TEXT, label TEXT, lang TEXT);
+        CREATE TEMP TABLE types(entity TEXT, class TEXT);
         """
     )
 
 
-def _fill(conn: sqlite3.Connection, data: Collected, content: str) -> None:
-    rows, entities = data.rows, data.entities
+def _fill(conn: sqlite3.Connection, store: Store, content: str, say: Callable[[str], None]) -> None:
+    """Read the store into the index, streaming through SQLite's own tables, not Python's."""
+    say("reading names and quoted sentences from the store")
+    rows = ((e, k, t, lang, src) for e, _, k, _, t, lang, src, _ in _solutions(store, ROWS_QUERY))
+    for batch in _batches(rows):
+        conn.executemany("INSERT INTO raw VALUES (?, ?, ?, ?, ?)", batch)
+    conn.execute("CREATE INDEX temp.raw_entity ON raw(entity)")
+    for batch in _batches((e, lb, lang) for e, _, lb, lang in _solutions(store, LABELS_QUERY)):
+        conn.executemany("INSERT INTO labels VALUES (?, ?, ?)", batch)
+    conn.execute("CREATE INDEX temp.labels_entity ON labels(entity)")
+    for batch in _batches((e, c) for e, _, c, _ in _solutions(store, TYPES_QUERY)):
+        conn.executemany("INSERT INTO types VALUES (?, ?)", batch)
+    conn.execute("CREATE INDEX temp.types_entity ON types(entity)")
+    supers: dict[str, set[str]] = {}
+    for sub, _, sup, _ in _solutions(store, HIERARCHY_QUERY):
+        if sub is not None and sup is not None:
+            supers.setdefault(sub, set()).add(sup)
     conn.executemany(
         "INSERT INTO subclasses VALUES (?, ?)",
-        [(sub, sup) for sub, sups in data.supers.items() for sup in sups],
+        [(sub, sup) for sub, sups in supers.items() for sup in sups],
+    )
+    # each entity: its label (English first, else untagged, else any) and most specific class
+    named = conn.execute(
+        """SELECT r.entity,
+                  (SELECT label FROM labels l WHERE l.entity = r.entity
+                   ORDER BY l.lang = 'en' DESC, l.lang IS NULL DESC, l.label LIMIT 1),
+                  (SELECT group_concat(class, ' ') FROM types t WHERE t.entity = r.entity)
+           FROM (SELECT DISTINCT entity FROM raw WHERE entity IS NOT NULL) r"""
+    )
+    out = conn.cursor()
+    count = 0
+    while chunk := named.fetchmany(_BATCH):
+        out.executemany(
+            "INSERT INTO entities VALUES (?, ?, ?)",
+            [
+                (iri, label or iri, _most_specific(set((classes or "").split()), supers))
+                for iri, label, classes in chunk
+            ],
+        )
+        count += len(chunk)
+    say(f"indexing the texts of {count:,} entities")
+    conn.execute(
+        """INSERT INTO hits(text, entity, kind, lang, sources)
+           SELECT text, entity, kind, lang, COALESCE(group_concat(source, ' '), '') FROM (
+             SELECT DISTINCT entity, kind, text, lang, source FROM raw
+             WHERE entity IS NOT NULL AND text IS NOT NULL AND kind IS NOT NULL
+             ORDER BY entity, kind, text, source)
+           GROUP BY entity, kind, text, lang"""
     )
     conn.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", SCHEMA), ("content", content)])
-    conn.executemany(
-        "INSERT INTO entities VALUES (?, ?, ?)",
-        [(iri, label, cls) for iri, (label, cls) in entities.items()],
-    )
-    conn.executemany(
-        "INSERT INTO hits(text, entity, kind, lang, sources) VALUES (?, ?, ?, ?, ?)",
-        [(t, e, k, lang, s) for e, k, t, lang, s in rows],
-    )
+    conn.executescript("DROP TABLE temp.raw; DROP TABLE temp.labels; DROP TABLE temp.types;")
     conn.commit()
 
 
@@ -290,28 +343,25 @@ class SearchIndex:
     def build(
         cls,
         store: Store,
-        labels: dict[Any, str],
         content: str = "",
         path: Path | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> SearchIndex:
         """Read ``store`` and index it, in memory or (atomically) in the file ``path``."""
         say = progress or (lambda _m: None)
-        say("reading names and quoted sentences from the store")
-        data = collect(store, labels)
-        say(f"indexing {len(data.rows):,} texts of {len(data.entities):,} entities")
         if path is None:
             conn = sqlite3.connect(":memory:", check_same_thread=False)
             _create(conn)
-            _fill(conn, data, content)
+            _fill(conn, store, content, say)
             return cls(conn)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".search-", suffix=".sqlite", dir=path.parent)
         os.close(fd)
         try:
             conn = sqlite3.connect(tmp)
+            conn.execute("PRAGMA temp_store = FILE")  # the staging tables on disk, not in RAM
             _create(conn)
-            _fill(conn, data, content)
+            _fill(conn, store, content, say)
             conn.close()
             os.replace(tmp, path)
         finally:
@@ -471,7 +521,6 @@ def fresh(path: Path, content: str) -> SearchIndex | None:
 
 def index_for(
     store: Store,
-    labels: Callable[[], dict[Any, str]],
     content: str | None,
     path: Path | None,
     progress: Callable[[str], None] | None = None,
@@ -485,5 +534,5 @@ def index_for(
         found = fresh(path, content)
         if found is not None:
             return found
-        return SearchIndex.build(store, labels(), content, path, progress)
-    return SearchIndex.build(store, labels(), content or "", None, progress)
+        return SearchIndex.build(store, content, path, progress)
+    return SearchIndex.build(store, content or "", None, progress)

@@ -29,7 +29,7 @@ def index(state: ServerState) -> search.SearchIndex:
             recorded = store_state.read(state.store.path)
             if recorded is not None and not recorded.dirty and recorded.content:
                 path, content = search.beside(state.store.path), recorded.content
-        built = search.index_for(state.store, state.labels, content, path)
+        built = search.index_for(state.store, content, path)
         state.cache["search"] = built
         return built
 
