@@ -201,3 +201,19 @@ def test_the_landing_page_leads_to_the_answers_without_sparql(writable):
         assert c.get("/explore").status_code == 200
         config = c.get("/explore/config.ttl")
         assert config.status_code == 200 and "sh:targetClass kz:Project" in config.text
+
+
+def test_cli_search_reuses_its_index_and_drops_stale_ones(settings):
+    from kzgraph.derived import cache_dir
+
+    stale = cache_dir(settings) / "search-0000000000000000stale.sqlite"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"an index of files as they once were")
+    runner = CliRunner()
+    assert runner.invoke(main, ["search", "Huawei"]).exit_code == 0
+    assert not stale.exists()
+    kept = list(cache_dir(settings).glob("search-*.sqlite"))
+    assert len(kept) == 1
+    before = kept[0].stat().st_mtime_ns
+    assert runner.invoke(main, ["search", "Sinopec"]).exit_code == 0
+    assert kept[0].stat().st_mtime_ns == before  # read, not rebuilt

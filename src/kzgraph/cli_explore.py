@@ -56,10 +56,18 @@ def open_index(
             opened = OxigraphStore.read_only(store_path)
             store = opened
             content = store_state.content_of(opened.store)
+        kept = search.fresh(search.beside(store_path), content)
+        if kept is not None:
+            return kept  # built from this very content: the store is not read
         return search.index_for(the_store(), content, search.beside(store_path), progress)
     content = digest(files_fingerprint(settings), search.SCHEMA.encode())
     path = cache_dir(settings) / f"search-{content[:32]}.sqlite"
-    return search.index_for(the_store(), content, path, progress)
+    # the files did not change: nothing is loaded
+    index = search.fresh(path, content) or search.index_for(the_store(), content, path, progress)
+    for old in cache_dir(settings).glob("search-*.sqlite"):
+        if old != path:
+            old.unlink(missing_ok=True)  # an index of files as they were before: never read again
+    return index
 
 
 def _open(settings: Settings, store_path: Path | None, backend: str | None) -> Store:
