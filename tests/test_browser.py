@@ -354,3 +354,36 @@ def test_explore_builds_a_three_hop_query_and_shows_labelled_rows(server, page, 
         "() => window.kzgraphYasgui && kzgraphYasgui.getTab().getYasqe().getValue().includes('investor')",
         timeout=30_000,
     )
+
+
+def test_search_from_the_header_box_marks_words_and_links_entities(server, page):
+    page.goto(server.url + "map", wait_until="networkidle")
+    page.fill("header form.search input[name=q]", "Sinopec polyethylene")
+    page.press("header form.search input[name=q]", "Enter")
+    page.wait_for_selector("#hits li", timeout=30_000)
+    marks = page.eval_on_selector_all("#hits mark", "ms => ms.map(m => m.textContent)")
+    assert "Sinopec" in marks and "polyethylene" in marks
+    link = page.locator('#hits a[href="/id/company/sinopec"]').first
+    assert link.inner_text() == "Sinopec"
+    page.screenshot(path=str(SHOTS / "search.png"), full_page=True)
+    link.click()
+    page.wait_for_selector("h1")
+    assert page.inner_text("h1") == "Sinopec"
+
+
+def test_a_table_with_a_sum_per_currency_in_the_browser(server, page, seed_texts):
+    page.goto(server.url + "table", wait_until="networkidle")
+    page.fill("input[name=class]", "Project")
+    page.fill("input[name=group-by]", "region")
+    page.fill("input[name=sum]", "amount")
+    page.click("form.table-form button")
+    page.wait_for_selector("table.kz-results td", timeout=30_000)
+    rows = page.eval_on_selector_all(
+        "table.kz-results tr", "rs => rs.slice(1).map(r => [...r.cells].map(c => c.innerText))"
+    )
+    page.screenshot(path=str(SHOTS / "table-sum.png"), full_page=True)
+    units = {r[1] for r in rows}
+    assert {"KZT", "USD"} <= units  # never one total across currencies
+    almaty = [r for r in rows if r[0] == "Almaty Region" and r[1] == "USD"]
+    assert almaty and almaty[0][3] == "" and "projected at $3.7 billion" in almaty[0][5]
+    assert any("projected at $3.7 billion" in t for t in seed_texts.values())

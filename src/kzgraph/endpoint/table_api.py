@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from kzgraph import class_table
@@ -22,6 +22,7 @@ _MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+KZ_ONTOLOGY = "https://w3id.org/kzgraph/ontology#"
 _OWN = {"class", "query", "columns", "where", "group-by", "sum", "format", "iris"}
 
 
@@ -76,6 +77,44 @@ async def api_table(request: Request) -> Response:
     return Response(body, media_type=_MEDIA[fmt], headers=headers)
 
 
+async def table_page(request: Request) -> Response:
+    """The same table as a page, with a form: what a browser user sees and refines."""
+    from urllib.parse import urlencode
+
+    from kzgraph.endpoint.pages import local_href, render
+
+    state: ServerState = request.app.state.kz
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        if value.strip():
+            params.setdefault(key, []).append(value)
+    table = None
+    message = ""
+    if "class" in params or "query" in params:
+        try:
+            table = await anyio.to_thread.run_sync(make, state, params)
+        except (class_table.TableError, ParameterError) as exc:
+            message = str(exc)
+    labels = await state.labels_async()
+    classes = sorted(
+        {(iri, label) for iri, label in labels.items() if iri.startswith(KZ_ONTOLOGY)},
+        key=lambda c: c[1],
+    )
+    page = render(
+        "table.html",
+        table=table,
+        message=message,
+        params={k: v[-1] for k, v in params.items()},
+        query=urlencode([(k, v) for k, vs in params.items() for v in vs]),
+        classes=classes,
+        href=local_href,
+    )
+    return HTMLResponse(page, status_code=400 if message else 200)
+
+
 def routes() -> list[Route]:
-    """The table route."""
-    return [Route("/api/table", api_table, methods=["GET"])]
+    """The table routes: the API and the page."""
+    return [
+        Route("/api/table", api_table, methods=["GET"]),
+        Route("/table", table_page, methods=["GET"]),
+    ]
