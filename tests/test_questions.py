@@ -653,6 +653,6 @@ def test_q57_project_attributes_beyond_the_fixed_columns(run, seed_texts):
         said = " ".join(
             q["quotation"].lower() for q in run("fact-sources", entity=iri) if q["about"] == iri
         )
-        for product in filter(None, r["products"].split(" | ")):
+        for product in filter(None, (r["products"] or "").split(" | ")):
             words = [w[:5] for w in re.findall(r"[a-z]{4,}", product.lower())]
             assert any(w in said for w in words), (iri, product)

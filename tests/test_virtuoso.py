@@ -24,7 +24,7 @@ from rdflib.plugins.sparql import prepareQuery
 from kzgraph.catalogue import load_catalogue
 from kzgraph.geometry import _number
 from kzgraph.namespaces import PREFIXES
-from kzgraph.path_expansion import expand
+from kzgraph.path_expansion import WrongOnVirtuoso, expand
 from kzgraph.querying import run_saved
 from kzgraph.remote import MERGED, Backend, RemoteStore, graph_counts, restored_wkt, with_prologue
 from kzgraph.store import QuerySyntaxError
@@ -411,7 +411,13 @@ def test_paths_written_out_give_the_embedded_rows_on_virtuoso(virtuoso, edges, s
             for row in rows
         ]
 
-    expanded = expand(text, fetch, None, dict(PREFIXES))
+    try:
+        expanded = expand(text, fetch, None, dict(PREFIXES))
+    except WrongOnVirtuoso as exc:
+        # a bare q* with two objects: Virtuoso answered it with too few rows and no error
+        # (?s p0 ?m ; p0* ?o , ?m), so kzgraph refuses it, saying what to write instead
+        assert "one triple per object" in str(exc) and "," in text, text
+        return
     got = _virtuoso_rows(query_url, with_prologue(expanded))  # as RemoteStore sends it
     if isinstance(got, str):
         # a refusal is loud, and allowed only for a query sent as written (Virtuoso's own

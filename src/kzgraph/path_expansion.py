@@ -50,10 +50,26 @@ from dataclasses import dataclass, field
 from rdflib import BNode, Node, URIRef
 
 from kzgraph.endpoint.sparql_text import QUERY_FORMS, Token, tokens
+from kzgraph.loading import KzgraphError
+
+_OBJECT_LIST = (
+    "a zero-or-more path with several objects (?s p* ?o , ?m): Virtuoso answers it wrongly "
+    "without saying so, so kzgraph does not send it; write one triple per object "
+    "(?s p* ?o . ?s p* ?m)"
+)
 
 
 class Unsupported(Exception):
     """A form this module does not translate exactly; the query is sent as written."""
+
+
+class WrongOnVirtuoso(Unsupported, KzgraphError):
+    """A zero-or-more path this module cannot write out and Virtuoso answers wrongly: refused.
+
+    Virtuoso answers ``?s p0 ?m ; p0* ?o , ?m`` with fewer rows than the standard gives and no
+    error (found by the differential test). A wrong answer without a word is worse than a
+    refusal, so the query is refused with what to change.
+    """
 
 
 # a path's syntax tree: an IRI (its text as written, or "a"), a sequence, an alternative, q*
@@ -711,7 +727,9 @@ class _Reader:
             raise Unsupported("an alternative whose subject cannot be named")
         if isinstance(path, Star):
             obj = triple.objects[0]
-            if len(triple.objects) != 1 or (obj[0] in "?$" and obj[1:] not in self.bound):
+            if len(triple.objects) != 1:
+                raise WrongOnVirtuoso(_OBJECT_LIST)
+            if obj[0] in "?$" and obj[1:] not in self.bound:
                 raise Unsupported("a zero-or-more path between two open ends")
             self.edges.add(path.step.text)
             return
@@ -796,6 +814,8 @@ def plan(
     reader = _Reader(query, bound or {})
     try:
         prologue_end = reader.query()
+    except WrongOnVirtuoso:
+        raise
     except Unsupported:
         return None
     if not reader.triples or reader.star_select:
@@ -837,5 +857,7 @@ def expand(
     walks = found.split(fetch(sparql)) if sparql is not None else Walks()
     try:
         return found.render(walks)
+    except WrongOnVirtuoso:
+        raise
     except Unsupported:
         return query

@@ -36,7 +36,7 @@ from rdflib import BNode, Literal, Node, URIRef
 from kzgraph.endpoint.worker_process import RESULT_FORMATS, Answer, Job, graph_body, select_body
 from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
-from kzgraph.path_expansion import Plan, Unsupported, Walks, plan
+from kzgraph.path_expansion import Plan, Unsupported, Walks, WrongOnVirtuoso, plan
 from kzgraph.remote import (
     VIRTUOSO_COMPILER,
     Backend,
@@ -321,6 +321,8 @@ class RemotePool:
             self._edges[key] = (time.monotonic(), rows)
         try:
             return replace(job, query=found.render(walks))
+        except WrongOnVirtuoso:
+            raise
         except Unsupported:
             return job
 
@@ -340,6 +342,8 @@ class RemotePool:
         if self.store_kind == "virtuoso":
             try:
                 job = await self._expanded(job, deadline)
+            except WrongOnVirtuoso as exc:  # Virtuoso would answer it wrongly, without a word
+                return Answer(False, "error", message=str(exc))
             except httpx.TimeoutException:
                 raise TimeoutError from None
             except httpx.HTTPError:
