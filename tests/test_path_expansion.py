@@ -159,5 +159,8 @@ def test_a_bare_star_with_two_objects_is_refused_with_what_to_write():
     text = "SELECT ?o WHERE { ?s <http://e/p> ?m ; <http://e/p>* ?o , ?m }"
     with pytest.raises(WrongOnVirtuoso, match=r"write one triple per object"):
         expand(text, lambda q: [])
+    with pytest.raises(WrongOnVirtuoso, match=r"write one triple per object"):
+        sequence = "SELECT ?o WHERE { ?s <http://e/p> ?m ; <http://e/p>/<http://e/q>* ?o , ?m }"
+        expand(sequence, lambda q: [])
     split = "SELECT ?o WHERE { ?s <http://e/p> ?m ; <http://e/p>* ?o . ?s <http://e/p>* ?m }"
     assert isinstance(expand(split, lambda q: []), str)  # the advice is a query it takes
