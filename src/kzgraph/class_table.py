@@ -40,7 +40,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SH
 
 from kzgraph.loading import KzgraphError
-from kzgraph.namespaces import PREFIXES, curie
+from kzgraph.namespaces import PREFIXES, class_by_name, curie
 from kzgraph.querying import Store
 
 KZ = "https://w3id.org/kzgraph/ontology#"
@@ -133,13 +133,9 @@ class Schema:
             if iri in known:
                 return iri
             raise TableError(f"no class {name!r} in the ontology or the data")
-        spoken: dict[str, str] = {}
-        for c, label in sorted(known.items(), key=lambda kv: (not kv[0].startswith(KZ), kv)):
-            spoken.setdefault(label.lower(), c)
-            spoken.setdefault(re.split(r"[#/]", c)[-1].lower(), c)
-        if name.lower() in spoken:
-            return spoken[name.lower()]
-        near = get_close_matches(name.lower(), list(spoken), n=3, cutoff=0.6)
+        found, near = class_by_name(name, known)
+        if found is not None:
+            return found
         hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
         raise TableError(f"no class named {name!r}{hint}")
 

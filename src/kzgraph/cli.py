@@ -26,6 +26,7 @@ from kzgraph.cli_support import (
     backend_option,
     friendly_errors,
     make_backend,
+    parse_params,
     require_store,
     store_option,
 )
@@ -126,7 +127,7 @@ def load_cmd(
     from tqdm import tqdm
 
     from kzgraph.bulk import check, default_graph_for, format_of, load_file
-    from kzgraph.catalogue import ParameterError, expand_iri
+    from kzgraph.catalogue import expand_iri
     from kzgraph.endpoint.answer_cache import forget_beside
 
     target = None
@@ -575,17 +576,13 @@ def query_cmd(
     backend: str | None,
 ) -> None:
     """Run the saved query NAME."""
-    values: dict[str, str] = {}
-    for item in params:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ParameterError(f"--param expects NAME=VALUE, got {item!r}")
-        values[key.strip()] = value
+    values = parse_params(params)
     settings = _settings(ctx)
     saved = get_query(name, settings)
     store = _store(ctx, engine, inference, backend)
-    labels = {str(k): v for k, v in label_map(store).items()}
-    values = resolve_entities(saved, values, labels, mentioned(store))
+    values = resolve_entities(
+        saved, values, lambda: {str(k): v for k, v in label_map(store).items()}, mentioned(store)
+    )
     bindings = saved.bind(values)
     _print_result(store.query(saved.text, bindings).without(saved.hidden), fmt, store, iris)
 

@@ -18,6 +18,7 @@ from kzgraph.cli_support import (
     backend_option,
     friendly_errors,
     make_backend,
+    parse_params,
     require_store,
     store_option,
 )
@@ -237,7 +238,7 @@ def table_cmd(
     `kzgraph table --query investments-by-firm -p firm=company:tbea --format csv`.
     """
     from kzgraph import class_table
-    from kzgraph.catalogue import ParameterError, get_query
+    from kzgraph.catalogue import get_query
     from kzgraph.loading import load_shapes
 
     if (cls is None) == (saved is None):
@@ -251,12 +252,7 @@ def table_cmd(
     labels = {str(k): v for k, v in label_map(store).items()}
     request_where = class_table.Request.parse_where(where)
     if saved is not None:
-        values: dict[str, str] = {}
-        for item in params:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise ParameterError(f"--param expects NAME=VALUE, got {item!r}")
-            values[key.strip()] = value
+        values = parse_params(params)
         query = get_query(saved, settings)
         result = store.query(query.text, query.bind(values)).without(query.hidden)
         table = class_table.from_result(result, labels, request_where, _split(group_by), sum_column)

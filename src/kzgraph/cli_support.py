@@ -112,3 +112,20 @@ def require_store(path: Path) -> Path:
     if not (path / "CURRENT").exists():
         raise KzgraphError(f"{path}: not an Oxigraph store (no CURRENT file)")
     return path
+
+
+def parse_params(items: tuple[str, ...]) -> dict[str, str]:
+    """``--param NAME=VALUE`` items as a dict; a malformed one is refused, naming it.
+
+    >>> parse_params(("firm=company:tbea", "year=2024"))
+    {'firm': 'company:tbea', 'year': '2024'}
+    """
+    from kzgraph.catalogue import ParameterError
+
+    values: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ParameterError(f"--param expects NAME=VALUE, got {item!r}")
+        values[key.strip()] = value
+    return values

@@ -11,6 +11,8 @@ so a server can resolve it by path; every named graph lives under ``/graph/``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import TypeVar
 
 from rdflib import Graph, Namespace, URIRef
@@ -122,3 +124,26 @@ def sparql_prologue() -> str:
     True
     """
     return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+
+
+def class_by_name(name: str, known: Mapping[str, str]) -> tuple[str | None, list[str]]:
+    """The class of ``known`` (IRI → label) a person means by ``name``, or None and near names.
+
+    A label or a local name, in any case; the project's own classes win a tie (``Project`` is
+    ``kz:Project``, not ``schema:Project``). The search and the tables both name classes so.
+
+    >>> known = {"https://schema.org/Project": "Project", KZ + "Project": "Project"}
+    >>> class_by_name("project", known)[0] == KZ + "Project"
+    True
+    >>> class_by_name("Projekt", known)
+    (None, ['project'])
+    """
+    from difflib import get_close_matches
+
+    spoken: dict[str, str] = {}
+    for iri, label in sorted(known.items(), key=lambda kv: (not kv[0].startswith(BASE), kv)):
+        spoken.setdefault(label.lower(), iri)
+        spoken.setdefault(re.split(r"[#/]", iri)[-1].lower(), iri)
+    if name.lower() in spoken:
+        return spoken[name.lower()], []
+    return None, get_close_matches(name.lower(), list(spoken), n=3, cutoff=0.6)

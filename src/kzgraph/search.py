@@ -462,9 +462,7 @@ class SearchIndex:
 
         An unknown name is refused with the closest known ones, never searched as nothing.
         """
-        from difflib import get_close_matches
-
-        from kzgraph.namespaces import PREFIXES
+        from kzgraph.namespaces import PREFIXES, class_by_name
 
         known = self.classes()
         prefix, sep, local = name.partition(":")
@@ -472,15 +470,9 @@ class SearchIndex:
             name = PREFIXES[prefix] + local
         if name in known:
             return name
-        spoken: dict[str, str] = {}
-        # the project's own classes first: kz:Project, not schema:Project, is "Project"
-        own = "https://w3id.org/kzgraph/"
-        for iri, label in sorted(known.items(), key=lambda kv: (not kv[0].startswith(own), kv)):
-            spoken.setdefault(label.lower(), iri)
-            spoken.setdefault(re.split(r"[#/]", iri)[-1].lower(), iri)
-        if name.lower() in spoken:
-            return spoken[name.lower()]
-        near = get_close_matches(name.lower(), list(spoken), n=3, cutoff=0.6)
+        found, near = class_by_name(name, known)
+        if found is not None:
+            return found
         hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
         raise SearchError(f"no class named {name!r} among the indexed entities{hint}")
 
