@@ -243,7 +243,7 @@ def get_query(name: str, settings: Settings | None = None) -> SavedQuery:
 def resolve_entities(
     saved: SavedQuery,
     values: dict[str, str],
-    labels: Mapping[str, str],
+    labels: Callable[[], Mapping[str, str]],
     exists: Callable[[str], bool],
 ) -> dict[str, str]:
     """``values`` with every IRI parameter naming an entity the data holds, or a clear refusal.
@@ -251,18 +251,17 @@ def resolve_entities(
     A mistyped IRI would otherwise answer 0 rows as if the entity had none. A name ("TBEA",
     "Atyrau Region") is accepted where an IRI is expected when exactly one entity has it as
     its label; an unknown one is refused with the closest names. ``exists(iri)`` says whether
-    the data mentions an IRI; ``labels`` maps IRIs to names.
+    the data mentions an IRI; ``labels()`` maps IRIs to names, and is only asked for when a
+    value is a name or an IRI the data does not mention (every label of a big store is a
+    query of its own).
     """
     from difflib import get_close_matches
 
     out = dict(values)
     kinds = {p.name: p.kind for p in saved.parameters}
+    names: Mapping[str, str] = {}
     by_name: dict[str, set[str]] = {}
     by_local: dict[str, set[str]] = {}
-    for iri, label in labels.items():
-        by_name.setdefault(label.lower(), set()).add(iri)
-        local = re.split(r"[#/]", iri)[-1].replace("-", " ").lower()
-        by_local.setdefault(local, set()).add(iri)
     for name, value in values.items():
         if kinds.get(name) != "iri" or not value.strip():
             continue
@@ -271,7 +270,13 @@ def resolve_entities(
             param = next(p for p in saved.parameters if p.name == name)
             if exists(str(param.to_term(value))):
                 continue
-        else:
+        if not names:
+            names = labels()
+            for iri, label in names.items():
+                by_name.setdefault(label.lower(), set()).add(iri)
+                local = re.split(r"[#/]", iri)[-1].replace("-", " ").lower()
+                by_local.setdefault(local, set()).add(iri)
+        if not looks_like_iri:
             spoken = value.strip().lower()
             found = by_name.get(spoken) or by_local.get(spoken.replace("-", " ")) or {
                 iri for label, iris in by_name.items() if label.startswith(spoken + " ")
@@ -290,7 +295,7 @@ def resolve_entities(
         near = get_close_matches(tail, list(pool), n=3, cutoff=0.6)
         from kzgraph.namespaces import curie
 
-        options = [f"{labels.get(i, n)!r} ({curie(i)})" for n in near for i in sorted(pool[n])][:3]
+        options = [f"{names.get(i, n)!r} ({curie(i)})" for n in near for i in sorted(pool[n])][:3]
         hint = f"; did you mean {', '.join(options)}?" if options else ""
         raise ParameterError(f"{saved.name}: no such entity {value!r} for {name}{hint}")
     return out

@@ -67,10 +67,10 @@ async def run_saved(request: Request) -> Response:
         return error(404, f"no saved query named {name!r}; GET /api/queries lists them")
     params = {k: v for k, v in request.query_params.items() if k not in RESERVED}
     try:
-        labels = await state.labels_async()
-        params = await anyio.to_thread.run_sync(
-            resolve_entities, saved, params, labels, mentioned(state.store)
-        )
+        if params:  # IRIs are checked against the data; labels are read only for a name
+            params = await anyio.to_thread.run_sync(
+                resolve_entities, saved, params, state.labels, mentioned(state.store)
+            )
         bindings = saved.bind(params)
     except ParameterError as exc:
         return error(400, str(exc))
@@ -299,9 +299,8 @@ async def saved_text(request: Request) -> Response:
         if p.required and p.name not in params and p.name in saved.defaults
     }
     try:
-        labels = await state.labels_async()
         values = await anyio.to_thread.run_sync(
-            resolve_entities, saved, {**params, **examples}, labels, mentioned(state.store)
+            resolve_entities, saved, {**params, **examples}, state.labels, mentioned(state.store)
         )
         bindings = saved.bind(values)
     except ParameterError as exc:
