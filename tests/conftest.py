@@ -102,3 +102,16 @@ def oxigraph(tmp_path_factory):
         out = kzgraph("push", "--backend", url)
         assert out.returncode == 0, out.stderr
         yield url
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory):
+    """A server on an on-disk store that takes updates with the token ``s3cret``: (server, store)."""
+    from .server_process import Server
+
+    store = tmp_path_factory.mktemp("store") / "db"
+    s = Server(
+        "--store", str(store), "--allow-updates", "--workers", "1", env={"KZGRAPH_TOKEN": "s3cret"}
+    )
+    yield s, store
+    s.stop()

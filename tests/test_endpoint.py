@@ -449,16 +449,6 @@ def test_rdflib_sparqlstore(server):
 # ---- updates, with a token ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def writable(tmp_path_factory):
-    store = tmp_path_factory.mktemp("store") / "db"
-    s = Server(
-        "--store", str(store), "--allow-updates", "--workers", "1", env={"KZGRAPH_TOKEN": "s3cret"}
-    )
-    yield s, store
-    s.stop()
-
-
 def test_updates_need_the_token_and_persist(writable):
     server, store = writable
     update = 'INSERT DATA { GRAPH <urn:test:g> { <urn:test:a> <urn:test:b> "c" } }'

@@ -18,7 +18,6 @@ from kzgraph.querying import run_saved
 from kzgraph.store import OxigraphStore
 
 from .conftest import normalise
-from .server_process import Server
 
 KZ = "https://w3id.org/kzgraph/ontology#"
 
@@ -141,16 +140,6 @@ def test_cli_search(tmp_path: Path):
     unknown = runner.invoke(main, ["search", "x", "--class", "Compnay"])
     assert unknown.exit_code == 2 and "did you mean 'company'" in unknown.output
     assert "Traceback" not in unknown.output + empty.output
-
-
-@pytest.fixture(scope="module")
-def writable(tmp_path_factory):
-    store = tmp_path_factory.mktemp("store") / "db"
-    s = Server(
-        "--store", str(store), "--allow-updates", "--workers", "1", env={"KZGRAPH_TOKEN": "s3cret"}
-    )
-    yield s, store
-    s.stop()
 
 
 def test_api_page_and_box_on_every_page(writable):

@@ -26,7 +26,7 @@ from typing import Any
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
-from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS, XSD
+from rdflib.namespace import RDF, RDFS, SH, XSD
 
 from kzgraph.querying import Store
 
@@ -35,7 +35,6 @@ KZ = "https://w3id.org/kzgraph/ontology#"
 EXPLORE = Namespace("https://w3id.org/kzgraph/explore#")
 CORE = Namespace("http://data.sparna.fr/ontologies/sparnatural-config-core#")
 DASH = Namespace("http://datashapes.org/dash#")
-VOLIPI = Namespace("http://data.sparna.fr/ontologies/volipi#")
 #: Above this many values, a search field (autocomplete) instead of a drop-down list.
 LIST_MOST = 60
 
@@ -70,7 +69,7 @@ def config(store: Store, shapes: Graph, labels: Mapping[Any, str]) -> Graph:
     out = Graph()
     for prefix, ns in (
         ("sh", SH), ("rdfs", RDFS), ("kz", Namespace(KZ)), ("explore", EXPLORE),
-        ("core", CORE), ("dash", DASH), ("volipi", VOLIPI), ("xsd", XSD),
+        ("core", CORE), ("dash", DASH), ("xsd", XSD),
     ):  # fmt: skip
         out.bind(prefix, ns)
     counts = {str(c): int(str(n)) for c, n in store.query(_CLASSES).rows if c is not None}
@@ -175,6 +174,3 @@ def config(store: Store, shapes: Graph, labels: Mapping[Any, str]) -> Graph:
 def config_turtle(store: Store, shapes: Graph, labels: Mapping[Any, str]) -> str:
     """The configuration as Turtle, the form Sparnatural's ``src`` attribute reads."""
     return config(store, shapes, labels).serialize(format="turtle")
-
-
-__all__ = ["EXPLORE", "OWL", "SKOS", "config", "config_turtle"]

@@ -6,6 +6,8 @@ the data the server holds and kept until the data changes.
 
 from __future__ import annotations
 
+import json
+
 import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -14,20 +16,20 @@ from starlette.routing import Route
 from kzgraph.endpoint.pages import WEB, render
 from kzgraph.endpoint.state import ServerState
 from kzgraph.explore_config import config_turtle
+from kzgraph.namespaces import PREFIXES
 
 
 def _config(state: ServerState) -> str:
-    with state._derive_lock:
-        if "explore" not in state.cache:
-            state.cache["explore"] = config_turtle(state.store, state.shapes(), state.labels())
-        text: str = state.cache["explore"]
-        return text
+    text: str = state.derive(
+        "explore", lambda: config_turtle(state.store, state.shapes(), state.labels())
+    )
+    return text
 
 
 async def explore(request: Request) -> Response:
     """The builder page; its scripts come from web/node_modules, never a CDN."""
     assets = (WEB / "sparnatural" / "dist" / "browser" / "sparnatural.js").exists()
-    return HTMLResponse(render("explore.html", assets=assets))
+    return HTMLResponse(render("explore.html", assets=assets, prefixes_json=json.dumps(PREFIXES)))
 
 
 async def explore_config(request: Request) -> Response:

@@ -22,11 +22,13 @@ from kzgraph.network.projections import load_projections, project
 
 def full(state: ServerState) -> nx.MultiDiGraph:
     """The full graph of the data the server holds now, built once per data generation."""
-    if "network" not in state.cache:
+
+    def build() -> nx.MultiDiGraph:
         ds = new_dataset()
         ds.parse(data=state.store.nquads(), format="nquads")
-        state.cache["network"] = netgraph.full_graph(ds)
-    graph: nx.MultiDiGraph = state.cache["network"]
+        return netgraph.full_graph(ds)
+
+    graph: nx.MultiDiGraph = state.derive("network", build)
     return graph
 
 

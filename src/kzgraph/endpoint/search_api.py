@@ -20,18 +20,17 @@ from kzgraph.store import OxigraphStore
 
 def index(state: ServerState) -> search.SearchIndex:
     """The index of the data the server holds now (kept until the data changes)."""
-    with state._derive_lock:
-        found = state.cache.get("search")
-        if isinstance(found, search.SearchIndex):
-            return found
+
+    def build() -> search.SearchIndex:
         path = content = None
         if isinstance(state.store, OxigraphStore) and state.store.path is not None:
             recorded = store_state.read(state.store.path)
             if recorded is not None and not recorded.dirty and recorded.content:
                 path, content = search.beside(state.store.path), recorded.content
-        built = search.index_for(state.store, content, path)
-        state.cache["search"] = built
-        return built
+        return search.index_for(state.store, content, path)
+
+    found: search.SearchIndex = state.derive("search", build)
+    return found
 
 
 def _options(request: Request) -> tuple[str, int, str | None, list[str]]:

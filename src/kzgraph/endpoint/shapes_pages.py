@@ -27,20 +27,12 @@ _FORMATS = [("ttl", "Turtle"), ("jsonld", "JSON-LD"), ("nt", "N-Triples"), ("xml
 
 
 def shape_graph(shapes: Graph, iri: URIRef) -> Graph:
-    """The shape's own triples and every blank node they reach (its property shapes, lists)."""
-    out = Graph()
+    """The shape's own triples and every blank node they reach (its property shapes, lists).
+
+    That is the shape's Concise Bounded Description, which rdflib computes.
+    """
+    out = shapes.cbd(iri, target_graph=Graph())
     bind_prefixes(out)
-    todo: list[Any] = [iri]
-    seen: set[Any] = set()
-    while todo:
-        node = todo.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for p, o in shapes.predicate_objects(node):
-            out.add((node, p, o))
-            if isinstance(o, BNode):
-                todo.append(o)
     return out
 
 

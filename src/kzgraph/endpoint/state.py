@@ -63,6 +63,7 @@ class ServerState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     _derive_lock: threading.RLock = field(default_factory=threading.RLock)
+    _key_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _labels: dict[str, str] | None = None
     _graphs: list[str] | None = None
     _size: int | None = None
@@ -208,6 +209,25 @@ class ServerState:
 
             threading.Thread(target=count, name="kzgraph-count", daemon=True).start()
         return self._size
+
+    def derive(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``'s result, kept in :attr:`cache` under ``key`` until the data changes.
+
+        One thread makes it while the others asking for the same key wait. Slow ones (the
+        search index takes minutes at ten million quads) hold up nothing else: not the labels
+        or graphs every page needs. A result made from data a write has changed meanwhile goes
+        to its caller but is not kept.
+        """
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key in self.cache:
+                return self.cache[key]
+            generation = self.generation
+            value = make()
+            if generation == self.generation:
+                self.cache[key] = value
+            return value
 
     def labels(self) -> dict[str, str]:
         """IRI → English label, cached until the data changes (made by one thread at a time)."""
