@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from rdflib import RDFS, Dataset, URIRef
 
 from kzgraph import reconcile
+from kzgraph.errors import KzgraphError
 from kzgraph.importing import TEMPLATE_COLUMNS, import_table
 from kzgraph.lint import ERROR, lint
-from kzgraph.loading import KzgraphError, load
+from kzgraph.loading import load
 from kzgraph.querying import run_saved
 from kzgraph.settings import Settings
 from kzgraph.sources import normalise_quote, records, register

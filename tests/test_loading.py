@@ -11,7 +11,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from rdflib import Dataset, URIRef
 
-from kzgraph.loading import GraphSyntaxError, KzgraphError, load, parse_file
+from kzgraph.errors import KzgraphError
+from kzgraph.loading import GraphSyntaxError, load, parse_file
 from kzgraph.settings import Settings
 
 GOOD = """@prefix kz: <https://w3id.org/kzgraph/ontology#> .

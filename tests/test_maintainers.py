@@ -13,9 +13,10 @@ import pytest
 from rdflib import RDF, URIRef
 
 from kzgraph.diff import diff
+from kzgraph.errors import KzgraphError
 from kzgraph.inference import INFERRED, expand
 from kzgraph.lint import ERROR, INFO, WARNING, lint
-from kzgraph.loading import KzgraphError, load
+from kzgraph.loading import load
 from kzgraph.namespaces import ORG, entity
 from kzgraph.settings import Settings
 from kzgraph.store import open_store

@@ -12,7 +12,7 @@ import networkx as nx
 import pytest
 from rdflib import Dataset, URIRef
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.namespaces import KZ, entity
 from kzgraph.network import full_graph, project, rank, resolve
 from kzgraph.network.draw import draw

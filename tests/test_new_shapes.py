@@ -12,8 +12,8 @@ import pytest
 
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.server import prepare_data
+from kzgraph.errors import KzgraphError
 from kzgraph.lint import WARNING, lint
-from kzgraph.loading import KzgraphError
 from kzgraph.settings import Settings
 
 from .test_import import copy_project as copy_import_project

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from rdflib import URIRef
 from rdflib.namespace import DCTERMS
 
+from kzgraph.errors import KzgraphError
 from kzgraph.lint import ERROR, lint
-from kzgraph.loading import KzgraphError, load
+from kzgraph.loading import load
 from kzgraph.settings import Settings
 from kzgraph.sources import normalise_quote, records, register, table_rows
 from kzgraph.validation import validate

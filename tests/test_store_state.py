@@ -16,7 +16,7 @@ from kzgraph import store_state
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.server import prepare
 from kzgraph.endpoint.workers import Job
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.store import MERGE, OxigraphStore
 
 COUNT_FIRMS = "SELECT (COUNT(?f) AS ?n) WHERE { ?f a kz:Company }"

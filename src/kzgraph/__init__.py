@@ -21,7 +21,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kzgraph.loading import GraphSyntaxError, KzgraphError, load, load_shapes
+    from kzgraph.errors import KzgraphError
+    from kzgraph.loading import GraphSyntaxError, load, load_shapes
     from kzgraph.namespaces import KZ, PREFIXES, entity
     from kzgraph.settings import Settings
     from kzgraph.stats import compute as stats
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "GraphSyntaxError": ("kzgraph.loading", "GraphSyntaxError"),
-    "KzgraphError": ("kzgraph.loading", "KzgraphError"),
+    "KzgraphError": ("kzgraph.errors", "KzgraphError"),
     "load": ("kzgraph.loading", "load"),
     "load_shapes": ("kzgraph.loading", "load_shapes"),
     "KZ": ("kzgraph.namespaces", "KZ"),

@@ -19,7 +19,7 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.namespaces import GRAPH
 
 #: File extensions and the formats they name (after an optional ``.gz``).

@@ -30,7 +30,7 @@ import yaml
 from rdflib import Literal, Node, URIRef
 from rdflib.namespace import XSD
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.namespaces import PREFIXES
 from kzgraph.settings import Settings
 
@@ -227,7 +227,15 @@ def load_catalogue(settings: Settings | None = None) -> dict[str, SavedQuery]:
 
 
 def get_query(name: str, settings: Settings | None = None) -> SavedQuery:
-    """The saved query ``name``, or a :class:`QueryNotFoundError` that lists close names."""
+    """The saved query ``name``, or a :class:`QueryNotFoundError` that lists close names.
+
+    Only that query's file is read (the whole catalogue only to suggest names for a typo), so a
+    command running one saved query does not parse fifty.
+    """
+    settings = settings or Settings.discover()
+    path = settings.queries_dir / f"{name}.rq"
+    if "/" not in name and path.is_file():
+        return parse_query_file(path)
     catalogue = load_catalogue(settings)
     if name in catalogue:
         return catalogue[name]

@@ -6,19 +6,11 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from kzgraph import export as export_mod
-from kzgraph import results, store_state
-from kzgraph.catalogue import (
-    ParameterError,
-    get_query,
-    load_catalogue,
-    mentioned,
-    resolve_entities,
-)
+from kzgraph.choices import ENGINES, RDF_EXPORT_FORMATS, RESULT_FORMATS
 from kzgraph.cli_support import (
     RDF_FORMAT_NAMES,
     AliasedChoice,
@@ -27,16 +19,19 @@ from kzgraph.cli_support import (
     friendly_errors,
     make_backend,
     parse_params,
+    read_store,
     require_store,
     store_option,
 )
-from kzgraph.docs_catalogue import catalogue_markdown
-from kzgraph.loading import KzgraphError, data_files, load, load_shapes, ontology_files
-from kzgraph.querying import Store, label_map
+from kzgraph.errors import KzgraphError
 from kzgraph.settings import Settings
-from kzgraph.stats import compute
-from kzgraph.store import ENGINES, OxigraphStore, QueryResult, open_store
-from kzgraph.validation import Report, validate
+
+if TYPE_CHECKING:
+    from kzgraph.store import OxigraphStore, QueryResult, Store
+    from kzgraph.validation import Report
+
+# Every command imports what it needs when it runs: `kzgraph --help` and a saved query must not
+# pay for rdflib's parsers, pyshacl, networkx or matplotlib (bench/cli.py measures the start).
 
 inference_option = click.option(
     "--inference",
@@ -45,21 +40,6 @@ inference_option = click.option(
     show_default=True,
     help="Query or validate over the RDFS or OWL 2 RL closure (named graph kzg:inferred).",
 )
-
-
-def _store(ctx: click.Context, engine: str, inference: str, backend: str | None = None) -> Store:
-    """A store of the seeded data, with the chosen closure added, or a remote store."""
-    from kzgraph.inference import expand
-
-    if backend is not None:
-        from kzgraph.remote import RemoteStore
-
-        if inference != "none":
-            raise KzgraphError("--inference applies to the seeded files, not to --backend")
-        return RemoteStore(make_backend(backend))
-    settings = _settings(ctx)
-    dataset = expand(load(settings), inference) if inference != "none" else None
-    return open_store(engine, settings=settings, dataset=dataset)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -88,6 +68,11 @@ def main(ctx: click.Context, root: Path | None) -> None:
 @friendly_errors
 def build(ctx: click.Context, store_path: Path | None) -> None:
     """Load ontology and graph, and print counts per named graph and per class."""
+    from kzgraph import store_state
+    from kzgraph.loading import data_files, load, ontology_files
+    from kzgraph.stats import compute
+    from kzgraph.store import OxigraphStore, open_store
+
     settings = _settings(ctx)
     files = [*ontology_files(settings), *data_files(settings)]
     started = time.perf_counter()
@@ -126,9 +111,11 @@ def load_cmd(
     import pyoxigraph as ox
     from tqdm import tqdm
 
+    from kzgraph import store_state
     from kzgraph.bulk import check, default_graph_for, format_of, load_file
-    from kzgraph.catalogue import expand_iri
+    from kzgraph.catalogue import ParameterError, expand_iri
     from kzgraph.endpoint.answer_cache import forget_beside
+    from kzgraph.store import OxigraphStore
 
     target = None
     if graph is not None:
@@ -189,7 +176,8 @@ def record_validation(
     The user's own RDF need not follow kzgraph's shapes, so findings are reported, not refused;
     a server started on the store later reuses the record instead of validating again.
     """
-    from kzgraph import derived
+    from kzgraph import derived, store_state
+    from kzgraph.loading import load_shapes
     from kzgraph.validation import validate_store
 
     started = time.perf_counter()
@@ -260,7 +248,9 @@ def validate_cmd(
     """
     from kzgraph import derived
     from kzgraph.inference import expand
+    from kzgraph.loading import load, load_shapes
     from kzgraph.shacl_engines import check_shapes
+    from kzgraph.validation import validate
 
     settings = _settings(ctx)
     engine = engine or ("sparql" if backend is not None else "shacl")
@@ -311,6 +301,8 @@ def _validate_store_cmd(
     """Validate an on-disk store with ``engine`` (pyshacl reads it into memory first)."""
     import pyoxigraph as ox
 
+    from kzgraph.loading import load_shapes
+    from kzgraph.store import OxigraphStore
     from kzgraph.validation import validate_graph, validate_store
 
     if inference != "none":
@@ -344,36 +336,55 @@ def _validate_store_cmd(
 @friendly_errors
 def stats(ctx: click.Context, store_path: Path | None, backend: str | None) -> None:
     """Print triple counts per named graph, instances per class and quotations per source."""
+    if store_path is None and backend is None:
+        from kzgraph.loading import load
+        from kzgraph.stats import compute
+
+        click.echo(compute(load(_settings(ctx))).to_text())
+        return
     from kzgraph.stats import compute_store
 
-    if backend is not None:
-        from kzgraph.remote import RemoteStore
-
-        click.echo(compute_store(RemoteStore(make_backend(backend))).to_text())
-    elif store_path is not None:
-        click.echo(compute_store(OxigraphStore.read_only(require_store(store_path))).to_text())
-    else:
-        click.echo(compute(load(_settings(ctx))).to_text())
+    click.echo(compute_store(read_store(_settings(ctx), store_path, backend)).to_text())
 
 
 @main.command()
 @click.option(
     "--format",
     "fmt",
-    type=AliasedChoice({k: v for k, v in RDF_FORMAT_NAMES.items() if v in export_mod.FORMATS}),
+    type=AliasedChoice({k: v for k, v in RDF_FORMAT_NAMES.items() if v in RDF_EXPORT_FORMATS}),
     default=None,
     help="ttl, nt and xml merge the named graphs; nq, trig and jsonld keep them "
     "(default: from --output's extension, else trig).",
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@store_option("Export an on-disk Oxigraph store (streamed, opened read-only).")
 @backend_option
 @click.pass_context
 @friendly_errors
-def export(ctx: click.Context, fmt: str | None, output: Path | None, backend: str | None) -> None:
-    """Write the whole dataset (with --backend: the remote store's graphs) to stdout or -o."""
+def export(
+    ctx: click.Context,
+    fmt: str | None,
+    output: Path | None,
+    store_path: Path | None,
+    backend: str | None,
+) -> None:
+    """Write the whole dataset (or a store's, or a remote store's graphs) to stdout or -o."""
+    from kzgraph import export as export_mod
+
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output is not None else ""
         fmt = RDF_FORMAT_NAMES.get(suffix, "trig")
+    if store_path is not None:
+        store = read_store(_settings(ctx), store_path, backend)
+        target = output.open("wb") if output is not None else sys.stdout.buffer
+        try:
+            written = export_mod.serialize_store(store.store, fmt, target)  # type: ignore[attr-defined]
+        finally:
+            if output is not None:
+                target.close()
+        if output is not None:
+            click.echo(f"wrote {written:,} quads to {output}", err=True)
+        return
     if backend is not None:
         from kzgraph.loading import new_dataset
         from kzgraph.remote import RemoteStore
@@ -381,6 +392,8 @@ def export(ctx: click.Context, fmt: str | None, output: Path | None, backend: st
         ds = new_dataset()
         ds.parse(data=RemoteStore(make_backend(backend)).nquads(), format="nquads")
     else:
+        from kzgraph.loading import load
+
         ds = load(_settings(ctx))
     data = export_mod.serialize(ds, fmt)
     if output is None:
@@ -434,6 +447,8 @@ def push(
         with tqdm(unit="triple", unit_scale=True, desc="pushing") as bar:
             report = push_files(list(files), remote, graph, lambda _g, n: bar.update(n))
     else:
+        from kzgraph.loading import load
+
         ds = load(_settings(ctx))
         total = sum(len(g) for g in named_graphs(ds).values())
         with tqdm(total=total, unit="triple", unit_scale=True, desc="pushing") as bar:
@@ -448,7 +463,7 @@ def result_options(func: F) -> F:
             click.option(
                 "--format",
                 "fmt",
-                type=click.Choice(results.RESULT_FORMATS),
+                type=click.Choice(RESULT_FORMATS),
                 default="table",
                 show_default=True,
             ),
@@ -457,6 +472,7 @@ def result_options(func: F) -> F:
                 "--engine", type=click.Choice(ENGINES), default="oxigraph", show_default=True
             ),
             inference_option,
+            store_option("Answer from an on-disk Oxigraph store (opened read-only)."),
             backend_option,
         ]
     ):
@@ -465,7 +481,11 @@ def result_options(func: F) -> F:
 
 
 def _print_result(result: QueryResult, fmt: str, store: Store, iris: bool) -> None:
-    labels = {} if iris or fmt not in ("table", "md") else label_map(store)
+    from kzgraph import results
+    from kzgraph.querying import labels_of
+
+    shown = () if iris or fmt not in ("table", "md") else (t for row in result.rows for t in row)
+    labels = labels_of(store, shown)
     click.echo(results.serialize(result, fmt, labels).rstrip("\n"))
 
 
@@ -483,6 +503,7 @@ def sparql(
     iris: bool,
     engine: str,
     inference: str,
+    store_path: Path | None,
     backend: str | None,
 ) -> None:
     """Run an ad-hoc SPARQL query (kzgraph's prefixes are preset)."""
@@ -490,7 +511,7 @@ def sparql(
         query = query_file.read()
     if not query:
         raise click.UsageError("give a QUERY or --file")
-    store = _store(ctx, engine, inference, backend)
+    store = read_store(_settings(ctx), store_path, backend, engine, inference)
     _print_result(store.query(query), fmt, store, iris)
 
 
@@ -507,6 +528,9 @@ def sparql(
 @friendly_errors
 def queries_cmd(ctx: click.Context, fmt: str) -> None:
     """List the saved queries: name, summary and parameters."""
+    from kzgraph.catalogue import load_catalogue
+    from kzgraph.docs_catalogue import catalogue_markdown
+
     catalogue = load_catalogue(_settings(ctx))
     if fmt == "md":
         click.echo(catalogue_markdown(catalogue), nl=False)
@@ -531,6 +555,8 @@ class _SavedQueryCommand(click.Command):
         name = next((a for a in args if not a.startswith("-")), None)
         if name is None or not isinstance(ctx.obj, Settings):
             return
+        from kzgraph.catalogue import load_catalogue
+
         catalogue = load_catalogue(ctx.obj)
         saved = catalogue.get(name)
         if saved is None:
@@ -573,13 +599,17 @@ def query_cmd(
     iris: bool,
     engine: str,
     inference: str,
+    store_path: Path | None,
     backend: str | None,
 ) -> None:
     """Run the saved query NAME."""
+    from kzgraph.catalogue import get_query, mentioned, resolve_entities
+    from kzgraph.querying import label_map
+
     values = parse_params(params)
     settings = _settings(ctx)
     saved = get_query(name, settings)
-    store = _store(ctx, engine, inference, backend)
+    store = read_store(settings, store_path, backend, engine, inference)
     values = resolve_entities(
         saved, values, lambda: {str(k): v for k, v in label_map(store).items()}, mentioned(store)
     )

@@ -10,22 +10,24 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from kzgraph import search, store_state
 from kzgraph.cli_support import (
     backend_option,
     friendly_errors,
-    make_backend,
     parse_params,
+    read_store,
     require_store,
     store_option,
 )
-from kzgraph.derived import cache_dir, digest, files_fingerprint
-from kzgraph.loading import KzgraphError
-from kzgraph.querying import Store, label_map
+from kzgraph.errors import KzgraphError
 from kzgraph.settings import Settings
+
+if TYPE_CHECKING:
+    from kzgraph import search
+    from kzgraph.store import Store
 
 
 def open_index(
@@ -36,12 +38,15 @@ def open_index(
     For the files and an on-disk store it is kept (in ``.kzgraph-cache/`` and in the store's
     folder) and reused while the data is unchanged, so a second search does not load anything.
     """
+    from kzgraph import search, store_state
+    from kzgraph.derived import cache_dir, digest, files_fingerprint
+
     store: Store | None = None
 
     def the_store() -> Store:
         nonlocal store
         if store is None:
-            store = _open(settings, store_path, backend)
+            store = read_store(settings, store_path, backend)
         return store
 
     progress = (lambda m: click.echo(m, err=True)) if sys.stderr.isatty() else None
@@ -69,18 +74,6 @@ def open_index(
         if old != path:
             old.unlink(missing_ok=True)  # an index of files as they were before: never read again
     return index
-
-
-def _open(settings: Settings, store_path: Path | None, backend: str | None) -> Store:
-    if backend is not None:
-        from kzgraph.remote import RemoteStore
-
-        return RemoteStore(make_backend(backend))
-    from kzgraph.store import OxigraphStore, open_store
-
-    if store_path is not None:
-        return OxigraphStore.read_only(require_store(store_path))
-    return open_store("oxigraph", settings=settings)
 
 
 @click.command(name="search")
@@ -240,15 +233,14 @@ def table_cmd(
     from kzgraph import class_table
     from kzgraph.catalogue import get_query
     from kzgraph.loading import load_shapes
+    from kzgraph.querying import label_map
 
     if (cls is None) == (saved is None):
         raise KzgraphError("give a CLASS or --query NAME (one of them)")
-    if store_path is not None and backend is not None:
-        raise KzgraphError("give --store or --backend, not both")
     if fmt == "xlsx" and output is None:
         raise KzgraphError("--format xlsx writes a file: give --output FILE.xlsx")
     settings: Settings = ctx.obj
-    store = _open(settings, store_path, backend)
+    store = read_store(settings, store_path, backend)
     labels = {str(k): v for k, v in label_map(store).items()}
     request_where = class_table.Request.parse_where(where)
     if saved is not None:

@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import networkx as nx
 
+from kzgraph.choices import NETWORK_FORMATS, NETWORK_MEASURES
 from kzgraph.cli_support import friendly_errors, make_backend, require_store, store_option
-from kzgraph.loading import KzgraphError, load
-from kzgraph.network import graph as netgraph
-from kzgraph.network import measures, paths
-from kzgraph.network.draw import draw as draw_network
-from kzgraph.network.exports import FORMATS
-from kzgraph.network.exports import export as export_network
-from kzgraph.network.projections import load_projections, project
-from kzgraph.network.rdf import measures_graph
+from kzgraph.errors import KzgraphError
 from kzgraph.settings import Settings
-from kzgraph.store import OxigraphStore, open_store
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+# networkx and the network modules are imported by the commands that run, not with the CLI.
 
 
 @dataclass
@@ -39,11 +37,15 @@ class NetworkContext:
                     "the full graph of a big store is not built: pass --projection"
                 )
             return self.full
+        from kzgraph.network.projections import project
+
         return project(projection, self.store, self.full, self.settings)  # type: ignore[arg-type]
 
 
 def context(ctx: click.Context) -> NetworkContext:
     """Load once and keep on the click context: the seeded files, or an on-disk store."""
+    from kzgraph.store import OxigraphStore, open_store
+
     settings: Settings = ctx.obj
     backend = _option(ctx, "backend")
     if backend is not None:
@@ -53,6 +55,9 @@ def context(ctx: click.Context) -> NetworkContext:
     store_path = _store_option(ctx)
     if store_path is not None:
         return NetworkContext(None, settings, OxigraphStore.read_only(require_store(store_path)))
+    from kzgraph.loading import load
+    from kzgraph.network import graph as netgraph
+
     ds = load(settings)
     return NetworkContext(netgraph.full_graph(ds), settings, open_store("oxigraph", dataset=ds))
 
@@ -107,6 +112,8 @@ def network(store_path: Path | None, backend: str | None) -> None:
 @friendly_errors
 def summary(ctx: click.Context, projection: str, as_json: bool) -> None:
     """Nodes, edges, density, components, and counts per node and edge type."""
+    from kzgraph.network import measures
+
     g = context(ctx).graph(projection)
     facts = measures.summary(g)
     if as_json:
@@ -126,7 +133,7 @@ def summary(ctx: click.Context, projection: str, as_json: bool) -> None:
 @network.command()
 @projection_option
 @click.option(
-    "--measure", type=click.Choice(list(measures.MEASURES)), default="pagerank", show_default=True
+    "--measure", type=click.Choice(NETWORK_MEASURES), default="pagerank", show_default=True
 )
 @click.option(
     "--type", "node_type", default=None, help="Only nodes of this type (Company, Region ...)."
@@ -144,6 +151,8 @@ def rank(
     weighted: bool,
 ) -> None:
     """Rank nodes by a centrality measure."""
+    from kzgraph.network import measures
+
     g = context(ctx).graph(projection)
     for i, (node, score) in enumerate(measures.rank(g, measure, node_type, top, weighted), 1):
         click.echo(f"{i:>3}  {score:10.4f}  {_label(g, node)}  [{g.nodes[node].get('type', '')}]")
@@ -163,6 +172,9 @@ def rank(
 @friendly_errors
 def path(ctx: click.Context, source: str, target: str, max_hops: int, all_paths: bool) -> None:
     """How SOURCE reaches TARGET (labels, CURIEs or IRIs), hop by hop."""
+    from kzgraph.network import graph as netgraph
+    from kzgraph.network import paths
+
     g = context(ctx).full
     a, b = netgraph.resolve(g, source), netgraph.resolve(g, target)
     found = (
@@ -183,6 +195,9 @@ def path(ctx: click.Context, source: str, target: str, max_hops: int, all_paths:
 @friendly_errors
 def ego(ctx: click.Context, center: str, depth: int) -> None:
     """The entities within --depth hops of CENTER."""
+    from kzgraph.network import graph as netgraph
+    from kzgraph.network import paths
+
     g = context(ctx).full
     node = netgraph.resolve(g, center)
     sub = paths.ego(g, node, depth)
@@ -201,6 +216,8 @@ def ego(ctx: click.Context, center: str, depth: int) -> None:
 @friendly_errors
 def communities(ctx: click.Context, projection: str) -> None:
     """Louvain communities (seeded, so repeatable)."""
+    from kzgraph.network import measures
+
     g = context(ctx).graph(projection)
     for i, members in enumerate(measures.communities(g), 1):
         names = sorted(_label(g, n) for n in members)
@@ -213,12 +230,16 @@ def communities(ctx: click.Context, projection: str) -> None:
 
 @network.command(name="export")
 @projection_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="graphml", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(NETWORK_FORMATS), default="graphml", show_default=True
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.pass_context
 @friendly_errors
 def export_cmd(ctx: click.Context, projection: str, fmt: str, output: Path) -> None:
     """Write a projection for Gephi (GraphML, GEXF), Cytoscape (JSON) or spreadsheets (CSV)."""
+    from kzgraph.network.exports import export as export_network
+
     g = context(ctx).graph(projection)
     for written in export_network(g, fmt, output):
         click.echo(f"wrote {written}", err=True)
@@ -235,7 +256,7 @@ def export_cmd(ctx: click.Context, projection: str, fmt: str, output: Path) -> N
 )
 @click.option(
     "--measure",
-    type=click.Choice(list(measures.MEASURES)),
+    type=click.Choice(NETWORK_MEASURES),
     default="pagerank",
     show_default=True,
     help="Node size.",
@@ -248,6 +269,10 @@ def draw(
     ctx: click.Context, projection: str, output: Path, measure: str, focus: str | None, depth: int
 ) -> None:
     """Draw a projection (or one entity's neighbourhood): colour by type, size by a measure."""
+    from kzgraph.network import graph as netgraph
+    from kzgraph.network import paths
+    from kzgraph.network.draw import draw as draw_network
+
     nctx = context(ctx)
     g = nctx.graph(projection)
     title = ""
@@ -265,7 +290,7 @@ def draw(
     "--measure",
     "chosen",
     multiple=True,
-    type=click.Choice(list(measures.MEASURES)),
+    type=click.Choice(NETWORK_MEASURES),
     help="Measures to write (default: degree, betweenness, pagerank).",
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
@@ -275,6 +300,8 @@ def measures_cmd(
     ctx: click.Context, projection: str, chosen: tuple[str, ...], output: Path
 ) -> None:
     """Write measures as RDF (TriG) in the derived graph kzg:derived/network-measures."""
+    from kzgraph.network.rdf import measures_graph
+
     g = context(ctx).graph(projection)
     ds = measures_graph(g, list(chosen) or ["degree", "betweenness", "pagerank"], projection)
     output.write_text(ds.serialize(format="trig"), encoding="utf-8")
@@ -286,5 +313,7 @@ def measures_cmd(
 @friendly_errors
 def projections_cmd(ctx: click.Context) -> None:
     """List the projections defined in queries/projections/."""
+    from kzgraph.network.projections import load_projections
+
     for name, p in load_projections(ctx.obj).items():
         click.echo(f"{name:<18} {'directed' if p.directed else 'undirected'}  {p.summary}")

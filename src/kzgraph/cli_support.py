@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 
 if TYPE_CHECKING:
     from kzgraph.remote import Backend
+    from kzgraph.settings import Settings
+    from kzgraph.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,3 +131,41 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
             raise ParameterError(f"--param expects NAME=VALUE, got {item!r}")
         values[key.strip()] = value
     return values
+
+
+def read_store(
+    settings: Settings,
+    store_path: Path | None = None,
+    backend: str | None = None,
+    engine: str = "oxigraph",
+    inference: str = "none",
+) -> Store:
+    """The data a read command answers from: an on-disk store, a remote one, or the files.
+
+    An on-disk store is opened read-only (a server may hold it meanwhile) and its content is
+    used as it is, without reading graph/; the project's files are parsed by Oxigraph into
+    memory, or by rdflib when ``--engine rdflib`` or ``--inference`` asks for it.
+    """
+    if store_path is not None and backend is not None:
+        raise KzgraphError("--store and --backend name two different stores: give one")
+    if (store_path is not None or backend is not None) and inference != "none":
+        raise KzgraphError("--inference applies to the project's files, not to --store/--backend")
+    if (store_path is not None or backend is not None) and engine != "oxigraph":
+        raise KzgraphError(f"--engine {engine} reads the project's files; --store/--backend "
+                           "are answered by their own engine")  # fmt: skip
+    if backend is not None:
+        from kzgraph.remote import RemoteStore
+
+        return RemoteStore(make_backend(backend))
+    if store_path is not None:
+        from kzgraph.store import OxigraphStore
+
+        return OxigraphStore.read_only(require_store(store_path))
+    from kzgraph.store import open_store
+
+    if inference == "none":
+        return open_store(engine, settings=settings)
+    from kzgraph.inference import expand
+    from kzgraph.loading import load
+
+    return open_store(engine, settings=settings, dataset=expand(load(settings), inference))

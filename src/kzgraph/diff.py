@@ -18,7 +18,8 @@ from pathlib import Path
 from rdflib import BNode, Dataset, Graph, URIRef
 from rdflib.compare import to_canonical_graph
 
-from kzgraph.loading import KzgraphError, load
+from kzgraph.errors import KzgraphError
+from kzgraph.loading import load
 from kzgraph.namespaces import BASE, GRAPH, ONTOLOGY_GRAPH, bind_prefixes, curie
 from kzgraph.settings import Settings
 

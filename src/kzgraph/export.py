@@ -6,10 +6,17 @@ formats (N-Quads, TriG, JSON-LD) keep each source's named graph.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING
+
 from rdflib import Dataset, Graph
 
-from kzgraph.loading import KzgraphError
-from kzgraph.namespaces import bind_prefixes
+from kzgraph.choices import RDF_EXPORT_FORMATS
+from kzgraph.errors import KzgraphError
+from kzgraph.namespaces import PREFIXES, bind_prefixes
+
+if TYPE_CHECKING:
+    import pyoxigraph as ox
 
 #: Format name -> (rdflib serializer, keeps named graphs, media type)
 FORMATS: dict[str, tuple[str, bool, str]] = {
@@ -20,6 +27,7 @@ FORMATS: dict[str, tuple[str, bool, str]] = {
     "jsonld": ("json-ld", True, "application/ld+json"),
     "xml": ("xml", False, "application/rdf+xml"),
 }
+assert tuple(FORMATS) == RDF_EXPORT_FORMATS, "kzgraph.choices.RDF_EXPORT_FORMATS is out of date"
 
 
 def serialize(ds: Dataset, fmt: str) -> bytes:
@@ -43,3 +51,51 @@ def serialize(ds: Dataset, fmt: str) -> bytes:
             g.add(triple)
         data = g.serialize(format=serializer, encoding="utf-8")
     return data if isinstance(data, bytes) else data.encode("utf-8")
+
+
+#: kzgraph's format names, as Oxigraph's serialisers.
+_OX_FORMATS = {
+    "ttl": "TURTLE",
+    "nt": "N_TRIPLES",
+    "nq": "N_QUADS",
+    "trig": "TRIG",
+    "jsonld": "JSON_LD",
+    "xml": "RDF_XML",
+}
+
+
+def serialize_store(store: ox.Store, fmt: str, output: IO[bytes]) -> int:
+    """Stream an Oxigraph store to ``output`` in ``fmt``; the number of quads written.
+
+    A store of millions of quads never passes through rdflib (which would hold it all in
+    memory several times over): Oxigraph serialises as it reads. The quad formats get the named
+    graphs; the triple formats get the default graph, kzgraph's merge of them.
+    """
+    import pyoxigraph as ox
+
+    if fmt not in FORMATS:
+        raise KzgraphError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    keeps_graphs = FORMATS[fmt][1]
+    count = 0
+
+    def counted(quads: Iterator[ox.Quad]) -> Iterator[ox.Quad]:
+        nonlocal count
+        for quad in quads:
+            count += 1
+            yield quad
+
+    if keeps_graphs:
+        quads: Iterator[ox.Quad] = (
+            quad
+            for graph in store.named_graphs()
+            for quad in store.quads_for_pattern(None, None, None, graph)
+        )
+    else:
+        quads = store.quads_for_pattern(None, None, None, ox.DefaultGraph())
+    ox.serialize(
+        counted(quads),
+        output,
+        format=getattr(ox.RdfFormat, _OX_FORMATS[fmt]),
+        prefixes=dict(PREFIXES) if fmt in ("ttl", "trig") else None,
+    )
+    return count

@@ -139,7 +139,8 @@ def build_geometry(geojson: Path, regions_by_code: dict[str, URIRef], version: s
 
 def write_geometry(root: Path) -> Path:
     """Regenerate ``graph/reference/geometry-kz.trig`` from the installed npm package."""
-    from kzgraph.loading import KzgraphError, load
+    from kzgraph.errors import KzgraphError
+    from kzgraph.loading import load
     from kzgraph.settings import Settings
 
     package = root / "web" / "node_modules" / PACKAGE

@@ -35,7 +35,8 @@ from rdflib.namespace import PROV, RDF, RDFS
 
 from kzgraph import mapping_checks, reconcile
 from kzgraph.diff import Diff
-from kzgraph.loading import KzgraphError, data_files, load_shapes, ontology_files
+from kzgraph.errors import KzgraphError
+from kzgraph.loading import data_files, load_shapes, ontology_files
 from kzgraph.mapping_engine import mapped_files
 from kzgraph.namespaces import BASE, GRAPH, KZ
 from kzgraph.settings import Settings

@@ -20,7 +20,7 @@ import owlrl
 from rdflib import Dataset, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.namespaces import GRAPH
 from kzgraph.validation import union_graph
 

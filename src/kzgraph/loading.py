@@ -14,6 +14,7 @@ from pathlib import Path
 from rdflib import Dataset, Graph, URIRef
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
+from kzgraph.errors import KzgraphError as KzgraphError  # re-exported: its old home
 from kzgraph.namespaces import ONTOLOGY_GRAPH, bind_prefixes
 from kzgraph.settings import Settings
 
@@ -25,10 +26,6 @@ FORMATS: dict[str, str] = {
     ".nq": "nquads",
     ".jsonld": "json-ld",
 }
-
-
-class KzgraphError(Exception):
-    """Base class for errors kzgraph reports to users as one clear line."""
 
 
 @dataclass

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.namespaces import BASE
 
 

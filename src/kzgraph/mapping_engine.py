@@ -16,7 +16,7 @@ from collections.abc import Generator
 from contextlib import closing
 from pathlib import Path
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.settings import Settings
 
 #: The program that runs morph-kgc reading each CSV once (run by morph-kgc's interpreter).

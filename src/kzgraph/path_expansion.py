@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from rdflib import BNode, Node, URIRef
 
 from kzgraph.endpoint.sparql_text import QUERY_FORMS, Token, tokens
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 
 _OBJECT_LIST = (
     "a path with a zero-or-more step and several objects (?s p* ?o , ?m or ?s p/q* ?o , ?m): "

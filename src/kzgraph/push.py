@@ -26,7 +26,7 @@ import httpx
 import pyoxigraph as ox
 from rdflib import Dataset, Graph, URIRef
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.namespaces import GRAPH, USER_GRAPHS
 from kzgraph.remote import Backend, RemoteStore, graph_counts, virtuoso_merge
 

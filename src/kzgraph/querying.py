@@ -7,9 +7,11 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rdflib import Literal, Node, URIRef
+from rdflib.namespace import RDFS, SKOS
 
 from kzgraph.catalogue import get_query
 from kzgraph.settings import Settings
@@ -32,6 +34,48 @@ def label_map(store: Store) -> dict[Node, str]:
             continue
         if x not in labels or str(lang) == "en":
             labels[x] = str(label)
+    return labels
+
+
+def labels_of(store: Store, terms: Iterable[Node | None], chunk: int = 500) -> dict[Node, str]:
+    """:func:`label_map` for the IRIs in ``terms`` only: a result's labels, at any store size.
+
+    A command printing a table needs the names of the IRIs it shows, not the hundred thousand
+    labels of a million-quad store (3.6 s to read, where these queries take milliseconds).
+    """
+    iris = sorted({t for t in terms if isinstance(t, URIRef)})
+    inner = getattr(store, "store", None)
+    if inner is not None and type(inner).__module__ == "pyoxigraph":
+        return _labels_by_lookup(inner, iris)
+    labels: dict[Node, str] = {}
+    for start in range(0, len(iris), chunk):
+        values = " ".join(f"<{iri}>" for iri in iris[start : start + chunk])
+        query = _LABELS.replace("SELECT ?x ?label ?lang WHERE {", "SELECT ?x ?label ?lang WHERE {"
+                                f"\n  VALUES ?x {{ {values} }}", 1)  # fmt: skip
+        for x, label, lang in store.query(query).rows:
+            if x is None or label is None:
+                continue
+            if x not in labels or str(lang) == "en":
+                labels[x] = str(label)
+    return labels
+
+
+def _labels_by_lookup(store: Any, iris: list[URIRef]) -> dict[Node, str]:
+    """Labels read from an embedded Oxigraph store's index, two lookups per IRI (no parsing)."""
+    import pyoxigraph as ox
+
+    predicates = [ox.NamedNode(str(RDFS.label)), ox.NamedNode(str(SKOS.prefLabel))]
+    default = ox.DefaultGraph()
+    labels: dict[Node, str] = {}
+    for iri in iris:
+        node = ox.NamedNode(str(iri))
+        for predicate in predicates:
+            for quad in store.quads_for_pattern(node, predicate, None, default):
+                label = quad.object
+                if not isinstance(label, ox.Literal) or label.language not in (None, "en"):
+                    continue
+                if iri not in labels or label.language == "en":
+                    labels[iri] = label.value
     return labels
 
 

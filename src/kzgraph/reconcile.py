@@ -35,7 +35,7 @@ from urllib.parse import unquote
 
 import pyoxigraph as ox
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.namespaces import BASE, PREFIXES
 from kzgraph.sources import normalise_quote
 from kzgraph.tables import neutralise

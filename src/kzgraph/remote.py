@@ -31,7 +31,7 @@ import pyoxigraph as ox
 from rdflib import Graph, Node, URIRef
 from rdflib.query import Result
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.namespaces import GRAPH, PREFIXES, bind_prefixes, sparql_prologue
 from kzgraph.path_expansion import expand
 from kzgraph.store import QueryResult, QuerySyntaxError, to_rdflib

@@ -16,10 +16,11 @@ from rdflib import BNode, Literal, Node, URIRef, Variable
 from rdflib.query import Result
 from rdflib.term import Identifier
 
-from kzgraph.loading import KzgraphError
+from kzgraph import choices
+from kzgraph.errors import KzgraphError
 from kzgraph.store import QueryResult
 
-RESULT_FORMATS = ("table", "csv", "tsv", "json", "xml", "md")
+RESULT_FORMATS = choices.RESULT_FORMATS
 GRAPH_FORMATS = {
     "table": "turtle",
     "md": "turtle",

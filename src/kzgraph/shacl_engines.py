@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import SH
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 
 if TYPE_CHECKING:
     import pyoxigraph as ox

@@ -27,7 +27,8 @@ from pathlib import Path
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
-from kzgraph.loading import KzgraphError, new_dataset
+from kzgraph.errors import KzgraphError
+from kzgraph.loading import new_dataset
 from kzgraph.namespaces import GRAPH, ID, KZ, SCHEMA
 from kzgraph.settings import Settings
 from kzgraph.tables import read_table

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 
 
 class TableError(KzgraphError):

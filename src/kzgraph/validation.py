@@ -21,7 +21,8 @@ from pyshacl import validate as shacl_validate
 from rdflib import BNode, Dataset, Graph, Literal, Node, URIRef
 from rdflib.namespace import RDF, RDFS, SH, SKOS
 
-from kzgraph.loading import KzgraphError, data_files, load, load_shapes, ontology_files
+from kzgraph.errors import KzgraphError
+from kzgraph.loading import data_files, load, load_shapes, ontology_files
 from kzgraph.namespaces import bind_prefixes
 from kzgraph.settings import Settings
 from kzgraph.shacl_engines import (

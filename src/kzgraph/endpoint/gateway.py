@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 
 #: Connections relayed at once; more wait in the listening socket's queue.
 MAX_CONNECTIONS = 256

@@ -13,7 +13,8 @@ from starlette.routing import Route
 from kzgraph.endpoint.pages import render
 from kzgraph.endpoint.responses import error
 from kzgraph.endpoint.state import ServerState
-from kzgraph.loading import KzgraphError, new_dataset
+from kzgraph.errors import KzgraphError
+from kzgraph.loading import new_dataset
 from kzgraph.network import graph as netgraph
 from kzgraph.network import measures, paths
 from kzgraph.network.draw import vis_data

@@ -40,7 +40,7 @@ import uvicorn
 
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.inline import Deadlines, InlineRunner
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 
 log = logging.getLogger("kzgraph.endpoint")
 

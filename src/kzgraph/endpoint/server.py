@@ -14,7 +14,8 @@ from typing import Any
 from kzgraph.endpoint import docs_build
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.state import ServerState, nquads_of
-from kzgraph.loading import KzgraphError, load, new_dataset
+from kzgraph.errors import KzgraphError
+from kzgraph.loading import load, new_dataset
 from kzgraph.shacl_engines import DEFAULT_ENGINE, check_shapes
 from kzgraph.store import OxigraphStore
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import networkx as nx
 
-from kzgraph.loading import KzgraphError
+from kzgraph.choices import NETWORK_FORMATS
+from kzgraph.errors import KzgraphError
 from kzgraph.tables import neutralise
 
-FORMATS = ("graphml", "gexf", "cytoscape-json", "csv")
+FORMATS = NETWORK_FORMATS
 
 
 def _flat(g: nx.Graph) -> nx.Graph:

@@ -19,7 +19,7 @@ from rdflib import BNode, Dataset, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, SKOS
 
 from kzgraph.catalogue import ParameterError, expand_iri
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.namespaces import GRAPH, ID, KZ, ONTOLOGY_GRAPH, curie
 
 SKIP_PREDICATES = {PROV.qualifiedDerivation, PROV.wasDerivedFrom, RDF.type, KZ.unit, KZ.currency}

@@ -14,7 +14,7 @@ import networkx as nx
 from rdflib import Literal
 
 from kzgraph.catalogue import parse_query_file
-from kzgraph.loading import KzgraphError
+from kzgraph.errors import KzgraphError
 from kzgraph.settings import Settings
 from kzgraph.store import Store
 
