@@ -142,3 +142,81 @@ def test_a_damaged_answer_file_is_a_miss_never_an_error(store: Path):
         again.stop()
     assert [r.status_code for r in answers] == [200, 200]
     assert cache_of(answers) == ["miss", "hit"] and answers[0].content == good.content
+
+
+#: Every quad of the seeded graph with its graph: a few megabytes of JSON, over the 1 MB that
+#: ``--answer-cache-mb 1`` lets memory hold per answer.
+BIG = "SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }"
+
+
+def test_an_answer_too_big_for_memory_is_kept_on_disk_across_a_restart(store: Path):
+    shutil.rmtree(store.with_name("db.answers"), ignore_errors=True)
+    first = served(store, "--workers", "1", "--answer-cache-mb", "1")
+    try:
+        before = ask_twice(first, BIG)
+        health = httpx.get(first.url + "healthz", timeout=30).json()
+    finally:
+        first.stop()
+    assert len(before[0].content) > 1_000_000
+    assert cache_of(before) == ["miss", "hit"]  # the second read from the file
+    kept = [p.stat().st_size for p in store.with_name("db.answers").glob("*.answer")]
+    assert max(kept) > len(before[0].content)  # the body and its header line
+    assert health["answers"]["bytes"] < 1_000_000, health["answers"]  # memory did not hold it
+    again = served(store, "--workers", "1", "--answer-cache-mb", "1")
+    try:
+        after = ask_twice(again, BIG)
+    finally:
+        again.stop()
+    assert cache_of(after) == ["hit", "hit"] and after[0].content == before[0].content
+
+
+def test_the_disk_budget_drops_the_oldest_answers_first(tmp_path: Path):
+    from kzgraph.endpoint.answer_cache import AnswerCache
+    from kzgraph.endpoint.worker_process import Answer, Job
+
+    cache = AnswerCache(max_bytes=1_000, max_entry=100, shared=tmp_path, disk_bytes=25_000)
+    keys = [cache.key(Job(f"SELECT * WHERE {{ ?s ?p {n} }}"), data="d") for n in range(4)]
+    for key in keys:  # four answers of 10 kB: too big for memory, three fit the disk budget
+        cache.put(key, Answer(True, "select", b"x" * 10_000, cpu_seconds=1.0))
+    assert cache.bytes == 0
+    reopened = AnswerCache(max_bytes=1_000, max_entry=100, shared=tmp_path, disk_bytes=25_000)
+    assert [reopened.get(k) is not None for k in keys] == [False, False, True, True]
+
+
+def test_whether_an_answer_is_kept_does_not_depend_on_the_machines_load(tmp_path: Path):
+    """A quick query stays unkept while other threads hold the CPU; a costly one is kept."""
+    import threading
+
+    import pyoxigraph as ox
+
+    from kzgraph.endpoint.answer_cache import AnswerCache
+    from kzgraph.endpoint.worker_process import Job, run_job
+    from kzgraph.store import open_store
+
+    store = open_store("oxigraph")
+    cache = AnswerCache()
+    stop = threading.Event()
+
+    def spin() -> None:  # pure Python: holds the GIL the query's thread waits for
+        while not stop.is_set():
+            sum(range(10_000))
+
+    spinners = [threading.Thread(target=spin) for _ in range(4)]
+    for spinner in spinners:
+        spinner.start()
+    try:
+        quick = [run_job(store.store, Job(f"ASK {{ ?s ?p {n} }}"), 1000) for n in range(30)]
+    finally:
+        stop.set()
+        for spinner in spinners:
+            spinner.join()
+    assert max(a.seconds for a in quick) > min(a.cpu_seconds for a in quick)  # it did wait
+    for n, answer in enumerate(quick):
+        key = cache.key(Job(f"ASK {{ ?s ?p {n} }}"), data="d")
+        cache.put(key, answer)
+        assert cache.get(key) is None, answer
+    costly = run_job(store.store, Job(SLOW), 1000)
+    assert costly.cpu_seconds >= cache.min_cpu_seconds
+    cache.put(cache.key(Job(SLOW), data="d"), costly)
+    assert cache.get(cache.key(Job(SLOW), data="d")) is not None
+    assert isinstance(store.store, ox.Store)

@@ -649,7 +649,15 @@ def query_cmd(
     default=64,
     show_default=True,
     type=int,
-    help="Memory for recent answers that took 20 ms or more, kept until the data changes (0: off).",
+    help="Memory for recent answers that cost 5 ms of CPU or more (up to 8 MB each), kept until "
+    "the data changes (0: no answer is kept).",
+)
+@click.option(
+    "--answer-disk-mb",
+    default=1024,
+    show_default=True,
+    type=int,
+    help="Disk beside a store (DIR.answers) for kept answers of any size; they outlive a restart.",
 )
 @click.option(
     "--processes",
@@ -732,7 +740,8 @@ def serve(
     workers: int, max_rows: int, max_request_bytes: int, allow_updates: bool,
     token: str | None, no_validate: bool, max_queue: int, max_answer_bytes: int,
     max_connections: int, header_timeout: float, body_timeout: float, no_sandbox: bool,
-    inference: str, processes: str | None, answer_cache_mb: int, worker_memory_mb: int,
+    inference: str, processes: str | None, answer_cache_mb: int, answer_disk_mb: int,
+    worker_memory_mb: int,
     backend: str | None, backend_update: str | None,
 ) -> None:  # fmt: skip
     """Serve the SPARQL endpoint, API, linked-data pages and UI over the seeded graph."""
@@ -750,7 +759,7 @@ def serve(
     try:
         settings = ServerSettings(
             project=_settings(ctx), store_path=store_path, timeout=timeout, workers=workers,
-            processes=count, answer_cache_mb=answer_cache_mb,
+            processes=count, answer_cache_mb=answer_cache_mb, answer_disk_mb=answer_disk_mb,
             worker_memory_mb=worker_memory_mb,
             max_rows=max_rows, max_request_bytes=max_request_bytes, allow_updates=allow_updates,
             token=token, validate=not no_validate, inference=inference, max_queue=max_queue,

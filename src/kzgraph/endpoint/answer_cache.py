@@ -2,27 +2,30 @@
 
 At a million quads the saved queries take from a tenth of a second to several seconds on any
 engine (they aggregate the whole graph), and analysts' notebooks and dashboards send the same
-few again and again. An answer that took at least ``min_seconds`` to compute is kept, keyed by
-everything that decides it (the query, its dataset, parameters and format, and which data it
-was computed on), within a byte budget, least recently used out first. Every write changes the
-data's id and empties the cache, so no kept answer outlives the data it was computed on.
+few again and again. An answer is kept, keyed by everything that decides it (the query, its
+dataset, parameters and format, and which data it was computed on), when computing it cost at
+least ``min_cpu_seconds`` of CPU time (5 ms by default) in the thread that ran it: CPU time, not
+wall time, so whether an answer is kept does not depend on how busy the machine was. Every
+write changes the data's id and empties the cache, so no kept answer outlives its data.
 
-Answers are also kept as files in a directory (``shared``) when there is one: with ``serve
---processes N`` a process that computed an answer writes it there, the others read it on a
-miss, and a process that replaces a retired one starts warm. For a store on disk the directory
-sits beside it (``DIR.answers``) and the data's id is the store's content id, so a server
-restarted on unchanged data answers what it answered before at once, where a saved query at a
-million quads takes seconds. The directory is kept within the same byte budget, oldest files out
-first. A file is a JSON header line (the full key, checked on reading, and the answer's fields)
-and the body: nothing in it is executed, and a damaged file is a miss.
+Two budgets: answers up to ``max_entry`` bytes are held in memory within ``max_bytes``, least
+recently used out first. Answers are also kept as files in a directory (``shared``) when there
+is one, of any size up to the whole ``disk_bytes`` budget (oldest files out first), so the
+slowest answers, which are often the biggest, are kept too. With ``serve --processes N`` a
+process that computed an answer writes it there, the others read it on a miss, and a process
+that replaces a retired one starts warm. For a store on disk the directory sits beside it
+(``DIR.answers``) and the data's id is the store's content id, so a server restarted on
+unchanged data answers what it answered before at once, where a saved query at a million quads
+takes seconds. A file is a JSON header line (the full key, checked on reading, and the answer's
+fields) and the body: nothing in it is executed, and a damaged file is a miss.
 
 >>> from kzgraph.endpoint.worker_process import Answer, Job
->>> cache = AnswerCache(max_bytes=100, min_seconds=0.5)
+>>> cache = AnswerCache(max_bytes=100, min_cpu_seconds=0.5)
 >>> key = cache.key(Job("ASK {}"), data=0)
->>> cache.put(key, Answer(True, "ask", b"true", seconds=0.1))  # quick: not worth keeping
+>>> cache.put(key, Answer(True, "ask", b"true", seconds=9.0, cpu_seconds=0.1))  # waited, cheap
 >>> cache.get(key) is None
 True
->>> cache.put(key, Answer(True, "ask", b"true", seconds=2.0))
+>>> cache.put(key, Answer(True, "ask", b"true", seconds=2.0, cpu_seconds=2.0))
 >>> cache.get(key).body, cache.get(cache.key(Job("ASK {}"), data=1))
 (b'true', None)
 """
@@ -52,19 +55,21 @@ class AnswerCache:
     def __init__(
         self,
         max_bytes: int = 64_000_000,
-        min_seconds: float = 0.02,
+        min_cpu_seconds: float = 0.005,
         max_entry: int = 8_000_000,
         shared: Path | None = None,
         max_age: float | None = None,
+        disk_bytes: int = 1_000_000_000,
     ) -> None:
         self.shared = shared
+        self.disk_bytes = disk_bytes
         #: Seconds an answer is kept at most: for a remote store, which writers kzgraph does
         #: not see (``kzgraph push``, other clients) may change at any time.
         self.max_age = max_age
         self._stored: dict[Hashable, float] = {}
         self._puts = 0
         self.max_bytes = max_bytes
-        self.min_seconds = min_seconds
+        self.min_cpu_seconds = min_cpu_seconds
         self.max_entry = min(max_entry, max_bytes)
         self.bytes = 0
         self.hits = 0
@@ -96,24 +101,29 @@ class AnswerCache:
         answer = self._entries.get(key)
         if answer is None and self.shared is not None:
             answer = self._read(key)
-            if answer is not None:
+            if answer is not None and _size(answer) <= self.max_entry:
                 self._keep(key, answer)
         if answer is None:
             self.misses += 1
             return None
         self.hits += 1
-        self._entries.move_to_end(key)
+        if key in self._entries:
+            self._entries.move_to_end(key)
         return dataclasses.replace(answer, cached=True, age=now - self._stored.get(key, now))
 
     def put(self, key: Hashable, answer: Answer) -> None:
-        """Keep ``answer`` if it succeeded, was slow enough to matter and fits."""
-        size = _size(answer)
-        worth = answer.ok and answer.seconds >= self.min_seconds and size <= self.max_entry
-        if not worth or self.max_bytes <= 0:
+        """Keep ``answer`` if it succeeded and cost enough CPU to matter.
+
+        In memory if it fits there, and in the directory (any size within its budget) if there
+        is one: the biggest answers are often the slowest to compute.
+        """
+        if not answer.ok or answer.cpu_seconds < self.min_cpu_seconds or self.max_bytes <= 0:
             return
-        self._keep(key, answer)
-        if self.shared is not None:
-            self._write(key, answer)
+        size = _size(answer)
+        if size <= self.max_entry:
+            self._keep(key, answer)
+        if self.shared is not None and size <= self.disk_bytes:
+            self._write(key, answer, big=size > self.max_entry)
 
     def _keep(self, key: Hashable, answer: Answer) -> None:
         old = self._entries.pop(key, None)
@@ -148,13 +158,17 @@ class AnswerCache:
                 truncated=header["truncated"] is True,
                 message=str(header["message"]),
                 seconds=float(header["seconds"]),
+                cpu_seconds=float(header.get("cpu_seconds", 0.0)),
             )
         except (KeyError, TypeError, ValueError):
             return None
         return answer if len(body) == header.get("bytes") else None  # cut short: a miss
 
-    def _write(self, key: Hashable, answer: Answer) -> None:
-        """Write atomically (temporary file, rename), then keep the directory within budget."""
+    def _write(self, key: Hashable, answer: Answer, big: bool = False) -> None:
+        """Write atomically (temporary file, rename), then keep the directory within budget.
+
+        The budget is checked every sixteen writes, and after every big one.
+        """
         assert self.shared is not None
         header = {
             "key": _spelled(key),
@@ -163,6 +177,7 @@ class AnswerCache:
             "truncated": answer.truncated,
             "message": answer.message,
             "seconds": answer.seconds,
+            "cpu_seconds": answer.cpu_seconds,
             "bytes": len(answer.body),
         }
         try:
@@ -174,7 +189,7 @@ class AnswerCache:
         except OSError:
             return  # a full disk costs the sharing, never the answer
         self._puts += 1
-        if self._puts % 16 == 0:
+        if big or self._puts % 16 == 0:
             self._trim()
 
     def _trim(self) -> None:
@@ -188,7 +203,7 @@ class AnswerCache:
             files.append((stat.st_mtime, stat.st_size, path))
         total = sum(size for _, size, _ in files)
         for _, size, path in sorted(files):
-            if total <= self.max_bytes:
+            if total <= self.disk_bytes:
                 break
             path.unlink(missing_ok=True)
             total -= size

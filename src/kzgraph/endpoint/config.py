@@ -37,8 +37,12 @@ class ServerSettings:
     body_timeout: float = 30.0
     #: Open connections the server holds at most; more are answered 503 at once.
     max_connections: int = 1000
-    #: Megabytes of recent answers (those that took 20 ms or more) kept until the data changes.
+    #: Megabytes of memory for recent answers (those that cost 5 ms of CPU or more, up to 8 MB
+    #: each) kept until the data changes.
     answer_cache_mb: int = 64
+    #: Megabytes of disk for kept answers of any size, beside a store on disk (``DIR.answers``)
+    #: or shared by ``--processes``; they outlive a restart on unchanged data.
+    answer_disk_mb: int = 1024
     #: Install the seccomp filter that keeps the server and its workers off the network.
     sandbox: bool = True
     #: A remote store to serve instead of an embedded one (reached by a relay; writes with

@@ -221,7 +221,11 @@ def _child(
     if settings.answer_cache_mb > 0:
         from kzgraph.endpoint.answer_cache import AnswerCache
 
-        state.answers = AnswerCache(max_bytes=settings.answer_cache_mb * 1_000_000, shared=answers)
+        state.answers = AnswerCache(
+            max_bytes=settings.answer_cache_mb * 1_000_000,
+            shared=answers,
+            disk_bytes=settings.answer_disk_mb * 1_000_000,
+        )
         if prepared.store.path is not None:  # the same folder, keyed to outlive this run
             state.keep_answers_beside(prepared.store.path)
     state.metrics = Metrics(str(metrics))

@@ -119,7 +119,9 @@ class ServerState:
         if self.settings.answer_cache_mb <= 0 or recorded is None or not recorded.content:
             return
         self.answers = AnswerCache(
-            max_bytes=self.settings.answer_cache_mb * 1_000_000, shared=answer_cache.beside(path)
+            max_bytes=self.settings.answer_cache_mb * 1_000_000,
+            shared=answer_cache.beside(path),
+            disk_bytes=self.settings.answer_disk_mb * 1_000_000,
         )
         self.data = answer_cache.data_id(
             recorded.content, self.settings.max_rows, self.settings.max_answer_bytes
@@ -159,7 +161,7 @@ class ServerState:
         state.answers = AnswerCache(
             max_bytes=settings.answer_cache_mb * 1_000_000,
             max_age=REMOTE_ANSWER_SECONDS,
-            min_seconds=0.0,
+            min_cpu_seconds=0.0,
         )
         return state
 
