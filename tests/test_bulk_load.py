@@ -180,3 +180,46 @@ def test_a_store_another_process_holds_or_a_missing_parent_is_one_clear_line(tmp
     deeper = tmp_path / "not" / "yet" / "db"  # made as `mkdir -p` would
     assert kz("load", str(nt), "--store", str(deeper)).returncode == 0
     assert quads(deeper, "https://w3id.org/kzgraph/graph/loaded/one") == 1
+
+
+def _report(result: subprocess.CompletedProcess[str]) -> list[dict[str, str]]:
+    assert result.returncode in (0, 1), result.stderr
+    import json
+
+    findings = json.loads(result.stdout)["findings"]
+    return sorted(findings, key=lambda f: json.dumps(f, sort_keys=True))
+
+
+def test_a_file_validated_while_it_loads_reports_what_the_store_validation_reports(
+    tmp_path: Path, settings
+):
+    """One N-Quads file into an empty store is validated as written, alongside the load; its
+    findings (blank focus nodes named by their owner included) are those of the store."""
+    store = OxigraphStore()
+    store.load_project(settings)
+    # the Sinopec plant's capacity loses its unit (a blank node, named by the plant that holds it)
+    store.store.update("""
+        DELETE { GRAPH ?g { ?q kz:unit ?u } } WHERE {
+          GRAPH ?g { ?q kz:statedAs "1.25 million tonnes per year" ; kz:unit ?u } }""",
+        prefixes={"kz": "https://w3id.org/kzgraph/ontology#"})  # fmt: skip
+    named = [q for q in store.store if not isinstance(q.graph_name, ox.DefaultGraph)]
+    data = tmp_path / "all.nq.gz"
+    with gzip.open(data, "wb") as out:
+        out.write(ox.serialize(named, format=ox.RdfFormat.N_QUADS) or b"")
+    db = tmp_path / "db"
+    loaded = kz("load", str(data), "--store", str(db))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "validating the file (shacl engine) while it loads" in loaded.stderr
+    found = re.search(r"does not conform: (\d+) finding", loaded.stderr)
+    assert found, loaded.stderr
+    again = _report(kz("validate", "--store", str(db), "--format", "json"))
+    assert int(found.group(1)) == len(again) > 0
+    assert any("→" in f["focus_label"] for f in again)  # a blank node, named by its owner
+    # the same data loaded the other way (two files: the store is dumped and validated)
+    half = tmp_path / "half.nq"
+    half.write_bytes(ox.serialize(named[:10], format=ox.RdfFormat.N_QUADS) or b"")
+    rest = tmp_path / "rest.nq"
+    rest.write_bytes(ox.serialize(named[10:], format=ox.RdfFormat.N_QUADS) or b"")
+    other = kz("load", str(half), str(rest), "--store", str(tmp_path / "db2"))
+    assert "validating the store (shacl engine)" in other.stderr
+    assert f"does not conform: {found.group(1)} finding" in other.stderr

@@ -101,25 +101,30 @@ def load_file(
     path: Path,
     graph: ox.NamedNode | None = None,
     progress: Callable[[int], None] | None = None,
+    shown_as: Path | None = None,
 ) -> str:
     """Bulk-load ``path`` into ``store``, its named graphs and the merge at once.
 
     Returns the SHA-256 of the file's bytes, from which the caller extends the store's content
-    id without reading the store back. A syntax error names the file and line.
+    id without reading the store back. A syntax error names the file and line (``shown_as``
+    when ``path`` is an unpacked copy of it).
     """
     fmt = format_of(path)
-    target = graph or default_graph_for(path)
+    target = graph or default_graph_for(shown_as or path)
     digest = hashlib.sha256()
     try:
         with _reader(path, progress, digest) as stream:
             parsed = ox.parse(
-                stream, format=fmt, base_iri=path.resolve().as_uri(), rename_blank_nodes=True
+                stream,
+                format=fmt,
+                base_iri=(shown_as or path).resolve().as_uri(),
+                rename_blank_nodes=True,
             )
             store.bulk_extend(_with_merge(parsed, target))
     except SyntaxError as exc:
-        raise KzgraphError(f"{path}: syntax error: {exc}") from None
+        raise KzgraphError(f"{shown_as or path}: syntax error: {exc}") from None
     except (OSError, EOFError) as exc:
-        raise KzgraphError(f"{path}: cannot be read: {exc}") from None
+        raise KzgraphError(f"{shown_as or path}: cannot be read: {exc}") from None
     return digest.hexdigest()
 
 
@@ -138,3 +143,32 @@ def _with_merge(quads: Iterator[ox.Quad], target: ox.NamedNode) -> Iterator[ox.Q
         else:
             yield quad
             yield ox.Quad(quad.subject, quad.predicate, quad.object)  # DefaultGraph() costs 2x
+
+
+#: Formats whose files the default SHACL engine reads as they are (one statement per line, no
+#: prefixes or base), so it can validate the file while Oxigraph loads it.
+LINE_FORMATS = {ox.RdfFormat.N_QUADS: ".nq", ox.RdfFormat.N_TRIPLES: ".nt"}
+
+
+def unpacked(
+    path: Path, folder: Path, progress: Callable[[int], None] | None = None
+) -> tuple[Path, str]:
+    """``path`` as plain bytes (gunzipped into ``folder`` when it is a ``.gz``), and its SHA-256.
+
+    The digest is of the file as given (compressed or not), the same one :func:`load_file`
+    returns, so a store's content id does not depend on the way it was loaded.
+    """
+    digest = hashlib.sha256()
+    if path.suffix.lower() != ".gz":
+        with path.open("rb") as raw:
+            while chunk := raw.read(1 << 20):
+                digest.update(chunk)
+        return path, digest.hexdigest()
+    plain = folder / ("data" + LINE_FORMATS.get(format_of(path), ".rdf"))
+    try:
+        with _reader(path, progress, digest) as stream, plain.open("wb") as out:
+            while chunk := stream.read(1 << 20):
+                out.write(chunk)
+    except (OSError, EOFError) as exc:
+        raise KzgraphError(f"{path}: cannot be read: {exc}") from None
+    return plain, digest.hexdigest()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ from kzgraph.errors import KzgraphError
 from kzgraph.settings import Settings
 
 if TYPE_CHECKING:
+    from kzgraph.shacl_engines import FileValidation
     from kzgraph.store import OxigraphStore, QueryResult, Store
     from kzgraph.validation import Report
 
@@ -112,7 +115,7 @@ def load_cmd(
     from tqdm import tqdm
 
     from kzgraph import store_state
-    from kzgraph.bulk import check, default_graph_for, format_of, load_file
+    from kzgraph.bulk import LINE_FORMATS, check, default_graph_for, format_of, load_file, unpacked
     from kzgraph.catalogue import ParameterError, expand_iri
     from kzgraph.endpoint.answer_cache import forget_beside
     from kzgraph.store import OxigraphStore
@@ -123,9 +126,10 @@ def load_cmd(
             target = ox.NamedNode(str(expand_iri(graph, "graph")))
         except ParameterError as exc:
             raise KzgraphError(str(exc)) from None
-    from kzgraph.shacl_engines import DEFAULT_ENGINE, check_shapes
+    from kzgraph.shacl_engines import DEFAULT_ENGINE, FileValidation, check_shapes
 
-    check_shapes(DEFAULT_ENGINE, _settings(ctx).shapes_file)  # refused before anything is written
+    settings = _settings(ctx)
+    check_shapes(DEFAULT_ENGINE, settings.shapes_file)  # refused before anything is written
     total = sum(f.stat().st_size for f in files)
     for f in files:
         format_of(f)  # an unknown extension is refused before anything is read
@@ -141,35 +145,53 @@ def load_cmd(
     forget_beside(store_path)
     loaded: list[tuple[str, str]] = []
     started = time.perf_counter()
-    with tqdm(total=total, unit="B", unit_scale=True, desc="loading") as bar:
-        for f in files:
-            try:
-                digest = load_file(store.store, f, target, bar.update)
-            except KzgraphError:
-                if fresh:
-                    store.store.clear()
-                    store.store.flush()
-                    store_state.write(store_path, store_state.StoreState())
-                raise
-            loaded.append((digest, (target or default_graph_for(f)).value))
-    store.store.flush()
-    seconds = time.perf_counter() - started
-    size = len(store)
-    base = f"{0:064x}" if fresh else None if before.dirty else before.content
-    if base:
-        content = store_state.with_files(base, loaded)
-    else:  # the store's record was missing or stale before: its merge and id are redone
-        with tqdm(total=size, unit="quad", unit_scale=True, desc="merging") as bar:
-            store.bulk_refresh_union(bar.update)
-        content = store_state.content_of(store.store)
-    click.echo(
-        f"loaded {len(files)} file(s) in {seconds:.1f} s; the store holds {size:,} quads", err=True
-    )
-    record_validation(_settings(ctx), store, store_path, content)
+    running: FileValidation | None = None
+    with contextlib.ExitStack() as stack:
+        if fresh and len(files) == 1 and format_of(files[0]) in LINE_FORMATS:
+            # one line-based file into an empty store: validated as it is, while it loads
+            folder = stack.enter_context(tempfile.TemporaryDirectory(dir=store_path.parent))
+            with tqdm(total=total, unit="B", unit_scale=True, desc="unpacking") as bar:
+                plain, digest = unpacked(files[0], Path(folder), bar.update)
+            running = FileValidation(settings.shapes_file, plain)
+            click.echo("validating the file (shacl engine) while it loads ...", err=True)
+            sources = [(plain, files[0], digest)]
+        else:
+            sources = [(f, f, "") for f in files]
+        with tqdm(total=sum(p.stat().st_size for p, _, _ in sources), unit="B", unit_scale=True,
+                  desc="loading") as bar:  # fmt: skip
+            for path, given, known in sources:
+                try:
+                    digest = load_file(store.store, path, target, bar.update, shown_as=given)
+                except KzgraphError:
+                    if fresh:
+                        store.store.clear()
+                        store.store.flush()
+                        store_state.write(store_path, store_state.StoreState())
+                    raise
+                loaded.append((known or digest, (target or default_graph_for(given)).value))
+        store.store.flush()
+        seconds = time.perf_counter() - started
+        size = len(store)
+        base = f"{0:064x}" if fresh else None if before.dirty else before.content
+        if base:
+            content = store_state.with_files(base, loaded)
+        else:  # the store's record was missing or stale before: its merge and id are redone
+            with tqdm(total=size, unit="quad", unit_scale=True, desc="merging") as bar:
+                store.bulk_refresh_union(bar.update)
+            content = store_state.content_of(store.store)
+        click.echo(
+            f"loaded {len(files)} file(s) in {seconds:.1f} s; the store holds {size:,} quads",
+            err=True,
+        )
+        record_validation(settings, store, store_path, content, running)
 
 
 def record_validation(
-    settings: Settings, store: OxigraphStore, store_path: Path, content: str
+    settings: Settings,
+    store: OxigraphStore,
+    store_path: Path,
+    content: str,
+    running: FileValidation | None = None,
 ) -> None:
     """Validate a store after a load or build and record the outcome with its content id.
 
@@ -182,9 +204,14 @@ def record_validation(
 
     started = time.perf_counter()
     state = store_state.StoreState(content)
-    click.echo("validating the store (shacl engine) ...", err=True)
+    if running is None:
+        click.echo("validating the store (shacl engine) ...", err=True)
     report = validate_store(
-        store.store, load_shapes(settings), engine="shacl", shapes_file=settings.shapes_file
+        store.store,
+        load_shapes(settings),
+        engine="shacl",
+        shapes_file=settings.shapes_file,
+        running=running,
     )
     key = derived.store_validation_key(settings, content)
     state.validated = {"key": key, "conforms": report.conforms, "findings": len(report.findings)}

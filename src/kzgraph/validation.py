@@ -35,6 +35,7 @@ from kzgraph.shacl_engines import (
 )
 
 if TYPE_CHECKING:
+    from kzgraph.shacl_engines import FileValidation
     from kzgraph.store import Store as KzStore
 
 
@@ -269,13 +270,15 @@ def validate_store(
     threads: int = 1,
     engine: str = "sparql",
     shapes_file: Path | None = None,
+    running: FileValidation | None = None,
 ) -> Report:
     """Validate a store (its default graph, kzgraph's merge) with ``engine``.
 
     ``sparql``: the shapes compiled to SPARQL, one pass per constraint inside the store, and with
     ``focus`` only those nodes (and the blank nodes under them): what an update touched. It
     refuses shapes it cannot run (:class:`~kzgraph.shacl_sparql.UnsupportedShapeError`).
-    ``shacl``: the default engine, on the store dumped to N-Triples (``shapes_file`` is read).
+    ``shacl``: the default engine, on the store dumped to N-Triples (``shapes_file`` is read),
+    or, with ``running``, on the file the store was just loaded from, already under way.
     """
     if engine != "sparql":
         if shapes_file is None:
@@ -283,7 +286,11 @@ def validate_store(
         if not isinstance(store, ox.Store) and not hasattr(store, "store"):
             raise KzgraphError(f"the {engine} engine validates an embedded store only")
         owners = Graph()
-        results = report_graph_of_store(store, shapes_file, owners, shapes)
+        if running is not None:
+            inner = store if isinstance(store, ox.Store) else store.store
+            results = running.finish(inner, owners)
+        else:
+            results = report_graph_of_store(store, shapes_file, owners, shapes)
         iris = _focus_iris(results) | {str(s) for s in owners.subjects() if isinstance(s, URIRef)}
         labels = _store_labels(store, iris)
         names = bind_prefixes(Graph())
