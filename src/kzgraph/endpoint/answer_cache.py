@@ -2,32 +2,37 @@
 
 At a million quads the saved queries take from a tenth of a second to several seconds on any
 engine (they aggregate the whole graph), and analysts' notebooks and dashboards send the same
-few again and again. An answer is kept, keyed by everything that decides it (the query, its
-dataset, parameters and format, and which data it was computed on), when computing it cost at
-least ``min_cpu_seconds`` of CPU time (5 ms by default) in the thread that ran it: CPU time, not
-wall time, so whether an answer is kept does not depend on how busy the machine was. Every
-write changes the data's id and empties the cache, so no kept answer outlives its data.
+few again and again. Answers are kept, keyed by everything that decides them (the query, its
+dataset, parameters and format, and which data they were computed on): a query asked again on
+the same data has the same answer, unless it calls RAND, NOW, UUID or STRUUID, whose answers the
+server never keeps. Every write changes the data's id and empties the cache, so no kept answer
+outlives its data. Whether an answer is kept never depends on how busy the machine was:
 
-Two budgets: answers up to ``max_entry`` bytes are held in memory within ``max_bytes``, least
-recently used out first. Answers are also kept as files in a directory (``shared``) when there
-is one, of any size up to the whole ``disk_bytes`` budget (oldest files out first), so the
-slowest answers, which are often the biggest, are kept too. With ``serve --processes N`` a
-process that computed an answer writes it there, the others read it on a miss, and a process
-that replaces a retired one starts warm. For a store on disk the directory sits beside it
-(``DIR.answers``) and the data's id is the store's content id, so a server restarted on
-unchanged data answers what it answered before at once, where a saved query at a million quads
-takes seconds. A file is a JSON header line (the full key, checked on reading, and the answer's
-fields) and the body: nothing in it is executed, and a damaged file is a miss.
+- in memory, every answer up to ``max_entry`` bytes, within ``max_bytes``, least recently used
+  out first: a hit costs less than sending even a light query to a worker process;
+- as files in a directory (``shared``), when there is one, the answers whose computation cost
+  at least ``min_cpu_seconds`` of CPU time (5 ms) in the thread that ran it, of any size up to
+  the ``disk_bytes`` budget, oldest files out first. CPU time, not wall time: a busy machine
+  makes a query wait longer, not cost more. The biggest answers, often the slowest, are kept
+  there only.
+
+With ``serve --processes N`` a process that computed an answer writes it there, the others read
+it on a miss, and a process that replaces a retired one starts warm. For a store on disk the
+directory sits beside it (``DIR.answers``) and the data's id is the store's content id, so a
+server restarted on unchanged data answers what it answered before at once, where a saved query
+at a million quads takes seconds. A file is a JSON header line (the full key, checked on
+reading, and the answer's fields) and the body: nothing in it is executed, and a damaged file
+is a miss.
 
 >>> from kzgraph.endpoint.worker_process import Answer, Job
->>> cache = AnswerCache(max_bytes=100, min_cpu_seconds=0.5)
+>>> cache = AnswerCache(max_bytes=100)
 >>> key = cache.key(Job("ASK {}"), data=0)
->>> cache.put(key, Answer(True, "ask", b"true", seconds=9.0, cpu_seconds=0.1))  # waited, cheap
->>> cache.get(key) is None
-True
->>> cache.put(key, Answer(True, "ask", b"true", seconds=2.0, cpu_seconds=2.0))
+>>> cache.put(key, Answer(True, "ask", b"true", seconds=0.001, cpu_seconds=0.0001))
 >>> cache.get(key).body, cache.get(cache.key(Job("ASK {}"), data=1))
 (b'true', None)
+>>> cache.put(key, Answer(False, "error", message="out of memory"))  # failures are not kept
+>>> cache.get(key).ok
+True
 """
 
 from __future__ import annotations
@@ -112,17 +117,18 @@ class AnswerCache:
         return dataclasses.replace(answer, cached=True, age=now - self._stored.get(key, now))
 
     def put(self, key: Hashable, answer: Answer) -> None:
-        """Keep ``answer`` if it succeeded and cost enough CPU to matter.
+        """Keep a successful ``answer``: in memory if it fits, on disk if it cost enough CPU.
 
-        In memory if it fits there, and in the directory (any size within its budget) if there
-        is one: the biggest answers are often the slowest to compute.
+        The caller leaves out answers of volatile queries (:func:`~kzgraph.endpoint.
+        sparql_text.volatile`).
         """
-        if not answer.ok or answer.cpu_seconds < self.min_cpu_seconds or self.max_bytes <= 0:
+        if not answer.ok or self.max_bytes <= 0:
             return
         size = _size(answer)
         if size <= self.max_entry:
             self._keep(key, answer)
-        if self.shared is not None and size <= self.disk_bytes:
+        costly = answer.cpu_seconds >= self.min_cpu_seconds
+        if self.shared is not None and costly and size <= self.disk_bytes:
             self._write(key, answer, big=size > self.max_entry)
 
     def _keep(self, key: Hashable, answer: Answer) -> None:

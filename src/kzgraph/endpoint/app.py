@@ -41,6 +41,7 @@ from kzgraph.endpoint.protocol import ProtocolError, SparqlRequest, read_sparql_
 from kzgraph.endpoint.remote_pool import RemotePool
 from kzgraph.endpoint.responses import answer_response, error, not_acceptable, rdf_response
 from kzgraph.endpoint.safety import check_graphs, check_query, check_update
+from kzgraph.endpoint.sparql_text import volatile
 from kzgraph.endpoint.state import ServerState, with_merges
 from kzgraph.endpoint.workers import Answer, Job, PoolBusyError, QueryTimeoutError
 from kzgraph.namespaces import PREFIXES
@@ -111,9 +112,13 @@ def busy(message: str, retry_after: int = 2) -> Response:
 
 
 async def run_job(state: ServerState, job: Job, timeout: float) -> Answer | Response:
-    """A kept answer, else one from the pool; overload and time-outs become 503s."""
+    """A kept answer, else one from the pool; overload and time-outs become 503s.
+
+    A query calling RAND, NOW, UUID or STRUUID is never answered from, nor kept in, the cache.
+    """
+    keep = not volatile(job.query)
     key = state.answers.key(job, state.answers_key_part())
-    cached = state.answers.get(key)
+    cached = state.answers.get(key) if keep else None
     # a remote store known to be unreachable: the kept answer would hide it (/healthz says 503)
     if cached is not None and not getattr(state.pool, "unreachable", False):
         return cached
@@ -124,7 +129,8 @@ async def run_job(state: ServerState, job: Job, timeout: float) -> Answer | Resp
         return busy(f"{exc}; narrow the query or pass a LIMIT")
     except PoolBusyError as exc:
         return busy(f"the server is busy: {exc}; retry shortly")
-    state.answers.put(key, answer)
+    if keep:
+        state.answers.put(key, answer)
     return answer
 
 

@@ -257,6 +257,21 @@ def _operation(toks: list[Token]) -> Operation:
 CACHED_CHARS = 16_384
 
 
+#: Functions whose value changes from one evaluation to the next (SPARQL 1.1, 17.4.5 and 17.4.6).
+VOLATILE = frozenset({"RAND", "NOW", "UUID", "STRUUID"})
+
+
+def volatile(text: str) -> bool:
+    """Whether the query calls a function whose answer differs on every run, so none is kept.
+
+    >>> volatile("SELECT ?x WHERE { ?x ?p ?o } ORDER BY RAND() LIMIT 3")
+    True
+    >>> volatile("SELECT ?now WHERE { ?now ?p ex:rand }")
+    False
+    """
+    return bool(scan_query(text, {}, None).keywords & VOLATILE)
+
+
 def scan_query(text: str, prefixes: Mapping[str, str], base: str | None) -> Scan:
     """:func:`scan`, remembered for the last 1,024 short requests.
 
