@@ -149,15 +149,11 @@ def endpoint_ratios(work: Path, seconds: float) -> None:
     prologue = sparql_prologue()
     queries = {name: prologue + q.text for name, q in load_catalogue().items()
                if not any(p.required for p in q.parameters)}  # fmt: skip
+    kz = [str(BIN / "kzgraph"), "serve", "--no-validate"]
     servers = {
         "minimal": lambda port: [sys.executable, "-c", MINIMAL, str(dump), str(port)],
-        "kzgraph": lambda port: [
-            str(BIN / "kzgraph"),
-            "serve",
-            "--port",
-            str(port),
-            "--no-validate",
-        ],
+        "kzgraph": lambda port: [*kz, "--port", str(port)],
+        "uncached": lambda port: [*kz, "--port", str(port), "--answer-cache-mb", "0"],
     }
     urls, processes = {}, []
     try:
@@ -170,19 +166,25 @@ def endpoint_ratios(work: Path, seconds: float) -> None:
             if len(counts) != 1:
                 raise SystemExit(f"{name}: the servers disagree on the rows: {counts}")
         print(f"\nEndpoint on the seeded graph: requests/s per saved query ({len(queries)}), "
-              f"{seconds:g} s per cell, kzgraph serve (defaults) / minimal endpoint")  # fmt: skip
-        print(f"{'query':<34} {'1 client':>22} {'4 clients':>22}")
-        ratios: dict[int, list[float]] = {1: [], 4: []}
+              f"{seconds:g} s per cell; kzgraph serve (defaults: a repeated query is a kept "
+              "answer) and with --answer-cache-mb 0 (every request runs the query), each / "
+              "the minimal endpoint")  # fmt: skip
+        print(f"{'query':<34} {'1 client':>34} {'4 clients':>34}")
+        ratios: dict[tuple[str, int], list[float]] = {}
         for name, text in queries.items():
             cells = []
             for clients in (1, 4):
                 rate = {s: rps(url, [text], clients, seconds)[0] for s, url in urls.items()}
-                ratio = rate["kzgraph"] / rate["minimal"]
-                ratios[clients].append(ratio)
-                cells.append(f"{rate['kzgraph']:6.0f} / {rate['minimal']:5.0f} {ratio:5.2f}x")
-            print(f"{name:<34} {cells[0]:>22} {cells[1]:>22}", flush=True)
-        for clients, values in ratios.items():
-            row(f"  {clients} client(s): kzgraph / minimal: min {min(values):.2f}, median "
+                for server in ("kzgraph", "uncached"):
+                    ratios.setdefault((server, clients), []).append(rate[server] / rate["minimal"])
+                cells.append(
+                    f"{rate['minimal']:5.0f} {rate['kzgraph'] / rate['minimal']:6.2f}x "
+                    f"{rate['uncached'] / rate['minimal']:6.2f}x uncached"
+                )
+            print(f"{name:<34} {cells[0]:>34} {cells[1]:>34}", flush=True)
+        for (server, clients), values in ratios.items():
+            label = "kzgraph" if server == "kzgraph" else "kzgraph --answer-cache-mb 0"
+            row(f"  {clients} client(s), {label} / minimal: min {min(values):.2f}, median "
                 f"{statistics.median(values):.2f}, max {max(values):.2f}; "
                 f"{sum(v >= 1 for v in values)} of {len(values)} at 1x or more")  # fmt: skip
     finally:
@@ -305,6 +307,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--seconds", type=float, default=1.0, help="per endpoint cell")
     parser.add_argument("--before", default=None, help="also time the CLI of this git revision")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="a 1M-quad store made by kzgraph load, instead of loading one")  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["cli", "endpoint", "load", "restart", "union"])  # fmt: skip
     args = parser.parse_args()
@@ -317,7 +321,7 @@ def main() -> None:
         if "load" not in args.skip:
             for quads in args.sizes:
                 stores[quads] = bulk_load(quads, work)
-        store_1m = stores.get(1_000_000)
+        store_1m = args.store or stores.get(1_000_000)
         if "cli" not in args.skip:
             command_line(work, store_1m, args.before)
         if "endpoint" not in args.skip:
