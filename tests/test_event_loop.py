@@ -17,7 +17,7 @@ import pytest
 
 from kzgraph.endpoint.app import create_app
 from kzgraph.endpoint.config import ServerSettings
-from kzgraph.endpoint.server import prepare
+from kzgraph.endpoint.preparation import prepare
 from kzgraph.endpoint.state import ServerState
 from kzgraph.namespaces import BASE
 from kzgraph.settings import Settings

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kzgraph.endpoint.config import ServerSettings
-from kzgraph.endpoint.server import prepare_data
+from kzgraph.endpoint.preparation import prepare_data
 from kzgraph.errors import KzgraphError
 from kzgraph.lint import WARNING, lint
 from kzgraph.settings import Settings

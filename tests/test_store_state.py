@@ -14,7 +14,7 @@ import pytest
 
 from kzgraph import store_state
 from kzgraph.endpoint.config import ServerSettings
-from kzgraph.endpoint.server import prepare
+from kzgraph.endpoint.preparation import prepare
 from kzgraph.endpoint.workers import Job
 from kzgraph.errors import KzgraphError
 from kzgraph.store import MERGE, OxigraphStore

@@ -152,8 +152,12 @@ def import_cmd(
             "(an IRI or CURIE to match, or 'new') and run the import again"
         )
     if store_path is not None and not dry_run and result.added:
-        from kzgraph.cli import load_cmd
         from kzgraph.sources import documents_dir
 
         graph_file = documents_dir(settings) / f"{result.source_id}.trig"
+        # the load command as the root group holds it (importing kzgraph.cli would be a circle)
+        root = ctx.find_root().command
+        assert isinstance(root, click.Group)
+        load_cmd = root.get_command(ctx, "load")
+        assert load_cmd is not None
         ctx.invoke(load_cmd, files=(graph_file,), store_path=store_path, graph=None)

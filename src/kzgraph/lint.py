@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS, XSD
 
+from kzgraph.findings import ERROR as ERROR
+from kzgraph.findings import INFO as INFO
+from kzgraph.findings import WARNING as WARNING
+from kzgraph.findings import Finding as Finding
 from kzgraph.loading import (
     FORMATS,
     data_files,
@@ -27,20 +31,8 @@ from kzgraph.namespaces import BASE, KZ
 from kzgraph.settings import Settings
 
 OWN = (str(KZ), BASE + "vocab/")
-ERROR, WARNING, INFO = "ERROR", "WARNING", "INFO"
 _IRI_IN_QUERY = re.compile(r"<(https://w3id\.org/kzgraph/[^>\s]+)>")
 _PNAME = re.compile(r"(?<![\w?$<])([A-Za-z][\w-]*):([A-Za-z_][\w.-]*)")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem: how bad, which check, where, about what, and what to do."""
-
-    severity: str
-    check: str
-    file: str
-    term: str
-    message: str
 
 
 def _rel(path: Path, settings: Settings) -> str:

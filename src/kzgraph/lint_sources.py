@@ -19,7 +19,7 @@ from rdflib.namespace import PROV, RDFS
 from rdflib.term import Node
 
 from kzgraph.errors import KzgraphError
-from kzgraph.lint import ERROR, Finding
+from kzgraph.findings import ERROR, Finding
 from kzgraph.namespaces import KZ
 from kzgraph.settings import Settings
 from kzgraph.sources import SourceRecord, normalise_quote, records, sha256_of, table_rows

@@ -87,7 +87,7 @@ async def run_saved(request: Request) -> Response:
         substitutions={k: _term_spec(v) for k, v in bindings.items()},
         hidden=saved.hidden,
     )
-    from kzgraph.endpoint.app import run_job
+    from kzgraph.endpoint.handling import run_job
 
     answer = await run_job(state, job, state.settings.timeout)
     if isinstance(answer, Response):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -33,105 +30,29 @@ from kzgraph.endpoint import (
     search_api,
     shapes_pages,
     table_api,
+    void,
 )
 from kzgraph.endpoint.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick, wants_html
 from kzgraph.endpoint.describe import service_description
+from kzgraph.endpoint.handling import (
+    base_url,
+    refuse_write,
+    run_job,
+    service_iri,
+    validation_headers,
+)
 from kzgraph.endpoint.pages import WEB, render
 from kzgraph.endpoint.protocol import ProtocolError, SparqlRequest, read_sparql_request
 from kzgraph.endpoint.remote_pool import RemotePool
 from kzgraph.endpoint.responses import answer_response, error, not_acceptable, rdf_response
 from kzgraph.endpoint.safety import check_graphs, check_query, check_update
-from kzgraph.endpoint.sparql_text import volatile
 from kzgraph.endpoint.state import ServerState, with_merges
-from kzgraph.endpoint.workers import Answer, Job, PoolBusyError, QueryTimeoutError
+from kzgraph.endpoint.workers import Job
 from kzgraph.namespaces import PREFIXES
 from kzgraph.remote import BackendError
 from kzgraph.store import readable_syntax_error
 
 log = logging.getLogger("kzgraph.endpoint")
-
-
-def base_url(request: Request) -> str:
-    """The base URL of this server, as the client reached it."""
-    return str(request.base_url)
-
-
-def authorised(request: Request, state: ServerState) -> bool:
-    """True when updates are on and the request carries the server's token.
-
-    As a bearer token (``Authorization: Bearer <token>``), or as the password of HTTP Basic
-    (any user name), for the clients that can only send Basic: Jena's ``rupdate``,
-    SPARQLWrapper's ``setCredentials``. Both are held to the same token, compared in constant time.
-    """
-    if not state.settings.allow_updates or not state.settings.token:
-        return False
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    # compare bytes: compare_digest refuses non-ASCII str, and a header may carry any octet
-    given = credentials.strip().encode("latin-1", "replace")
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(given, validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        _user, colon, given = decoded.partition(b":")
-        if not colon:
-            return False
-    elif scheme.lower() != "bearer":
-        return False
-    return secrets.compare_digest(given, state.settings.token.encode("utf-8"))
-
-
-def refuse_write(request: Request, state: ServerState) -> Response | None:
-    """403 (or 401 with a challenge) unless this request may change the data."""
-    if not state.settings.allow_updates:
-        return error(403, "this endpoint is read-only: updates are refused")
-    if not authorised(request, state):
-        response = error(
-            401,
-            "updates need 'Authorization: Bearer <token>', or HTTP Basic with the token as "
-            "the password",
-        )
-        # Basic first: Jena 4.5 fails on a Bearer challenge it meets before one it knows
-        response.headers.append("WWW-Authenticate", 'Basic realm="kzgraph"')
-        response.headers.append("WWW-Authenticate", 'Bearer realm="kzgraph"')
-        return response
-    return None
-
-
-def service_iri(request: Request) -> str:
-    """The endpoint's own URL: relative IRIs in requests resolve against it."""
-    return base_url(request) + "sparql"
-
-
-def busy(message: str, retry_after: int = 2) -> Response:
-    """503 with Retry-After: the pool is full, the client should come back shortly."""
-    response = error(503, message)
-    response.headers["Retry-After"] = str(retry_after)
-    return response
-
-
-async def run_job(state: ServerState, job: Job, timeout: float) -> Answer | Response:
-    """A kept answer, else one from the pool; overload and time-outs become 503s.
-
-    A query calling RAND, NOW, UUID or STRUUID is never answered from, nor kept in, the cache.
-    """
-    keep = not volatile(job.query)
-    key = state.answers.key(job, state.answers_key_part())
-    cached = state.answers.get(key) if keep else None
-    # a remote store known to be unreachable: the kept answer would hide it (/healthz says 503)
-    if cached is not None and not getattr(state.pool, "unreachable", False):
-        return cached
-    try:
-        answer = await state.pool.run(job, timeout)
-    except QueryTimeoutError as exc:
-        state.metrics.timeouts.inc()
-        return busy(f"{exc}; narrow the query or pass a LIMIT")
-    except PoolBusyError as exc:
-        return busy(f"the server is busy: {exc}; retry shortly")
-    if keep:
-        state.answers.put(key, answer)
-    return answer
 
 
 async def run_query(
@@ -190,16 +111,6 @@ async def run_update(
     except (RuntimeError, OSError, ValueError) as exc:
         return error(400, f"update refused, nothing was changed: {exc}")
     return Response(status_code=204, headers=validation_headers(state))
-
-
-def validation_headers(state: ServerState) -> dict[str, str]:
-    """What the validation after a write found: the data took effect either way."""
-    if "conforms" not in state.validation:
-        return {}
-    return {
-        "X-Kzgraph-Conforms": str(state.validation["conforms"]).lower(),
-        "X-Kzgraph-Findings": str(state.validation["findings"]),
-    }
 
 
 async def sparql(request: Request) -> Response:
@@ -448,6 +359,7 @@ def create_app(state: ServerState) -> Starlette:
         *gsp.routes(),
         *linked_data.routes(),
         *dumps.routes(),
+        *void.routes(),
         *network_api.routes(),
         *map_api.routes(),
         *search_api.routes(),

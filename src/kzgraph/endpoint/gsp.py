@@ -146,7 +146,7 @@ async def write_graph(request: Request) -> Response:
     graph and answers 201 with its ``Location``.
     """
     state: ServerState = request.app.state.kz
-    from kzgraph.endpoint.app import refuse_write
+    from kzgraph.endpoint.handling import refuse_write
 
     refused = refuse_write(request, state)
     if refused is not None:
@@ -197,7 +197,7 @@ async def write_graph(request: Request) -> Response:
         existed = await anyio.to_thread.run_sync(state.write, merged, None, update, graph.value)
     except (SyntaxError, RuntimeError, OSError, ValueError) as exc:
         return error(400, f"the write was refused, nothing was changed: {exc}")
-    from kzgraph.endpoint.app import validation_headers
+    from kzgraph.endpoint.handling import validation_headers
 
     checked = validation_headers(state)
     if request.method == "DELETE" and not existed:  # another DELETE got there first

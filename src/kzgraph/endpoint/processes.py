@@ -332,7 +332,7 @@ class _Children:
 def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) -> None:
     """Prepare once, fork ``settings.processes`` serving processes, hand them connections."""
     from kzgraph.endpoint import answer_cache
-    from kzgraph.endpoint.server import prepare_data
+    from kzgraph.endpoint.preparation import prepare_data
     from kzgraph.endpoint.snapshots import Snapshots
 
     prepared = prepare_data(settings)

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from kzgraph.endpoint.conneg import wants_html
 from kzgraph.endpoint.describe import VOID, void_description
+from kzgraph.endpoint.dumps import DUMPS
 from kzgraph.endpoint.responses import rdf_response
 from kzgraph.endpoint.state import ServerState
 from kzgraph.namespaces import curie
@@ -19,8 +20,6 @@ from kzgraph.namespaces import curie
 
 async def void(request: Request) -> Response:
     """VoID and DCAT: size, subsets per source, classes, dumps, endpoint."""
-    from kzgraph.endpoint.dumps import DUMPS
-
     state: ServerState = request.app.state.kz
     dumps = [(n, m) for n, (m, _) in DUMPS.items()] + [
         (n + ".gz", "application/gzip") for n in DUMPS
