@@ -85,6 +85,19 @@ def data_file(quads: int) -> Path:
     return path
 
 
+def saved_queries(with_prologue: bool) -> dict[str, str]:
+    """The saved queries without required parameters, by name: what every section runs.
+
+    Sent over HTTP they carry the prefixes as a prologue; run in process they are given them.
+    """
+    from kzgraph.catalogue import load_catalogue
+    from kzgraph.namespaces import sparql_prologue
+
+    prologue = sparql_prologue() if with_prologue else ""
+    return {name: prologue + q.text for name, q in load_catalogue().items()
+            if not any(p.required for p in q.parameters)}  # fmt: skip
+
+
 def seeded_dump(work: Path) -> Path:
     """The seeded dataset as one N-Quads file (what the baselines load)."""
     dump = work / "seeded.nq"
@@ -142,13 +155,8 @@ def command_line(work: Path, store_1m: Path | None, before: str | None) -> None:
 
 def endpoint_ratios(work: Path, seconds: float) -> None:
     """Every saved query at 1 and 4 clients: kzgraph serve against the minimal endpoint."""
-    from kzgraph.catalogue import load_catalogue
-    from kzgraph.namespaces import sparql_prologue
-
     dump = seeded_dump(work)
-    prologue = sparql_prologue()
-    queries = {name: prologue + q.text for name, q in load_catalogue().items()
-               if not any(p.required for p in q.parameters)}  # fmt: skip
+    queries = saved_queries(with_prologue=True)
     kz = [str(BIN / "kzgraph"), "serve", "--no-validate"]
     servers = {
         "minimal": lambda port: [sys.executable, "-c", MINIMAL, str(dump), str(port)],
@@ -216,13 +224,9 @@ def bulk_load(quads: int, work: Path) -> Path:
 
 def slowest_after_restart(store: Path, count: int = 6) -> None:
     """The six slowest saved queries on a store: first answers, then again after a restart."""
-    from kzgraph.catalogue import load_catalogue
     from kzgraph.endpoint.answer_cache import forget_beside
-    from kzgraph.namespaces import sparql_prologue
 
-    prologue = sparql_prologue()
-    queries = {name: prologue + q.text for name, q in load_catalogue().items()
-               if not any(p.required for p in q.parameters)}  # fmt: skip
+    queries = saved_queries(with_prologue=True)
     forget_beside(store)
     port = free_port()
     url = f"http://127.0.0.1:{port}/sparql"
@@ -262,7 +266,6 @@ def union_differences(store_dir: Path | None) -> None:
 
     import pyoxigraph as ox
 
-    from kzgraph.catalogue import load_catalogue
     from kzgraph.namespaces import PREFIXES
     from kzgraph.settings import Settings
     from kzgraph.store import OxigraphStore
@@ -279,8 +282,7 @@ def union_differences(store_dir: Path | None) -> None:
             return Counter([(str(bool(result)),)])
         return Counter((str(t),) for t in result)
 
-    saved = {n: q.text for n, q in load_catalogue().items()
-             if not any(p.required for p in q.parameters)}  # fmt: skip
+    saved = saved_queries(with_prologue=False)
     seeded = OxigraphStore()
     seeded.load_project(Settings.discover())
     sources = {"seeded graph": seeded.store}

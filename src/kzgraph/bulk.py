@@ -152,18 +152,16 @@ LINE_FORMATS = {ox.RdfFormat.N_QUADS: ".nq", ox.RdfFormat.N_TRIPLES: ".nt"}
 
 def unpacked(
     path: Path, folder: Path, progress: Callable[[int], None] | None = None
-) -> tuple[Path, str]:
+) -> tuple[Path, str | None]:
     """``path`` as plain bytes (gunzipped into ``folder`` when it is a ``.gz``), and its SHA-256.
 
-    The digest is of the file as given (compressed or not), the same one :func:`load_file`
-    returns, so a store's content id does not depend on the way it was loaded.
+    The digest is of the file as given, the one :func:`load_file` returns for it, so a store's
+    content id does not depend on the way it was loaded. A plain file is returned as it is,
+    without a digest: :func:`load_file` hashes it while loading, so it is not read twice.
     """
-    digest = hashlib.sha256()
     if path.suffix.lower() != ".gz":
-        with path.open("rb") as raw:
-            while chunk := raw.read(1 << 20):
-                digest.update(chunk)
-        return path, digest.hexdigest()
+        return path, None
+    digest = hashlib.sha256()
     plain = folder / ("data" + LINE_FORMATS.get(format_of(path), ".rdf"))
     try:
         with _reader(path, progress, digest) as stream, plain.open("wb") as out:

@@ -150,13 +150,16 @@ def load_cmd(
         if fresh and len(files) == 1 and format_of(files[0]) in LINE_FORMATS:
             # one line-based file into an empty store: validated as it is, while it loads
             folder = stack.enter_context(tempfile.TemporaryDirectory(dir=store_path.parent))
-            with tqdm(total=total, unit="B", unit_scale=True, desc="unpacking") as bar:
+            gz = files[0].suffix.lower() == ".gz"  # a plain file is read as it is
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc="unpacking", disable=not gz
+            ) as bar:
                 plain, digest = unpacked(files[0], Path(folder), bar.update)
             running = FileValidation(settings.shapes_file, plain)
             click.echo("validating the file (shacl engine) while it loads ...", err=True)
             sources = [(plain, files[0], digest)]
         else:
-            sources = [(f, f, "") for f in files]
+            sources = [(f, f, None) for f in files]
         with tqdm(total=sum(p.stat().st_size for p, _, _ in sources), unit="B", unit_scale=True,
                   desc="loading") as bar:  # fmt: skip
             for path, given, known in sources:

@@ -19,17 +19,23 @@ from kzgraph.store import QueryResult, open_store
 from kzgraph.store import Store as Store
 
 _LABELS = """
-SELECT ?x ?label ?lang WHERE {
-  { ?x rdfs:label ?label } UNION { ?x skos:prefLabel ?label }
+SELECT ?x ?label ?lang WHERE {{{values}
+  {{ ?x rdfs:label ?label }} UNION {{ ?x skos:prefLabel ?label }}
   BIND(LANG(?label) AS ?lang)
   FILTER(?lang IN ("en", ""))
-}"""
+}}"""
 
 
 def label_map(store: Store) -> dict[Node, str]:
     """IRI → English label (or an untagged one), for showing results to people."""
-    labels: dict[Node, str] = {}
-    for x, label, lang in store.query(_LABELS).rows:
+    return _add_labels({}, store.query(_LABELS.format(values="")).rows)
+
+
+def _add_labels(
+    labels: dict[Node, str], rows: Iterable[tuple[Node | None, ...]]
+) -> dict[Node, str]:
+    """``labels`` with each row's (IRI, label, language): an English label wins over an untagged."""
+    for x, label, lang in rows:
         if x is None or label is None:
             continue
         if x not in labels or str(lang) == "en":
@@ -50,13 +56,9 @@ def labels_of(store: Store, terms: Iterable[Node | None], chunk: int = 500) -> d
     labels: dict[Node, str] = {}
     for start in range(0, len(iris), chunk):
         values = " ".join(f"<{iri}>" for iri in iris[start : start + chunk])
-        query = _LABELS.replace("SELECT ?x ?label ?lang WHERE {", "SELECT ?x ?label ?lang WHERE {"
-                                f"\n  VALUES ?x {{ {values} }}", 1)  # fmt: skip
-        for x, label, lang in store.query(query).rows:
-            if x is None or label is None:
-                continue
-            if x not in labels or str(lang) == "en":
-                labels[x] = str(label)
+        _add_labels(
+            labels, store.query(_LABELS.format(values=f"\n  VALUES ?x {{ {values} }}")).rows
+        )
     return labels
 
 

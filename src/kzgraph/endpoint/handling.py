@@ -85,7 +85,7 @@ async def run_job(state: ServerState, job: Job, timeout: float) -> Answer | Resp
 
     A query calling RAND, NOW, UUID or STRUUID is never answered from, nor kept in, the cache.
     """
-    keep = not volatile(job.query)
+    keep = not volatile(job.query, job.base_iri)
     key = state.answers.key(job, state.answers_key_part())
     cached = state.answers.get(key) if keep else None
     # a remote store known to be unreachable: the kept answer would hide it (/healthz says 503)

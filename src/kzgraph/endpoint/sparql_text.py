@@ -261,15 +261,20 @@ CACHED_CHARS = 16_384
 VOLATILE = frozenset({"RAND", "NOW", "UUID", "STRUUID"})
 
 
-def volatile(text: str) -> bool:
+def volatile(text: str, base: str | None = None) -> bool:
     """Whether the query calls a function whose answer differs on every run, so none is kept.
+
+    Read from the same remembered scan the safety checks made of ``text`` against ``base``,
+    so a request's text is not tokenised again for it.
 
     >>> volatile("SELECT ?x WHERE { ?x ?p ?o } ORDER BY RAND() LIMIT 3")
     True
     >>> volatile("SELECT ?now WHERE { ?now ?p ex:rand }")
     False
     """
-    return bool(scan_query(text, {}, None).keywords & VOLATILE)
+    from kzgraph.namespaces import PREFIXES
+
+    return bool(scan_query(text, PREFIXES, base).keywords & VOLATILE)
 
 
 def scan_query(text: str, prefixes: Mapping[str, str], base: str | None) -> Scan:
