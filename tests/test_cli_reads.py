@@ -161,6 +161,11 @@ def test_conflicting_sources_are_refused(built: Path, args: list[str], words: st
     assert words in result.stderr and "Traceback" not in result.stderr
 
 
+def test_search_refuses_two_stores_too(built: Path):
+    result = run("search", "TBEA", "--store", str(built), "--backend", "http://127.0.0.1:9/query")
+    assert result.returncode == 2 and "--store and --backend" in result.stderr
+
+
 def test_a_folder_that_is_not_a_store_is_refused(tmp_path: Path):
     result = run("query", "chinese-investors-by-region", "--store", str(tmp_path))
     assert result.returncode == 2

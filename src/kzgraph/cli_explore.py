@@ -17,6 +17,7 @@ import click
 from kzgraph.cli_support import (
     backend_option,
     friendly_errors,
+    one_store,
     parse_params,
     read_store,
     require_store,
@@ -120,8 +121,7 @@ def search_cmd(
     phrase in quotes ('"gas chemical"') to match it as written. Every hit names its entity, the
     entity's class and the source article.
     """
-    if store_path is not None and backend is not None:
-        raise KzgraphError("give --store or --backend, not both")
+    one_store(store_path, backend)  # before a kept index of either is read
     settings: Settings = ctx.obj
     index = open_index(settings, store_path, backend)
     wanted = [index.resolve_class(c) for c in classes]

@@ -133,6 +133,12 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
+def one_store(store_path: Path | None, backend: str | None) -> None:
+    """Refuse ``--store`` with ``--backend``: they name two different stores."""
+    if store_path is not None and backend is not None:
+        raise KzgraphError("--store and --backend name two different stores: give one")
+
+
 def read_store(
     settings: Settings,
     store_path: Path | None = None,
@@ -146,8 +152,7 @@ def read_store(
     used as it is, without reading graph/; the project's files are parsed by Oxigraph into
     memory, or by rdflib when ``--engine rdflib`` or ``--inference`` asks for it.
     """
-    if store_path is not None and backend is not None:
-        raise KzgraphError("--store and --backend name two different stores: give one")
+    one_store(store_path, backend)
     if (store_path is not None or backend is not None) and inference != "none":
         raise KzgraphError("--inference applies to the project's files, not to --store/--backend")
     if (store_path is not None or backend is not None) and engine != "oxigraph":
