@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 from tests.server_process import OXIGRAPH, free_port  # noqa: E402
 
 from bench.endpoint import rows_of, rps  # noqa: E402
-from kzgraph.catalogue import load_catalogue  # noqa: E402
-from kzgraph.remote import with_prologue  # noqa: E402
+from kzgraph.queries.catalogue import load_catalogue  # noqa: E402
+from kzgraph.remote.stores import with_prologue  # noqa: E402
 
 
 def write_data(quads: int, folder: Path) -> tuple[Path, Path, int]:
@@ -52,7 +52,7 @@ def write_data(quads: int, folder: Path) -> tuple[Path, Path, int]:
         if out.returncode != 0:
             raise RuntimeError(out.stderr)
     else:
-        from kzgraph.synthetic import generate_file
+        from kzgraph.store.synthetic import generate_file
 
         generate_file(data, quads, seed=1)
     merged: set[ox.Triple] = set()
@@ -254,8 +254,8 @@ def fill_virtuoso(quads: int, query: str, update: str, gsp: str, folder: Path) -
     kzgraph's own namespace, which a file push leaves to the project) through the same sending
     code, counts verified: one N-Triples PUT per named graph, then the merge.
     """
-    from kzgraph.push import _send, _Sender
-    from kzgraph.remote import Backend, RemoteStore
+    from kzgraph.remote.push import _send, _Sender
+    from kzgraph.remote.stores import Backend, RemoteStore
 
     started = time.perf_counter()
     if quads == 0:
@@ -269,7 +269,7 @@ def fill_virtuoso(quads: int, query: str, update: str, gsp: str, folder: Path) -
         if out.returncode != 0:
             raise RuntimeError(out.stderr)
         return time.perf_counter() - started
-    from kzgraph.synthetic import generate_file
+    from kzgraph.store.synthetic import generate_file
 
     data = folder / "data.nq"
     generate_file(data, quads, seed=1)
@@ -292,9 +292,9 @@ def run_virtuoso(quads: int, seconds: float, lines: list[str]) -> None:
     """Virtuoso 7.2 with the seeded or a synthetic graph, filled as ``kzgraph push`` does."""
     from tests.server_process import virtuoso_server
 
-    from kzgraph.namespaces import PREFIXES
-    from kzgraph.path_expansion import expand
-    from kzgraph.remote import Backend, RemoteStore, virtuoso_dataset
+    from kzgraph.core.namespaces import PREFIXES
+    from kzgraph.remote.path_expansion import expand
+    from kzgraph.remote.stores import Backend, RemoteStore, virtuoso_dataset
 
     with tempfile.TemporaryDirectory() as tmp, virtuoso_server(Path(tmp)) as (query, update, gsp):
         pushed = fill_virtuoso(quads, query, update, gsp, Path(tmp))

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import httpx
 
-from kzgraph.catalogue import load_catalogue
-from kzgraph.endpoint.workers import load_store
-from kzgraph.loading import load
+from kzgraph.endpoint.execution.workers import load_store
+from kzgraph.graph.loading import load
+from kzgraph.queries.catalogue import load_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -230,7 +230,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from kzgraph.namespaces import sparql_prologue
+    from kzgraph.core.namespaces import sparql_prologue
 
     prologue = sparql_prologue()
     catalogue = load_catalogue()

@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from kzgraph.synthetic import generate_file
+from kzgraph.store.synthetic import generate_file
 
 
 def main() -> None:

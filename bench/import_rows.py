@@ -1,7 +1,7 @@
 """Import benchmark: `kzgraph import` of a generated tracker, 100k rows by default.
 
 Run with one command: ``bash bench/import.sh`` (sets up, then runs this). It generates a tracker
-shaped like the worked example (``kzgraph.synthetic.generate_tracker``: the example's firms and
+shaped like the worked example (``kzgraph.store.synthetic.generate_tracker``: the example's firms and
 projects copied under fresh names, 1% each of seed-firm, conflicting-country and unknown-region
 rows), imports it into a copy of the project with validation, and prints each stage's time, the
 reconciliation counts, and the ratio against the named baseline: **morph-kgc alone**, run as
@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from kzgraph.importing import import_table  # noqa: E402
-from kzgraph.settings import Settings  # noqa: E402
-from kzgraph.synthetic import generate_tracker  # noqa: E402
+from kzgraph.core.settings import Settings  # noqa: E402
+from kzgraph.curation.importing import import_table  # noqa: E402
+from kzgraph.store.synthetic import generate_tracker  # noqa: E402
 
 
 def copy_project(into: Path) -> Path:
@@ -38,9 +38,9 @@ def copy_project(into: Path) -> Path:
 
 def baseline(root: Path, table: Path) -> float:
     """Seconds ``python -m morph_kgc`` takes on the table as the import prepares it."""
-    from kzgraph.importing import _prepare, shipped_mapping
-    from kzgraph.mapping_engine import run_mapping
-    from kzgraph.sources import table_header, table_rows
+    from kzgraph.curation.importing import _prepare, shipped_mapping
+    from kzgraph.curation.mapping_engine import run_mapping
+    from kzgraph.sources.registry import table_header, table_rows
 
     settings = Settings.discover(root)
     with tempfile.TemporaryDirectory(prefix="kzgraph-bench-engine-") as tmp:

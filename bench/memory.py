@@ -1,7 +1,7 @@
 """Memory per query worker: RSS with 1 and with 4 queries answered at once, two ways.
 
 Run with one command: ``bash bench/memory.sh [--quads 1000000] [--store DIR]``. It loads a
-synthetic graph (``kzgraph.synthetic``, as ``bench/scale.sh`` does) into an on-disk store, or
+synthetic graph (``kzgraph.store.synthetic``, as ``bench/scale.sh`` does) into an on-disk store, or
 takes ``--store``, then for each way of serving it with 1 and with 4 queries at once:
 
 - ``--workers N``: one HTTP process in front of N worker processes, each opening the store's
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from tests.server_process import free_port  # noqa: E402
 
 from bench.scale import BIN, LIMIT, memory, saved_queries, serve, stop, tree  # noqa: E402
-from kzgraph.synthetic import VERSION  # noqa: E402
+from kzgraph.store.synthetic import VERSION  # noqa: E402
 
 JSON = {"Accept": "application/sparql-results+json"}
 
@@ -95,7 +95,7 @@ async def concurrently(url: str, queries: list[str], clients: int) -> int:
 
 def name_of(query: str) -> str:
     """The saved query's name, for the report (its text is what was sent)."""
-    from kzgraph.catalogue import load_catalogue
+    from kzgraph.queries.catalogue import load_catalogue
 
     for name, saved in load_catalogue().items():
         if query.endswith(saved.text):

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import rdflib
 from rdflib import BNode, Dataset, URIRef
 
-from kzgraph.loading import load, load_shapes
-from kzgraph.namespaces import ID
-from kzgraph.store import open_store
-from kzgraph.validation import union_graph, validate_graph
+from kzgraph.core.namespaces import ID
+from kzgraph.graph.loading import load, load_shapes
+from kzgraph.store.engines import open_store
+from kzgraph.validation.report import union_graph, validate_graph
 
 QUERIES = {
     "firms-regions-amounts": """

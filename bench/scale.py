@@ -2,7 +2,7 @@
 
 Run with one command: ``bash bench/scale.sh`` (installs the Oxigraph server from PyPI into .venv,
 then runs this). For each size (``--sizes 100000 1000000``; add 10000000 for the big one) it
-generates a synthetic graph shaped like the seeded one (``kzgraph.synthetic``: firms, projects,
+generates a synthetic graph shaped like the seeded one (``kzgraph.store.synthetic``: firms, projects,
 regions, amounts, statuses, quotations, provenance, 2% invalid copies), then measures, side by
 side in one run:
 
@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.server_process import free_port  # noqa: E402
 
-from kzgraph.endpoint.answer_cache import forget_beside  # noqa: E402
-from kzgraph.synthetic import VERSION  # noqa: E402
+from kzgraph.endpoint.execution.answer_cache import forget_beside  # noqa: E402
+from kzgraph.store.synthetic import VERSION  # noqa: E402
 
 BIN = Path(sys.executable).parent
 #: Seconds a client waits for one answer: kzgraph's default deadline, applied to every server.
@@ -138,8 +138,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def saved_queries() -> list[str]:
-    from kzgraph.catalogue import load_catalogue
-    from kzgraph.namespaces import sparql_prologue
+    from kzgraph.core.namespaces import sparql_prologue
+    from kzgraph.queries.catalogue import load_catalogue
 
     prologue = sparql_prologue()
     return [
@@ -399,7 +399,7 @@ def network_rows(label: str, store_dir: Path, rows: list[list[str]]) -> None:
     """Projection build and every measure, in process, on the store (opened read-only)."""
     from kzgraph.network import measures
     from kzgraph.network.projections import project
-    from kzgraph.store import OxigraphStore
+    from kzgraph.store.engines import OxigraphStore
 
     store = OxigraphStore.read_only(store_dir)
     # company-company links every pair of firms sharing a region or sector: its size grows with

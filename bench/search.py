@@ -2,7 +2,7 @@
 
 Run with one command: ``.venv/bin/python bench/search.py --quads 1000000`` (add 10000000 for the
 big one; the synthetic file is generated once into bench/data/). It loads a synthetic graph
-shaped like the seeded one (``kzgraph.synthetic``) with ``kzgraph load``, then measures:
+shaped like the seeded one (``kzgraph.store.synthetic``) with ``kzgraph load``, then measures:
 
 - building the index beside the store (reading every name and quoted sentence with SPARQL,
   then FTS5), wall time, peak RSS of the process and the index file's size;
@@ -27,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kzgraph import search, store_state  # noqa: E402
-from kzgraph.querying import run_saved  # noqa: E402
-from kzgraph.store import OxigraphStore  # noqa: E402
-from kzgraph.synthetic import VERSION, generate_file  # noqa: E402
+from kzgraph.queries import search  # noqa: E402
+from kzgraph.queries.running import run_saved  # noqa: E402
+from kzgraph.store import state as store_state  # noqa: E402
+from kzgraph.store.engines import OxigraphStore  # noqa: E402
+from kzgraph.store.synthetic import VERSION, generate_file  # noqa: E402
 
 WORDS = ["polyethylene", "tenge", "Huawei", "corn processing"]
 

@@ -70,7 +70,7 @@ def _store_of(data: Path):  # noqa: ANN202
     """An Oxigraph store holding every graph of ``data`` in its default graph (kzgraph's merge)."""
     import pyoxigraph as ox
 
-    from kzgraph.bulk import format_of
+    from kzgraph.store.bulk import format_of
 
     fmt = format_of(data)
     store = ox.Store()
@@ -85,8 +85,8 @@ def sparql_engine(shapes: Path, data: Path):  # noqa: ANN201
     """Kzgraph's compiled engine on a store holding ``data`` (its graphs merged)."""
     from rdflib import Graph
 
-    from kzgraph.shacl_sparql import problems
-    from kzgraph.validation import validate_store
+    from kzgraph.validation.report import validate_store
+    from kzgraph.validation.shacl_sparql import problems
 
     shapes_graph = Graph().parse(shapes)
     found = problems(shapes_graph)
@@ -105,8 +105,8 @@ def kzgraph_engine(shapes: Path, data: Path):  # noqa: ANN201
     The shacl engine, its SPARQL constraints run by Oxigraph, and the report read into
     kzgraph's (the standard's sh:conforms restored).
     """
-    from kzgraph.loading import load_shapes_file
-    from kzgraph.validation import validate_store
+    from kzgraph.graph.loading import load_shapes_file
+    from kzgraph.validation.report import validate_store
 
     report = validate_store(
         _store_of(data), load_shapes_file(shapes), engine="shacl", shapes_file=shapes
@@ -169,8 +169,8 @@ def fault_corpus(folder: Path) -> Path:
     """The seeded graph plus every invalid shape fixture: one file, many kinds of fault."""
     from rdflib import Dataset
 
-    from kzgraph.loading import load
-    from kzgraph.namespaces import PREFIXES
+    from kzgraph.core.namespaces import PREFIXES
+    from kzgraph.graph.loading import load
 
     header = "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items())
     header += "@prefix ex: <http://example.org/> .\n"

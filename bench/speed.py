@@ -72,7 +72,7 @@ def row(*cells: str) -> None:
 
 def data_file(quads: int) -> Path:
     """The synthetic graph of ``quads`` quads, generated once and kept under bench/data/."""
-    from kzgraph.synthetic import VERSION
+    from kzgraph.store.synthetic import VERSION
 
     path = ROOT / "bench" / "data" / f"synthetic-{quads}-v{VERSION}.nq.gz"
     if not path.exists():
@@ -90,8 +90,8 @@ def saved_queries(with_prologue: bool) -> dict[str, str]:
 
     Sent over HTTP they carry the prefixes as a prologue; run in process they are given them.
     """
-    from kzgraph.catalogue import load_catalogue
-    from kzgraph.namespaces import sparql_prologue
+    from kzgraph.core.namespaces import sparql_prologue
+    from kzgraph.queries.catalogue import load_catalogue
 
     prologue = sparql_prologue() if with_prologue else ""
     return {name: prologue + q.text for name, q in load_catalogue().items()
@@ -113,8 +113,8 @@ def disk_mb(path: Path) -> float:
 
 def command_line(work: Path, store_1m: Path | None, before: str | None) -> None:
     """CLI start: help, a saved query on the seeded files and on a 1M store, and the floor."""
-    from kzgraph.catalogue import get_query
-    from kzgraph.namespaces import PREFIXES
+    from kzgraph.core.namespaces import PREFIXES
+    from kzgraph.queries.catalogue import get_query
 
     dump = seeded_dump(work)
     query_file = work / "query.rq"
@@ -224,7 +224,7 @@ def bulk_load(quads: int, work: Path) -> Path:
 
 def slowest_after_restart(store: Path, count: int = 6) -> None:
     """The six slowest saved queries on a store: first answers, then again after a restart."""
-    from kzgraph.endpoint.answer_cache import forget_beside
+    from kzgraph.endpoint.execution.answer_cache import forget_beside
 
     queries = saved_queries(with_prologue=True)
     forget_beside(store)
@@ -266,9 +266,9 @@ def union_differences(store_dir: Path | None) -> None:
 
     import pyoxigraph as ox
 
-    from kzgraph.namespaces import PREFIXES
-    from kzgraph.settings import Settings
-    from kzgraph.store import OxigraphStore
+    from kzgraph.core.namespaces import PREFIXES
+    from kzgraph.core.settings import Settings
+    from kzgraph.store.engines import OxigraphStore
 
     def rows(store: ox.Store, text: str, union: bool) -> Counter[tuple[str, ...]]:
         result = store.query(text, prefixes=PREFIXES, use_default_graph_as_union=union)

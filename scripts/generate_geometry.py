@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from kzgraph.geometry import write_geometry
+from kzgraph.graph.geometry import write_geometry
 
 if __name__ == "__main__":
     print(f"wrote {write_geometry(Path(__file__).resolve().parents[1])}")

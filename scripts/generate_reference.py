@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from kzgraph.reference import write_reference
+from kzgraph.graph.reference import write_reference
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parent.parent

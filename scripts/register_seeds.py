@@ -10,10 +10,10 @@ from __future__ import annotations
 from rdflib import Graph
 from rdflib.namespace import DCTERMS, RDFS
 
-from kzgraph.loading import parse_file
-from kzgraph.namespaces import ID
-from kzgraph.settings import Settings
-from kzgraph.sources import register
+from kzgraph.core.namespaces import ID
+from kzgraph.core.settings import Settings
+from kzgraph.graph.loading import parse_file
+from kzgraph.sources.registry import register
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
         graph_file = next(
             p for p in (settings.graph_dir / "seed").glob("*.trig") if stem in p.read_text()
         )
-        from kzgraph.loading import new_dataset
+        from kzgraph.graph.loading import new_dataset
 
         ds = new_dataset()
         parse_file(graph_file, ds)

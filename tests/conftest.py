@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rdflib import Dataset, Graph
 
-from kzgraph.loading import load, load_shapes
-from kzgraph.settings import Settings
-from kzgraph.validation import union_graph
+from kzgraph.core.settings import Settings
+from kzgraph.graph.loading import load, load_shapes
+from kzgraph.validation.report import union_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,14 +39,14 @@ def shapes(settings: Settings) -> Graph:
 @pytest.fixture(scope="session")
 def stores(dataset: Dataset) -> dict[str, object]:
     """Both engines holding the seeded dataset, shared by every test that queries."""
-    from kzgraph.store import open_store
+    from kzgraph.store.engines import open_store
 
     return {name: open_store(name, dataset=dataset) for name in ("oxigraph", "rdflib")}
 
 
 def article_figure(seed_texts: dict[str, str], stem: str, pattern: str) -> Decimal:
     """The number in the first passage of article ``stem`` that matches ``pattern``."""
-    from kzgraph.figures import parse_stated
+    from kzgraph.core.figures import parse_stated
 
     match = re.search(pattern, seed_texts[stem])
     assert match, f"{pattern!r} not found in {stem}.txt"
@@ -72,7 +72,7 @@ def run(stores):
     """Run a saved query on one engine; rows as dicts of Python values (IRIs stay IRIs)."""
     from rdflib import Literal
 
-    from kzgraph.querying import run_saved
+    from kzgraph.queries.running import run_saved
 
     def _run(name, engine="oxigraph", **params):
         result = run_saved(name, params, store=stores[engine])

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kzgraph import store_state
-from kzgraph.store import OxigraphStore
+from kzgraph.store import state as store_state
+from kzgraph.store.engines import OxigraphStore
 
 
 def kz(*args: str) -> subprocess.CompletedProcess[str]:

@@ -15,9 +15,9 @@ from openpyxl import load_workbook
 from rdflib import URIRef
 from rdflib.namespace import SH
 
-from kzgraph import class_table
 from kzgraph.cli import main
-from kzgraph.querying import label_map, run_saved
+from kzgraph.queries import class_table
+from kzgraph.queries.running import label_map, run_saved
 
 from .conftest import article_figure
 from .server_process import Server
@@ -247,8 +247,8 @@ def test_shape_iris_dereference(server, shapes):
     from rdflib import Graph
     from rdflib.namespace import RDF as RDF_
 
-    from kzgraph.endpoint.shapes_pages import shape_graph
-    from kzgraph.namespaces import KZSH
+    from kzgraph.core.namespaces import KZSH
+    from kzgraph.endpoint.routes.shapes_pages import shape_graph
 
     with httpx.Client(base_url=server.url, timeout=60) as c:
         html = c.get("/shapes/ProjectShape", headers={"Accept": "text/html"})
@@ -271,8 +271,8 @@ def test_the_builder_config_follows_the_ontology_and_the_data(stores, shapes, tm
     from rdflib import Literal
     from rdflib.namespace import RDFS as RDFS_
 
-    from kzgraph.explore_config import EXPLORE, config
-    from kzgraph.store import OxigraphStore
+    from kzgraph.queries.builder_config import EXPLORE, config
+    from kzgraph.store.engines import OxigraphStore
 
     store = stores["oxigraph"]
     got = config(store, shapes, label_map(store))

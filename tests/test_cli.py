@@ -14,8 +14,8 @@ import httpx
 import pytest
 from rdflib import Dataset, Graph
 
-from kzgraph.namespaces import GRAPH
-from kzgraph.settings import Settings
+from kzgraph.core.namespaces import GRAPH
+from kzgraph.core.settings import Settings
 
 
 def run(*args: str, root: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -31,7 +31,7 @@ def test_build_prints_counts_per_graph_and_class(dataset):
         assert f"kzg:{stem}" in out
     from rdflib.namespace import RDF
 
-    from kzgraph.namespaces import KZ
+    from kzgraph.core.namespaces import KZ
 
     printed = {
         line.split()[0]: int(line.split()[1])
@@ -232,9 +232,9 @@ def test_a_busy_port_is_reported_at_once():
 
 
 def test_docs_count_blank_node_instances_as_stats_does(tmp_path: Path):
-    from kzgraph.docs import build_site
-    from kzgraph.loading import load
-    from kzgraph.stats import compute
+    from kzgraph.docs.site import build_site
+    from kzgraph.graph.loading import load
+    from kzgraph.queries.stats import compute
 
     counts = compute(load()).classes
     build_site(Settings.discover(), tmp_path)
@@ -273,8 +273,8 @@ def test_csv_output_is_safe_to_open_in_a_spreadsheet():
 def test_query_help_lists_the_saved_query_s_parameters(settings):
     from click.testing import CliRunner
 
-    from kzgraph.catalogue import get_query
     from kzgraph.cli import main
+    from kzgraph.queries.catalogue import get_query
 
     saved = get_query("place-profile", settings)
     out = CliRunner().invoke(main, ["query", "place-profile", "--help"])
@@ -301,7 +301,7 @@ def test_a_mistyped_iri_is_no_such_entity_and_a_name_is_accepted():
 
 
 def test_class_pages_count_the_instances_of_subclasses_too(tmp_path: Path, stores):
-    from kzgraph.docs import build_site
+    from kzgraph.docs.site import build_site
 
     build_site(Settings.discover(), tmp_path)
     page = (tmp_path / "classes.html").read_text()

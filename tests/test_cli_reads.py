@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from rdflib import Dataset, Graph
 
-from kzgraph.settings import Settings
+from kzgraph.core.settings import Settings
 
 HEAVY = ("rdflib", "pyshacl", "networkx", "matplotlib", "yaml", "httpx", "starlette")
 

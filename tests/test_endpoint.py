@@ -14,7 +14,7 @@ from rdflib import Dataset, Graph, URIRef
 from rdflib.namespace import OWL, RDF
 from rdflib.query import Result
 
-from kzgraph.namespaces import GRAPH, entity
+from kzgraph.core.namespaces import GRAPH, entity
 
 from .server_process import Server
 

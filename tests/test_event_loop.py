@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kzgraph.endpoint.app import create_app
+from kzgraph.core.namespaces import BASE
+from kzgraph.core.settings import Settings
 from kzgraph.endpoint.config import ServerSettings
-from kzgraph.endpoint.preparation import prepare
-from kzgraph.endpoint.state import ServerState
-from kzgraph.namespaces import BASE
-from kzgraph.settings import Settings
-from kzgraph.store import OxigraphStore
+from kzgraph.endpoint.execution.state import ServerState
+from kzgraph.endpoint.serving.app import create_app
+from kzgraph.endpoint.serving.preparation import prepare
+from kzgraph.store.engines import OxigraphStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

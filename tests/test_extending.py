@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from kzgraph.catalogue import load_catalogue
-from kzgraph.docs_catalogue import catalogue_markdown
-from kzgraph.lint import ERROR, lint
-from kzgraph.loading import load
-from kzgraph.querying import run_saved
-from kzgraph.settings import Settings
-from kzgraph.store import open_store
-from kzgraph.validation import validate
+from kzgraph.core.settings import Settings
+from kzgraph.docs.catalogue_page import catalogue_markdown
+from kzgraph.graph.loading import load
+from kzgraph.queries.catalogue import load_catalogue
+from kzgraph.queries.running import run_saved
+from kzgraph.store.engines import open_store
+from kzgraph.validation.lint import ERROR, lint
+from kzgraph.validation.report import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "extending.md"
@@ -71,8 +71,8 @@ def test_new_query_finds_khorgos(extended, seed_texts):
 
 
 def test_new_shape_fixtures_behave(extended):
-    from kzgraph.loading import load_shapes
-    from kzgraph.namespaces import ONTOLOGY_GRAPH
+    from kzgraph.core.namespaces import ONTOLOGY_GRAPH
+    from kzgraph.graph.loading import load_shapes
     from tests.test_shapes import _results_for
 
     shapes = load_shapes(extended)

@@ -71,7 +71,7 @@ def test_the_server_runs_in_its_network_sandbox(client):
 def test_the_sandbox_alone_stops_service_whatever_the_parser_says(listener):
     """Without any parser in front, pyoxigraph's SERVICE cannot reach the listener."""
     code = f"""
-from kzgraph.endpoint.sandbox import deny_network
+from kzgraph.endpoint.safety.sandbox import deny_network
 import pyoxigraph as ox
 deny_network()
 try:

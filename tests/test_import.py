@@ -20,15 +20,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rdflib import RDFS, Dataset, URIRef
 
-from kzgraph import reconcile
-from kzgraph.errors import KzgraphError
-from kzgraph.importing import TEMPLATE_COLUMNS, import_table
-from kzgraph.lint import ERROR, lint
-from kzgraph.loading import load
-from kzgraph.querying import run_saved
-from kzgraph.settings import Settings
-from kzgraph.sources import normalise_quote, records, register
-from kzgraph.validation import validate
+from kzgraph.core.errors import KzgraphError
+from kzgraph.core.settings import Settings
+from kzgraph.curation import reconcile
+from kzgraph.curation.importing import TEMPLATE_COLUMNS, import_table
+from kzgraph.graph.loading import load
+from kzgraph.queries.running import run_saved
+from kzgraph.sources.registry import normalise_quote, records, register
+from kzgraph.validation.lint import ERROR, lint
+from kzgraph.validation.report import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "seed-investments.csv"
@@ -440,10 +440,10 @@ def test_reading_each_csv_once_gives_the_engine_s_own_triples(tmp_path):
     """kzgraph runs morph-kgc through morph_kgc_run, which parses the prepared table once instead
     of once per rule: on a generated tracker (with its odd rows) and the worked example, the
     quads are exactly those of ``python -m morph_kgc``."""
-    from kzgraph.importing import _prepare, shipped_mapping
-    from kzgraph.mapping_engine import run_mapping
-    from kzgraph.sources import table_header, table_rows
-    from kzgraph.synthetic import generate_tracker
+    from kzgraph.curation.importing import _prepare, shipped_mapping
+    from kzgraph.curation.mapping_engine import run_mapping
+    from kzgraph.sources.registry import table_header, table_rows
+    from kzgraph.store.synthetic import generate_tracker
 
     settings = Settings.discover(ROOT)
     tracker = tmp_path / "tracker.csv"
@@ -466,9 +466,9 @@ def test_the_engine_names_each_output_file_once_it_is_complete(tmp_path):
     lines name exactly the files in the output directory, and each named file parses."""
     import pyoxigraph as ox
 
-    from kzgraph.importing import _prepare, shipped_mapping
-    from kzgraph.mapping_engine import DONE, DRIVER, _config, engine_python
-    from kzgraph.sources import table_header, table_rows
+    from kzgraph.curation.importing import _prepare, shipped_mapping
+    from kzgraph.curation.mapping_engine import DONE, DRIVER, _config, engine_python
+    from kzgraph.sources.registry import table_header, table_rows
 
     settings = Settings.discover(ROOT)
     _prepare(tmp_path, table_header(EXAMPLE), list(table_rows(EXAMPLE)), "999_test")
@@ -574,7 +574,7 @@ q:mill a prov:Derivation ; prov:entity source:{source_id} ; kz:quotation "{sente
     assert result.added == 0
     assert not [f for f in lint(settings) if f.severity == ERROR]
     assert validate(settings).conforms
-    from kzgraph.store import OxigraphStore
+    from kzgraph.store.engines import OxigraphStore
 
     rows = OxigraphStore.read_only(store).query(
         """PREFIX kz: <https://w3id.org/kzgraph/ontology#>
@@ -632,7 +632,7 @@ def test_a_decision_naming_an_entity_of_another_kind_is_refused(tmp_path):
 def test_the_graph_file_reloads_and_a_second_run_merges_into_it(tmp_path, monkeypatch, limit):
     # Big graphs are written as N-Triples inside one TriG graph block, small ones by rdflib; both
     # must load back, and a second run (after a decision) must keep the first run's facts.
-    import kzgraph.importing as importing
+    import kzgraph.curation.importing as importing
 
     monkeypatch.setattr(importing, "READABLE_LIMIT", limit)
     root = copy_project(tmp_path)
@@ -666,10 +666,10 @@ def test_a_kill_9_at_any_moment_of_an_import_leaves_a_project_that_loads_and_lin
     shapes and lints without an error, and a last run completes the import."""
     import time
 
-    from kzgraph.importing import current_store
-    from kzgraph.loading import load_shapes
-    from kzgraph.synthetic import generate_tracker
-    from kzgraph.validation import validate_store
+    from kzgraph.curation.importing import current_store
+    from kzgraph.graph.loading import load_shapes
+    from kzgraph.store.synthetic import generate_tracker
+    from kzgraph.validation.report import validate_store
 
     def conforms(settings: Settings) -> bool:
         return validate_store(current_store(settings), load_shapes(settings)).conforms
@@ -702,7 +702,7 @@ def test_a_kill_9_at_any_moment_of_an_import_leaves_a_project_that_loads_and_lin
 
 
 def test_working_folders_of_dead_imports_are_swept_and_live_ones_kept(tmp_path):
-    from kzgraph.importing import WORKDIR_PREFIX, sweep_stale_workdirs
+    from kzgraph.curation.importing import WORKDIR_PREFIX, sweep_stale_workdirs
 
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
@@ -775,7 +775,7 @@ def test_a_users_own_mapping_gets_every_cell_checked_by_what_it_maps_to(tmp_path
 
 
 def test_graph_files_staged_by_a_killed_import_are_swept(tmp_path):
-    from kzgraph.importing import sweep_stale_staged
+    from kzgraph.curation.importing import sweep_stale_staged
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip

@@ -76,5 +76,69 @@ def test_the_checker_finds_a_circle():
 
 def test_no_module_imports_itself_back_through_others():
     edges = module_imports()
-    assert edges.get("kzgraph.endpoint.app")  # the walk sees imports
+    assert edges.get("kzgraph.endpoint.serving.app")  # the walk sees imports
     assert circles(edges) == []
+
+
+#: The stages, lowest first: a module may import its own stage and those above it in this list,
+#: never one below. The order is the data flow: shared basics, the graph as files, its sources,
+#: the store, the rules, curation (which runs the rules), remote stores, queries, and what is
+#: built on queries; then the endpoint (itself layered) and the command line over everything.
+LAYERS = [
+    "kzgraph.core",
+    "kzgraph.graph",
+    "kzgraph.sources",
+    "kzgraph.store",
+    "kzgraph.validation",
+    "kzgraph.curation",
+    "kzgraph.remote",
+    "kzgraph.queries",
+    "kzgraph.network",
+    "kzgraph.docs",
+    "kzgraph.endpoint.config",
+    "kzgraph.endpoint.execution",
+    "kzgraph.endpoint.http",
+    "kzgraph.endpoint.safety",
+    "kzgraph.endpoint.routes",
+    "kzgraph.endpoint.serving",
+    "kzgraph.cli",
+]
+#: Modules outside every stage: the public API, ``python -m kzgraph`` and a package marker.
+OUTSIDE = {"kzgraph", "kzgraph.__main__", "kzgraph.endpoint"}
+
+
+def layer_of(module: str) -> int | None:
+    """The index of the stage holding ``module`` (the longest matching name), or None."""
+    best = None
+    for i, layer in enumerate(LAYERS):
+        if module == layer or module.startswith(layer + "."):
+            if best is None or len(layer) > len(LAYERS[best]):
+                best = i
+    return best
+
+
+def upward_imports(edges: dict[str, set[str]]) -> list[str]:
+    """Every import from a stage to a later one, as 'importer -> imported'."""
+    found = []
+    for source, targets in edges.items():
+        here = layer_of(source)
+        for target in targets:
+            there = layer_of(target)
+            if here is not None and there is not None and there > here:
+                found.append(f"{source} -> {target}")
+    return sorted(found)
+
+
+def test_the_layer_check_finds_an_import_that_runs_back_up():
+    edges = {"kzgraph.store.engines": {"kzgraph.endpoint.execution.workers", "kzgraph.core.errors"}}
+    assert upward_imports(edges) == ["kzgraph.store.engines -> kzgraph.endpoint.execution.workers"]
+    assert layer_of("kzgraph.endpoint.config") == LAYERS.index("kzgraph.endpoint.config")
+
+
+def test_every_module_sits_in_a_stage():
+    loose = sorted(m for m in module_imports() if layer_of(m) is None and m not in OUTSIDE)
+    assert loose == [], f"put these in a stage package (and in LAYERS): {loose}"
+
+
+def test_no_import_runs_from_a_lower_stage_to_a_higher_one():
+    assert upward_imports(module_imports()) == []

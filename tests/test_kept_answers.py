@@ -171,8 +171,8 @@ def test_an_answer_too_big_for_memory_is_kept_on_disk_across_a_restart(store: Pa
 
 
 def test_the_disk_budget_drops_the_oldest_answers_first(tmp_path: Path):
-    from kzgraph.endpoint.answer_cache import AnswerCache
-    from kzgraph.endpoint.worker_process import Answer, Job
+    from kzgraph.endpoint.execution.answer_cache import AnswerCache
+    from kzgraph.endpoint.execution.worker_process import Answer, Job
 
     cache = AnswerCache(max_bytes=1_000, max_entry=100, shared=tmp_path, disk_bytes=25_000)
     keys = [cache.key(Job(f"SELECT * WHERE {{ ?s ?p {n} }}"), data="d") for n in range(4)]
@@ -188,9 +188,9 @@ def test_whether_an_answer_is_kept_does_not_depend_on_the_machines_load(tmp_path
     thread that ran them: quick queries run while other threads hold the CPU stay off the disk."""
     import threading
 
-    from kzgraph.endpoint.answer_cache import AnswerCache
-    from kzgraph.endpoint.worker_process import Job, run_job
-    from kzgraph.store import open_store
+    from kzgraph.endpoint.execution.answer_cache import AnswerCache
+    from kzgraph.endpoint.execution.worker_process import Job, run_job
+    from kzgraph.store.engines import open_store
 
     store = open_store("oxigraph")
     cache = AnswerCache(shared=tmp_path)

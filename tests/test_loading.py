@@ -11,9 +11,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from rdflib import Dataset, URIRef
 
-from kzgraph.errors import KzgraphError
-from kzgraph.loading import GraphSyntaxError, load, parse_file
-from kzgraph.settings import Settings
+from kzgraph.core.errors import KzgraphError
+from kzgraph.core.settings import Settings
+from kzgraph.graph.loading import GraphSyntaxError, load, parse_file
 
 GOOD = """@prefix kz: <https://w3id.org/kzgraph/ontology#> .
 @prefix ex: <http://example.org/> .

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from rdflib import RDF, URIRef
 
-from kzgraph.diff import diff
-from kzgraph.errors import KzgraphError
-from kzgraph.inference import INFERRED, expand
-from kzgraph.lint import ERROR, INFO, WARNING, lint
-from kzgraph.loading import load
-from kzgraph.namespaces import ORG, entity
-from kzgraph.settings import Settings
-from kzgraph.store import open_store
-from kzgraph.validation import validate
+from kzgraph.core.errors import KzgraphError
+from kzgraph.core.namespaces import ORG, entity
+from kzgraph.core.settings import Settings
+from kzgraph.graph.diff import diff
+from kzgraph.graph.loading import load
+from kzgraph.store.engines import open_store
+from kzgraph.validation.inference import INFERRED, expand
+from kzgraph.validation.lint import ERROR, INFO, WARNING, lint
+from kzgraph.validation.report import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 

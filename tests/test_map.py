@@ -9,7 +9,7 @@ import httpx
 import pytest
 from rdflib import Literal, URIRef
 
-from kzgraph.geometry import GEO, write_geometry
+from kzgraph.graph.geometry import GEO, write_geometry
 
 from .server_process import Server
 

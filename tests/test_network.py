@@ -12,8 +12,8 @@ import networkx as nx
 import pytest
 from rdflib import Dataset, URIRef
 
-from kzgraph.errors import KzgraphError
-from kzgraph.namespaces import KZ, entity
+from kzgraph.core.errors import KzgraphError
+from kzgraph.core.namespaces import KZ, entity
 from kzgraph.network import full_graph, project, rank, resolve
 from kzgraph.network.draw import draw
 from kzgraph.network.exports import export

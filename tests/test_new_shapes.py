@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from kzgraph.core.errors import KzgraphError
+from kzgraph.core.settings import Settings
 from kzgraph.endpoint.config import ServerSettings
-from kzgraph.endpoint.preparation import prepare_data
-from kzgraph.errors import KzgraphError
-from kzgraph.lint import WARNING, lint
-from kzgraph.settings import Settings
+from kzgraph.endpoint.serving.preparation import prepare_data
+from kzgraph.validation.lint import WARNING, lint
 
 from .test_import import copy_project as copy_import_project
 from .test_import import fufeng_row, tree_digest, write_table

@@ -7,7 +7,7 @@ import pytest
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS
 
-from kzgraph.namespaces import BASE, KZ, ONTOLOGY_GRAPH, ONTOLOGY_IRI
+from kzgraph.core.namespaces import BASE, KZ, ONTOLOGY_GRAPH, ONTOLOGY_IRI
 
 OWN = (str(KZ), BASE + "vocab/")
 

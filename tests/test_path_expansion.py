@@ -1,4 +1,4 @@
-"""Property paths written out for Virtuoso (:mod:`kzgraph.path_expansion`), checked on Oxigraph.
+"""Property paths written out for Virtuoso (:mod:`kzgraph.remote.path_expansion`), checked on Oxigraph.
 
 The translation must not change a single row: every saved query, and random paths over random
 graphs, give the same multiset of rows written out as written, on the embedded Oxigraph store
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from rdflib.plugins.sparql import prepareQuery
 
-from kzgraph.catalogue import load_catalogue
-from kzgraph.namespaces import PREFIXES
-from kzgraph.path_expansion import WrongOnVirtuoso, expand, plan
+from kzgraph.core.namespaces import PREFIXES
+from kzgraph.queries.catalogue import load_catalogue
+from kzgraph.remote.path_expansion import WrongOnVirtuoso, expand, plan
 
 from . import path_strategies as paths
 from .test_remote import comparable, concatenated
@@ -116,7 +116,7 @@ def test_a_blank_node_in_a_list_leaves_the_query_as_written():
 
 
 def _rdflib(term):
-    from kzgraph.store import to_rdflib
+    from kzgraph.store.engines import to_rdflib
 
     return to_rdflib(term)
 

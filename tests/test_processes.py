@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kzgraph.catalogue import load_catalogue
-from kzgraph.endpoint.inline import GRACE, Deadlines
-from kzgraph.namespaces import sparql_prologue
+from kzgraph.core.namespaces import sparql_prologue
+from kzgraph.endpoint.execution.inline import GRACE, Deadlines
+from kzgraph.queries.catalogue import load_catalogue
 
 from .hostile import RUNAWAY, Listener, closed_after_slow_headers, corpus
 from .server_process import Server
@@ -425,7 +425,7 @@ def test_a_kept_alive_client_of_a_retiring_process_moves_to_a_healthy_one(multi)
 
 def test_connections_that_reach_a_retiring_process_come_back_to_the_supervisor():
     """The hand-back protocol: nothing handed over while a process retires is lost."""
-    from kzgraph.endpoint.processes import _Children
+    from kzgraph.endpoint.serving.processes import _Children
 
     children = _Children(1)
     ours, theirs = socket.socketpair()
@@ -483,7 +483,7 @@ def test_metrics_count_every_process_s_requests(multi):
 def test_every_slot_held_by_ending_processes_delays_a_replacement_not_the_supervisor():
     """Unit: with every deadline slot held by a process still ending, no slot is handed out
     (it used to raise StopIteration inside spawn() and end the supervisor)."""
-    from kzgraph.endpoint.processes import _Children
+    from kzgraph.endpoint.serving.processes import _Children
 
     children = _Children(1)
     children.slots.update({4242: 0, 4343: 1})

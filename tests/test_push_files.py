@@ -8,9 +8,9 @@ import gzip
 
 import pytest
 
-from kzgraph.namespaces import GRAPH
-from kzgraph.push import LOADED
-from kzgraph.remote import Backend, RemoteStore, graph_counts
+from kzgraph.core.namespaces import GRAPH
+from kzgraph.remote.push import LOADED
+from kzgraph.remote.stores import Backend, RemoteStore, graph_counts
 
 from .server_process import kzgraph, oxigraph_server
 

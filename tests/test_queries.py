@@ -15,12 +15,12 @@ import pytest
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import XSD
 
-from kzgraph.catalogue import ParameterError, QueryNotFoundError, get_query, load_catalogue
-from kzgraph.docs_catalogue import catalogue_markdown
-from kzgraph.figures import parse_stated
-from kzgraph.namespaces import KZ, entity
-from kzgraph.querying import run_saved, to_dataframe
-from kzgraph.settings import Settings
+from kzgraph.core.figures import parse_stated
+from kzgraph.core.namespaces import KZ, entity
+from kzgraph.core.settings import Settings
+from kzgraph.docs.catalogue_page import catalogue_markdown
+from kzgraph.queries.catalogue import ParameterError, QueryNotFoundError, get_query, load_catalogue
+from kzgraph.queries.running import run_saved, to_dataframe
 
 from .conftest import article_figure, paragraph_with
 
@@ -131,7 +131,7 @@ def test_missing_unknown_and_mistyped_parameters():
 
 
 def test_typed_parameter_kinds():
-    from kzgraph.catalogue import _parameter
+    from kzgraph.queries.catalogue import _parameter
 
     year = _parameter("__", "year", "_xsd_gYear")
     assert not year.required and year.datatype is not None
@@ -465,7 +465,7 @@ def test_fact_sources(run, seed_texts):
 
 
 def test_facts_from_source(run, dataset):
-    from kzgraph.namespaces import GRAPH
+    from kzgraph.core.namespaces import GRAPH
 
     rows = run("facts-from-source", source=f"source:{S001}")
     graph = dataset.graph(GRAPH[S001])
@@ -559,7 +559,7 @@ def test_conflicts_compare_capacities_and_jobs_across_sources(tmp_path):
     figures for now and later (the Trans-Caspian route's 4.5 and 10 million tonnes) are not."""
     import shutil
 
-    from kzgraph.querying import run_saved
+    from kzgraph.queries.running import run_saved
 
     root = tmp_path / "project"
     for folder in ("ontology", "graph", "queries"):

@@ -15,9 +15,9 @@ import pytest
 from rdflib import URIRef
 from rdflib.namespace import RDF, RDFS, SKOS
 
-from kzgraph.catalogue import get_query, load_catalogue
-from kzgraph.figures import parse_stated
-from kzgraph.namespaces import GEO, KZ, PREFIXES, entity
+from kzgraph.core.figures import parse_stated
+from kzgraph.core.namespaces import GEO, KZ, PREFIXES, entity
+from kzgraph.queries.catalogue import get_query, load_catalogue
 
 from .conftest import ROOT, article_figure, paragraph_with
 from .test_queries import S000, S001, S002, S003, S004
@@ -514,7 +514,7 @@ IRI_EXAMPLES = [
 )
 def test_query_form_offers_the_example_value(stores, qid, query, name, value):
     # The UI's forms offer a drop-down per IRI parameter; the question's example must be in it.
-    from kzgraph.endpoint.choices import choices
+    from kzgraph.endpoint.routes.param_choices import choices
 
     offered = {c["value"] for c in choices(stores["oxigraph"], name, {})}
     assert value in offered, f"{qid}: the {name} form of {query} does not offer {value}"

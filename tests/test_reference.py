@@ -7,8 +7,8 @@ from rdflib import Dataset, Literal
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDF, RDFS
 
-from kzgraph.namespaces import GRAPH, KZ, entity
-from kzgraph.reference import KZ_REGIONS, build_reference
+from kzgraph.core.namespaces import GRAPH, KZ, entity
+from kzgraph.graph.reference import KZ_REGIONS, build_reference
 
 
 def test_committed_reference_matches_the_generator(dataset: Dataset):

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from rdflib import BNode, Dataset
 
-from kzgraph.catalogue import load_catalogue
-from kzgraph.endpoint.sparql_text import tokens
+from kzgraph.core.sparql_text import tokens
 from kzgraph.network.projections import load_projections, project
-from kzgraph.push import named_graphs
-from kzgraph.querying import run_saved
-from kzgraph.remote import ENV_PASSWORD, ENV_USER, Backend, RemoteStore, graph_counts
+from kzgraph.queries.catalogue import load_catalogue
+from kzgraph.queries.running import run_saved
+from kzgraph.remote.push import named_graphs
+from kzgraph.remote.stores import ENV_PASSWORD, ENV_USER, Backend, RemoteStore, graph_counts
 
 from .server_process import free_port, kzgraph
 
@@ -195,7 +195,7 @@ def test_an_unreachable_backend_is_a_one_line_error():
 
 
 def test_a_bad_query_names_the_backends_complaint(remote):
-    from kzgraph.store import QuerySyntaxError
+    from kzgraph.store.engines import QuerySyntaxError
 
     with pytest.raises(QuerySyntaxError, match="refused the query"):
         remote.query("SELECT WHERE {")
@@ -222,7 +222,7 @@ def test_count_through_the_backend_matches(remote, dataset):
 
 
 def test_validation_on_the_backend_matches_the_embedded_one(remote, stores, shapes, oxigraph):
-    from kzgraph.validation import validate_store
+    from kzgraph.validation.report import validate_store
 
     local = validate_store(stores["oxigraph"].store, shapes)
     there = validate_store(remote, shapes)
@@ -249,7 +249,7 @@ def test_validation_on_the_backend_matches_the_embedded_one(remote, stores, shap
 
 
 def test_stats_by_sparql_match_the_files(remote, stores, dataset, oxigraph):
-    from kzgraph.stats import compute, compute_store
+    from kzgraph.queries.stats import compute, compute_store
 
     update = oxigraph.replace("/query", "/update")
     httpx.post(update, data={"update": "DROP SILENT GRAPH <urn:someone-else>"})
@@ -269,8 +269,8 @@ def test_validation_on_a_remote_store_batches_its_checks_and_finds_what_embedded
     The checks now travel in batches, and the findings are the embedded store's, one by one."""
     import pyoxigraph as ox
 
-    from kzgraph.store import OxigraphStore
-    from kzgraph.validation import validate_store
+    from kzgraph.store.engines import OxigraphStore
+    from kzgraph.validation.report import validate_store
 
     breaks = (
         "DELETE WHERE { GRAPH ?g { <https://w3id.org/kzgraph/id/company/tbea> "

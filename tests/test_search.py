@@ -12,10 +12,11 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kzgraph import search, store_state
 from kzgraph.cli import main
-from kzgraph.querying import run_saved
-from kzgraph.store import OxigraphStore
+from kzgraph.queries import search
+from kzgraph.queries.running import run_saved
+from kzgraph.store import state as store_state
+from kzgraph.store.engines import OxigraphStore
 
 from .conftest import normalise
 
@@ -193,7 +194,7 @@ def test_the_landing_page_leads_to_the_answers_without_sparql(writable):
 
 
 def test_cli_search_reuses_its_index_and_drops_stale_ones(settings):
-    from kzgraph.derived import cache_dir
+    from kzgraph.graph.derived import cache_dir
 
     stale = cache_dir(settings) / "search-0000000000000000stale.sqlite"
     stale.parent.mkdir(parents=True, exist_ok=True)

@@ -27,13 +27,13 @@ from rdflib import BNode, Dataset, Graph
 from rdflib.compare import isomorphic
 from rdflib.query import Result
 
-from kzgraph.catalogue import load_catalogue
-from kzgraph.endpoint.gateway import Gateway
-from kzgraph.endpoint.remote_pool import RemotePool
-from kzgraph.endpoint.worker_process import Job
-from kzgraph.endpoint.workers import PoolBusyError, QueryTimeoutError
-from kzgraph.remote import Backend
-from kzgraph.store import QueryResult
+from kzgraph.endpoint.execution.remote_pool import RemotePool
+from kzgraph.endpoint.execution.worker_process import Job
+from kzgraph.endpoint.execution.workers import PoolBusyError, QueryTimeoutError
+from kzgraph.endpoint.safety.gateway import Gateway
+from kzgraph.queries.catalogue import load_catalogue
+from kzgraph.remote.stores import Backend
+from kzgraph.store.engines import QueryResult
 
 from .hostile import Listener, corpus
 from .server_process import Server, kzgraph, oxigraph_server
@@ -501,7 +501,7 @@ def test_no_kept_answer_is_served_while_the_store_is_known_to_be_gone(tmp_path):
 def test_answers_from_a_remote_store_are_kept_a_stated_while_and_say_their_age(tmp_path):
     """A write the proxy cannot see (straight to the store) shows through it within
     REMOTE_ANSWER_SECONDS; until then the kept answer carries HTTP's Age (it was kept 60 s+)."""
-    from kzgraph.endpoint.state import REMOTE_ANSWER_SECONDS
+    from kzgraph.endpoint.execution.state import REMOTE_ANSWER_SECONDS
 
     slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a a ?t . ?d a ?u }"
     json_accept = {"Accept": "application/sparql-results+json"}

@@ -11,8 +11,8 @@ import pytest
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SH
 
-from kzgraph.shacl_sparql import UnsupportedShapeError, Violation, validate_store
-from kzgraph.validation import validate_graph
+from kzgraph.validation.report import validate_graph
+from kzgraph.validation.shacl_sparql import UnsupportedShapeError, Violation, validate_store
 
 from .test_shapes import FIXTURES, HEADER, SHAPE_IDS
 
@@ -69,7 +69,7 @@ def test_seeded_graph_conforms_on_both_engines(union, shapes):
 @pytest.mark.parametrize("kind", ["valid", "invalid"])
 @pytest.mark.parametrize("shape_id", SHAPE_IDS)
 def test_fixture_gives_the_same_report(shape_id, kind, shapes, dataset):
-    from kzgraph.namespaces import ONTOLOGY_GRAPH
+    from kzgraph.core.namespaces import ONTOLOGY_GRAPH
 
     data = Graph()
     data.parse(data=HEADER + (FIXTURES / f"{shape_id}-{kind}.ttl").read_text(), format="turtle")
@@ -135,7 +135,7 @@ def test_incremental_validation_equals_a_full_one(union, shapes, seed):
 def test_a_wide_focus_gives_what_a_narrow_one_gives(union, shapes):
     # Above FOCUS_LIMIT nodes the engine validates everything once and keeps the focus nodes'
     # findings; the answer must be the one the focused queries give.
-    from kzgraph.shacl_sparql import FOCUS_LIMIT
+    from kzgraph.validation.shacl_sparql import FOCUS_LIMIT
 
     for seed in range(300, 340):  # edits whose touched nodes a focused run can take
         edited, touched = _edits(union, random.Random(seed), 4)

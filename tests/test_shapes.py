@@ -8,8 +8,8 @@ import pytest
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import RDF, SH
 
-from kzgraph.namespaces import KZ, KZSH, ONTOLOGY_GRAPH, PREFIXES, STATUS
-from kzgraph.validation import validate_graph
+from kzgraph.core.namespaces import KZ, KZSH, ONTOLOGY_GRAPH, PREFIXES, STATUS
+from kzgraph.validation.report import validate_graph
 
 FIXTURES = Path(__file__).parent / "fixtures" / "shapes"
 HEADER = "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items())

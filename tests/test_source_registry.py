@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from rdflib import URIRef
 from rdflib.namespace import DCTERMS
 
-from kzgraph.errors import KzgraphError
-from kzgraph.lint import ERROR, lint
-from kzgraph.loading import load
-from kzgraph.settings import Settings
-from kzgraph.sources import normalise_quote, records, register, table_rows
-from kzgraph.validation import validate
+from kzgraph.core.errors import KzgraphError
+from kzgraph.core.settings import Settings
+from kzgraph.graph.loading import load
+from kzgraph.sources.registry import normalise_quote, records, register, table_rows
+from kzgraph.validation.lint import ERROR, lint
+from kzgraph.validation.report import validate
 
 from .test_maintainers import copy_project, edit
 

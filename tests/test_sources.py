@@ -10,8 +10,8 @@ import pytest
 from rdflib import BNode, Dataset, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, SKOS
 
-from kzgraph.figures import currency_of, parse_stated
-from kzgraph.namespaces import GRAPH, KZ, entity
+from kzgraph.core.figures import currency_of, parse_stated
+from kzgraph.core.namespaces import GRAPH, KZ, entity
 
 from .conftest import article_figure, normalise
 

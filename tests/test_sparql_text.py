@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kzgraph.endpoint.protocol import ProtocolError
-from kzgraph.endpoint.safety import check_query, check_update
-from kzgraph.endpoint.sparql_text import MAX_CHAIN, MAX_DEPTH, scan
-from kzgraph.namespaces import PREFIXES
+from kzgraph.core.namespaces import PREFIXES
+from kzgraph.core.sparql_text import MAX_CHAIN, MAX_DEPTH, scan
+from kzgraph.endpoint.http.protocol import ProtocolError
+from kzgraph.endpoint.safety.rules import check_query, check_update
 
 KEYWORDS = st.sampled_from(["SERVICE", "LOAD", "FROM", "INSERT", "service", "Load"])
 TARGET = "http://127.0.0.1:9/"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from rdflib import Literal, URIRef
 
-from kzgraph.namespaces import entity
-from kzgraph.store import OxigraphStore, QuerySyntaxError, open_store
+from kzgraph.core.namespaces import entity
+from kzgraph.store.engines import OxigraphStore, QuerySyntaxError, open_store
 
 QUERIES = [
     "SELECT ?firm ?label WHERE { ?p kz:investor|kz:developer|kz:partner ?firm . ?firm rdfs:label ?label . FILTER(lang(?label) = 'en') } ORDER BY ?firm ?label",
@@ -88,7 +88,7 @@ def test_on_disk_store_keeps_its_data_across_opens(tmp_path: Path, dataset):
 
 
 def test_unknown_engine_is_refused():
-    from kzgraph.errors import KzgraphError
+    from kzgraph.core.errors import KzgraphError
 
     with pytest.raises(KzgraphError, match="unknown store engine"):
         open_store("virtuoso")
@@ -113,7 +113,7 @@ def test_oxigraph_reads_the_project_as_rdflib_does(settings, dataset):
 
 
 def test_labels_of_a_result_match_the_full_label_map(stores):
-    from kzgraph.querying import label_map, labels_of
+    from kzgraph.queries.running import label_map, labels_of
 
     for store in stores.values():
         result = store.query("SELECT ?p ?r WHERE { ?p kz:region ?r }")

@@ -12,12 +12,12 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from kzgraph import store_state
+from kzgraph.core.errors import KzgraphError
 from kzgraph.endpoint.config import ServerSettings
-from kzgraph.endpoint.preparation import prepare
-from kzgraph.endpoint.workers import Job
-from kzgraph.errors import KzgraphError
-from kzgraph.store import MERGE, OxigraphStore
+from kzgraph.endpoint.execution.workers import Job
+from kzgraph.endpoint.serving.preparation import prepare
+from kzgraph.store import state as store_state
+from kzgraph.store.engines import MERGE, OxigraphStore
 
 COUNT_FIRMS = "SELECT (COUNT(?f) AS ?n) WHERE { ?f a kz:Company }"
 KZ = "https://w3id.org/kzgraph/ontology#"
@@ -107,7 +107,7 @@ def test_workers_read_a_new_snapshot_after_each_write(built, settings):
 
 
 def test_a_write_records_the_new_content_and_its_validation(built, settings):
-    from kzgraph import derived
+    from kzgraph.graph import derived
 
     before = store_state.read(built)
     assert before is not None
@@ -180,7 +180,7 @@ def test_len_counts_named_graph_quads_only(settings):
 
 
 def test_touched_reads_ground_updates_only():
-    from kzgraph.endpoint.sparql_text import touched
+    from kzgraph.core.sparql_text import touched
 
     found = touched(
         "PREFIX ex: <http://example.org/> INSERT DATA { GRAPH ex:g { ex:a ex:p ex:b , 3 } } ;"
@@ -246,8 +246,8 @@ def _merge_holds(store: ox.Store) -> bool:
 def test_ground_writes_keep_the_merge_graph_by_graph(built, settings, seed):
     import random
 
-    from kzgraph.endpoint.sparql_text import scan
-    from kzgraph.endpoint.state import with_merges
+    from kzgraph.core.sparql_text import scan
+    from kzgraph.endpoint.execution.state import with_merges
 
     rng = random.Random(seed)
     state = writable(settings, built, validate=False)

@@ -7,8 +7,8 @@ import io
 
 from rdflib import Dataset
 
-from kzgraph.synthetic import generate
-from kzgraph.validation import validate
+from kzgraph.store.synthetic import generate
+from kzgraph.validation.report import validate
 
 
 def _run(seed: int, quads: int = 20_000, invalid: float = 0.02) -> tuple[str, object, bytes]:
@@ -49,8 +49,8 @@ def test_every_saved_query_that_answers_on_the_seeded_graph_answers_on_the_copie
     """
     import pyoxigraph as ox
 
-    from kzgraph.catalogue import load_catalogue
-    from kzgraph.namespaces import sparql_prologue
+    from kzgraph.core.namespaces import sparql_prologue
+    from kzgraph.queries.catalogue import load_catalogue
 
     _digest, counts, data = _run(seed=1, quads=12_000, invalid=0.0)
     copies, seeded = ox.Store(), ox.Store()
@@ -71,7 +71,7 @@ def test_every_saved_query_that_answers_on_the_seeded_graph_answers_on_the_copie
 
 
 def test_the_tracker_generator_is_deterministic_and_mixes_every_outcome(tmp_path):
-    from kzgraph.synthetic import generate_tracker
+    from kzgraph.store.synthetic import generate_tracker
 
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     counts = generate_tracker(a, 2000, seed=3)

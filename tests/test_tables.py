@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kzgraph.tables import TableError, looks_like_formula, neutralise, read_table
+from kzgraph.core.tables import TableError, looks_like_formula, neutralise, read_table
 
 NAMES = "firm,project,amount\n"
 

@@ -4,7 +4,7 @@ A real Virtuoso on loopback with a new database, filled by ``kzgraph push`` thro
 Store and SPARQL Update services. What Virtuoso does differently, and what kzgraph does about it
 (README, "When the graph outgrows one machine"), is checked here: the merge kept in a graph of
 its own, its ASK and JSON answers, its system graphs, its property paths (written out by
-:mod:`kzgraph.path_expansion` before a query is sent), its geometry literals, its DISTINCT.
+:mod:`kzgraph.remote.path_expansion` before a query is sent), its geometry literals, its DISTINCT.
 Every saved query must give the embedded store's rows.
 """
 
@@ -21,13 +21,20 @@ from rdflib import Literal, URIRef
 from rdflib.paths import Path
 from rdflib.plugins.sparql import prepareQuery
 
-from kzgraph.catalogue import load_catalogue
-from kzgraph.geometry import _number
-from kzgraph.namespaces import PREFIXES
-from kzgraph.path_expansion import WrongOnVirtuoso, expand
-from kzgraph.querying import run_saved
-from kzgraph.remote import MERGED, Backend, RemoteStore, graph_counts, restored_wkt, with_prologue
-from kzgraph.store import QuerySyntaxError
+from kzgraph.core.namespaces import PREFIXES
+from kzgraph.graph.geometry import _number
+from kzgraph.queries.catalogue import load_catalogue
+from kzgraph.queries.running import run_saved
+from kzgraph.remote.path_expansion import WrongOnVirtuoso, expand
+from kzgraph.remote.stores import (
+    MERGED,
+    Backend,
+    RemoteStore,
+    graph_counts,
+    restored_wkt,
+    with_prologue,
+)
+from kzgraph.store.engines import QuerySyntaxError
 
 from . import path_strategies as paths
 from .server_process import Server, kzgraph, virtuoso_server

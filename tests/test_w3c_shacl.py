@@ -21,7 +21,7 @@ from rdflib import Graph
 from rdflib.namespace import SH
 
 from kzgraph.cli import main
-from kzgraph.shacl_engines import DEFAULT_ENGINE, ENGINES
+from kzgraph.validation.engines import DEFAULT_ENGINE, ENGINES
 from tests import w3c_shacl
 
 TABLE = Path(__file__).parent / "w3c" / "shacl-expected.tsv"

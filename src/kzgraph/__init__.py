@@ -11,7 +11,7 @@ True
 True
 
 The names below are imported when first used, so that a process needing one small module (a
-query worker imports only :mod:`kzgraph.endpoint.worker_process`) does not load rdflib and
+query worker imports only :mod:`kzgraph.endpoint.execution.worker_process`) does not load rdflib and
 pyshacl with the package.
 """
 
@@ -21,37 +21,37 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kzgraph.errors import KzgraphError
-    from kzgraph.loading import GraphSyntaxError, load, load_shapes
-    from kzgraph.namespaces import KZ, PREFIXES, entity
-    from kzgraph.settings import Settings
-    from kzgraph.stats import compute as stats
-    from kzgraph.store import (
+    from kzgraph.core.errors import KzgraphError
+    from kzgraph.core.namespaces import KZ, PREFIXES, entity
+    from kzgraph.core.settings import Settings
+    from kzgraph.graph.loading import GraphSyntaxError, load, load_shapes
+    from kzgraph.queries.stats import compute as stats
+    from kzgraph.store.engines import (
         OxigraphStore,
         QueryResult,
         QuerySyntaxError,
         RdflibStore,
         open_store,
     )
-    from kzgraph.validation import Report, validate
+    from kzgraph.validation.report import Report, validate
 
 _WHERE = {
-    "GraphSyntaxError": ("kzgraph.loading", "GraphSyntaxError"),
-    "KzgraphError": ("kzgraph.errors", "KzgraphError"),
-    "load": ("kzgraph.loading", "load"),
-    "load_shapes": ("kzgraph.loading", "load_shapes"),
-    "KZ": ("kzgraph.namespaces", "KZ"),
-    "PREFIXES": ("kzgraph.namespaces", "PREFIXES"),
-    "entity": ("kzgraph.namespaces", "entity"),
-    "Settings": ("kzgraph.settings", "Settings"),
-    "stats": ("kzgraph.stats", "compute"),
-    "OxigraphStore": ("kzgraph.store", "OxigraphStore"),
-    "QueryResult": ("kzgraph.store", "QueryResult"),
-    "QuerySyntaxError": ("kzgraph.store", "QuerySyntaxError"),
-    "RdflibStore": ("kzgraph.store", "RdflibStore"),
-    "open_store": ("kzgraph.store", "open_store"),
-    "Report": ("kzgraph.validation", "Report"),
-    "validate": ("kzgraph.validation", "validate"),
+    "GraphSyntaxError": ("kzgraph.graph.loading", "GraphSyntaxError"),
+    "KzgraphError": ("kzgraph.core.errors", "KzgraphError"),
+    "load": ("kzgraph.graph.loading", "load"),
+    "load_shapes": ("kzgraph.graph.loading", "load_shapes"),
+    "KZ": ("kzgraph.core.namespaces", "KZ"),
+    "PREFIXES": ("kzgraph.core.namespaces", "PREFIXES"),
+    "entity": ("kzgraph.core.namespaces", "entity"),
+    "Settings": ("kzgraph.core.settings", "Settings"),
+    "stats": ("kzgraph.queries.stats", "compute"),
+    "OxigraphStore": ("kzgraph.store.engines", "OxigraphStore"),
+    "QueryResult": ("kzgraph.store.engines", "QueryResult"),
+    "QuerySyntaxError": ("kzgraph.store.engines", "QuerySyntaxError"),
+    "RdflibStore": ("kzgraph.store.engines", "RdflibStore"),
+    "open_store": ("kzgraph.store.engines", "open_store"),
+    "Report": ("kzgraph.validation.report", "Report"),
+    "validate": ("kzgraph.validation.report", "validate"),
 }
 
 __all__ = [

@@ -1,4 +1,4 @@
 """The SPARQL endpoint: protocol, saved-query API, linked-data pages and UI over one store.
 
-Import :func:`kzgraph.endpoint.app.create_app` to build the ASGI application.
+Import :func:`kzgraph.endpoint.serving.app.create_app` to build the ASGI application.
 """

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kzgraph.remote import Backend
-from kzgraph.settings import Settings
+from kzgraph.core.settings import Settings
+from kzgraph.remote.stores import Backend
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from kzgraph.errors import KzgraphError
+from kzgraph.core.errors import KzgraphError
 from kzgraph.network.measures import compute
 
 PALETTE = {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import networkx as nx
 
-from kzgraph.choices import NETWORK_FORMATS
-from kzgraph.errors import KzgraphError
-from kzgraph.tables import neutralise
+from kzgraph.core.choices import NETWORK_FORMATS
+from kzgraph.core.errors import KzgraphError
+from kzgraph.core.tables import neutralise
 
 FORMATS = NETWORK_FORMATS
 

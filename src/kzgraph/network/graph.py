@@ -4,7 +4,7 @@ Literals, classes, provenance and schema are not nodes; useful literals become n
 (type, label, country, region, status, stated amounts) and each edge keeps its predicate, label
 and the sources (named graphs) that state it.
 
->>> from kzgraph.loading import load
+>>> from kzgraph.graph.loading import load
 >>> g = full_graph(load())
 >>> g.nodes["https://w3id.org/kzgraph/id/company/tbea"]["label"]
 'TBEA Company Limited'
@@ -18,9 +18,9 @@ import networkx as nx
 from rdflib import BNode, Dataset, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, SKOS
 
-from kzgraph.catalogue import ParameterError, expand_iri
-from kzgraph.errors import KzgraphError
-from kzgraph.namespaces import GRAPH, ID, KZ, ONTOLOGY_GRAPH, curie
+from kzgraph.core.errors import KzgraphError
+from kzgraph.core.namespaces import GRAPH, ID, KZ, ONTOLOGY_GRAPH, curie
+from kzgraph.queries.catalogue import ParameterError, expand_iri
 
 SKIP_PREDICATES = {PROV.qualifiedDerivation, PROV.wasDerivedFrom, RDF.type, KZ.unit, KZ.currency}
 NODE_SPACE = str(ID)

@@ -17,8 +17,8 @@ from typing import Any
 
 import networkx as nx
 
-from kzgraph.choices import NETWORK_MEASURES
-from kzgraph.errors import KzgraphError
+from kzgraph.core.choices import NETWORK_MEASURES
+from kzgraph.core.errors import KzgraphError
 
 
 def simple_undirected(g: nx.Graph) -> nx.Graph:
@@ -202,7 +202,7 @@ MEASURES: dict[str, Callable[[nx.Graph, str | None], dict[Any, float]]] = {
     "kcore": lambda g, w: {n: float(c) for n, c in nx.core_number(g).items()},
     "brokerage": _brokerage,
 }
-assert tuple(MEASURES) == NETWORK_MEASURES, "kzgraph.choices.NETWORK_MEASURES is out of date"
+assert tuple(MEASURES) == NETWORK_MEASURES, "kzgraph.core.choices.NETWORK_MEASURES is out of date"
 
 
 def compute(g: nx.Graph, measure: str, weighted: bool = False) -> dict[Any, float]:

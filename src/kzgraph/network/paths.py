@@ -7,7 +7,7 @@ from typing import Any
 
 import networkx as nx
 
-from kzgraph.errors import KzgraphError
+from kzgraph.core.errors import KzgraphError
 
 
 def _undirected(g: nx.MultiDiGraph) -> nx.MultiGraph:

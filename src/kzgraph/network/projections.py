@@ -13,10 +13,10 @@ from pathlib import Path
 import networkx as nx
 from rdflib import Literal
 
-from kzgraph.catalogue import parse_query_file
-from kzgraph.errors import KzgraphError
-from kzgraph.settings import Settings
-from kzgraph.store import Store
+from kzgraph.core.errors import KzgraphError
+from kzgraph.core.settings import Settings
+from kzgraph.queries.catalogue import parse_query_file
+from kzgraph.store.engines import Store
 
 PROJECTIONS = (
     "company-project",
@@ -60,7 +60,7 @@ def node_attributes(store: Store, nodes: list[str]) -> dict[str, dict[str, str]]
     What a projection needs of the full graph, without building it: at a million quads the full
     graph takes minutes and gigabytes, a projection's nodes a few queries.
     """
-    from kzgraph.namespaces import curie
+    from kzgraph.core.namespaces import curie
 
     out: dict[str, dict[str, str]] = {
         n: {"label": curie(n), "type": "Thing", "iri": n} for n in nodes

@@ -8,7 +8,7 @@ import networkx as nx
 from rdflib import BNode, Dataset, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
-from kzgraph.namespaces import GRAPH, KZ, bind_prefixes
+from kzgraph.core.namespaces import GRAPH, KZ, bind_prefixes
 from kzgraph.network.measures import compute
 
 DERIVED = GRAPH["derived/network-measures"]

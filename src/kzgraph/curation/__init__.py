@@ -1,0 +1,1 @@
+"""Growing the graph from tables: checks, mapping with morph-kgc, reconciliation, import."""

@@ -1,0 +1,1 @@
+"""The documentation site built from the ontology, shapes and saved queries."""

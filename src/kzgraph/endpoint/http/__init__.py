@@ -1,0 +1,1 @@
+"""HTTP details: content negotiation, protocol requests, responses, pages, bounded connections."""

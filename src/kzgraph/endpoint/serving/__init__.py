@@ -1,0 +1,1 @@
+"""Putting it together: the ASGI app, data preparation, the process supervisor, the server."""

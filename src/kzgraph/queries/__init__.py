@@ -1,0 +1,1 @@
+"""Asking the graph: the saved-query catalogue, running, results, search, tables, stats."""

@@ -1,0 +1,1 @@
+"""The registered sources and the checks that tie the graph to their words."""
