@@ -23,7 +23,8 @@ from rdflib import RDFS, Dataset, URIRef
 from kzgraph.core.errors import KzgraphError
 from kzgraph.core.settings import Settings
 from kzgraph.curation import reconcile
-from kzgraph.curation.importing import TEMPLATE_COLUMNS, import_table
+from kzgraph.curation.import_checks import TEMPLATE_COLUMNS
+from kzgraph.curation.importing import import_table
 from kzgraph.graph.loading import load
 from kzgraph.queries.running import run_saved
 from kzgraph.sources.registry import normalise_quote, records, register
@@ -702,7 +703,7 @@ def test_a_kill_9_at_any_moment_of_an_import_leaves_a_project_that_loads_and_lin
 
 
 def test_working_folders_of_dead_imports_are_swept_and_live_ones_kept(tmp_path):
-    from kzgraph.curation.importing import WORKDIR_PREFIX, sweep_stale_workdirs
+    from kzgraph.curation.import_files import WORKDIR_PREFIX, sweep_stale_workdirs
 
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
@@ -775,7 +776,7 @@ def test_a_users_own_mapping_gets_every_cell_checked_by_what_it_maps_to(tmp_path
 
 
 def test_graph_files_staged_by_a_killed_import_are_swept(tmp_path):
-    from kzgraph.curation.importing import sweep_stale_staged
+    from kzgraph.curation.import_files import sweep_stale_staged
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip

@@ -156,9 +156,6 @@ def import_cmd(
         from kzgraph.sources.registry import documents_dir
 
         graph_file = documents_dir(settings) / f"{result.source_id}.trig"
-        # the load command as the root group holds it (importing kzgraph.cli would be a circle)
-        root = ctx.find_root().command
-        assert isinstance(root, click.Group)
-        load_cmd = root.get_command(ctx, "load")
-        assert load_cmd is not None
+        from kzgraph.cli.data import load_cmd
+
         ctx.invoke(load_cmd, files=(graph_file,), store_path=store_path, graph=None)

@@ -20,6 +20,21 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def project_settings(ctx: click.Context) -> Settings:
+    """The project's settings, which the root group made from ``--root``."""
+    settings: Settings = ctx.obj
+    return settings
+
+
+inference_option = click.option(
+    "--inference",
+    type=click.Choice(["none", "rdfs", "owlrl"]),
+    default="none",
+    show_default=True,
+    help="Query or validate over the RDFS or OWL 2 RL closure (named graph kzg:inferred).",
+)
+
+
 def friendly_errors(func: F) -> F:
     """Report kzgraph's own errors as one line and exit 2, never as a traceback."""
 

@@ -1,0 +1,283 @@
+"""Rows become facts: provisional entities replaced by reconciled IRIs, repeats dropped.
+
+What the graph already states is not written again; a figure or status that differs from the
+graph's becomes a second statement with its own source, so conflicts stay side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from decimal import Decimal
+
+import pyoxigraph as ox
+from rdflib.namespace import PROV, RDF, RDFS
+
+from kzgraph.core.namespaces import KZ
+from kzgraph.curation import reconcile
+from kzgraph.curation.import_checks import normalised
+from kzgraph.sources.registry import (
+    normalise_quote,
+    source_iri,
+)
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+Triple = tuple[ox.NamedNode | ox.BlankNode, ox.NamedNode, Term]
+
+
+def _n(term: str) -> ox.NamedNode:
+    return ox.NamedNode(term)
+
+
+_TYPE, _LABEL = _n(str(RDF.type)), _n(str(RDFS.label))
+_QD, _ENTITY = _n(str(PROV.qualifiedDerivation)), _n(str(PROV.entity))
+_DERIVED = _n(str(PROV.wasDerivedFrom))
+_STATUS, _STATUS_AS = _n(str(KZ.status)), _n(str(KZ.statusStatedAs))
+_STATEMENT, _STATUS_STATEMENT = _n(str(KZ.statusStatement)), _n(str(KZ.StatusStatement))
+_AMOUNT, _QUOTATION = _n(str(KZ.amount)), _n(str(KZ.quotation))
+_FIGURE = [_n(str(KZ.measure)), _n(str(KZ.value)), _n(str(KZ.currency))]
+
+
+class Assembler:
+    """Turns each row's provisional quads into the facts the graph does not have yet."""
+
+    def __init__(
+        self,
+        store: ox.Store,
+        table_id: str,
+        resolved: dict[str, reconcile.Resolution],
+        new_table: bool = False,
+    ) -> None:
+        self.store = store
+        self.table_id = table_id
+        #: A table imported for the first time: none of its row nodes can be in the graph yet.
+        self.new_table = new_table
+        self.rows_iri = f"{source_iri(table_id)}/row/"
+        self.resolved = resolved
+        self.quotes = self._existing_quotes()
+        self.figures = self._existing_figures()
+        self.statuses: dict[str, set[str]] = defaultdict(set)
+        for q in store.quads_for_pattern(None, _STATUS, None):
+            self.statuses[q.subject.value].add(q.object.value)  # type: ignore[union-attr]
+        #: (project, stage, derivation) of the status statements: the same row never states
+        #: a stage twice when a table is run again (another source still may)
+        self.stated: set[tuple[str, str, str]] = set()
+        query = (
+            f"SELECT ?p ?s ?d WHERE {{ ?p <{_STATEMENT.value}> ?n . ?n <{_STATUS.value}> ?s ; "
+            f"<{PROV.qualifiedDerivation}> ?d }}"
+        )
+        for r in store.query(query):  # type: ignore[union-attr]
+            self.stated.add((r["p"].value, r["s"].value, r["d"].value))
+        #: (project, measure, row) of figures this table's rows already gave: a figure fixed by
+        #: hand since is not added again when the table is run again
+        self.row_figures = self._row_figures()
+        # Triples as N-Triples lines (a term's str() is N-Triples): one string each is cheaper to
+        # keep, compare and free than a tuple of three engine terms, and it is what gets written.
+        self.out: set[str] = set()
+        self.fresh: list[str] = []  # emitted since the last take()
+
+    def _emit(self, triple: Triple) -> None:
+        self._put(f"{triple[0]} {triple[1]} {triple[2]} .\n")
+
+    def _put(self, line: str) -> None:
+        size = len(self.out)
+        self.out.add(line)
+        if len(self.out) != size:
+            self.fresh.append(line)
+
+    def take(self) -> bytes:
+        """The triples emitted since the last call, as N-Triples."""
+        chunk = "".join(self.fresh).encode("utf-8")
+        self.fresh = []
+        return chunk
+
+    def _existing_quotes(self) -> dict[tuple[str, str], str]:
+        found = {}
+        query = (
+            f"SELECT ?d ?s ?q WHERE {{ ?d <{PROV.entity}> ?s ; <{KZ.quotation}> ?q "
+            f"FILTER NOT EXISTS {{ ?d <{KZ.rowNumber}> ?n }} }}"
+        )
+        for row in self.store.query(query):  # type: ignore[union-attr]
+            found[(row["s"].value, normalise_quote(row["q"].value))] = row["d"].value
+        return found
+
+    def _existing_figures(self) -> set[tuple[str, str, Decimal, str]]:
+        query = (
+            f"SELECT ?p ?m ?v ?c WHERE {{ ?p <{KZ.amount}> ?a . ?a <{KZ.measure}> ?m ; "
+            f"<{KZ.value}> ?v ; <{KZ.currency}> ?c }}"
+        )
+        return {
+            (r["p"].value, r["m"].value, Decimal(r["v"].value), r["c"].value)
+            for r in self.store.query(query)  # type: ignore[union-attr]
+        }
+
+    def _row_figures(self) -> set[tuple[str, str, str]]:
+        if self.new_table:
+            return set()
+        query = (
+            f"SELECT ?p ?m ?d WHERE {{ ?p <{KZ.amount}> ?a . ?a <{KZ.measure}> ?m ; "
+            f"<{PROV.qualifiedDerivation}> ?d . "
+            f'FILTER(STRSTARTS(STR(?d), "{self.rows_iri}")) }}'
+        )
+        return {
+            (r["p"].value, r["m"].value, r["d"].value)
+            for r in self.store.query(query)  # type: ignore[union-attr]
+        }
+
+    def _exists(self, s: ox.NamedNode | ox.BlankNode, p: ox.NamedNode, o: Term) -> bool:
+        if isinstance(s, ox.BlankNode) or isinstance(o, ox.BlankNode):
+            return False
+        return next(iter(self.store.quads_for_pattern(s, p, o)), None) is not None
+
+    def row(self, n: int, by_subject: dict[str, list[ox.Quad]]) -> int:
+        """Add row ``n``'s new facts (its mapped quads by subject); how many triples it added."""
+        prov_nodes: dict[str, ox.NamedNode] = {}
+        in_graph: set[str] = set()  # provenance nodes the graph may already describe
+        for iri, qs in by_subject.items():
+            kind, _name = (
+                reconcile.split(iri) if iri.startswith(reconcile.PROVISIONAL) else ("", "")
+            )
+            if kind == "quote":
+                src = next((q.object.value for q in qs if q.predicate == _ENTITY), "")  # type: ignore[union-attr]
+                said = next((q.object.value for q in qs if q.predicate == _QUOTATION), "")  # type: ignore[union-attr]
+                key = (src, normalised(said))
+                known = self.quotes.get(key)
+                if known is None:
+                    digest = hashlib.sha256(key[1].encode()).hexdigest()[:12]
+                    prov_nodes[iri] = _n(f"{src}/quote/q-{digest}")
+                else:
+                    prov_nodes[iri] = _n(known)
+                    in_graph.add(iri)
+            elif kind == "row":
+                prov_nodes[iri] = _n(f"{self.rows_iri}{n}")
+                if not self.new_table:
+                    in_graph.add(iri)
+        before = len(self.out)
+        new_subjects: set[str] = set()  # in N-Triples form, as the lines are written
+        amount_nodes: dict[str, ox.BlankNode | None] = {}
+        for iri, qs in by_subject.items():
+            if iri in prov_nodes:
+                continue
+            kind = reconcile.split(iri)[0] if iri.startswith(reconcile.PROVISIONAL) else ""
+            if kind == "amount":
+                continue
+            subject = self._term(iri)
+            assert isinstance(subject, ox.NamedNode)
+            s_nt = str(subject)
+            res = self.resolved.get(iri)
+            matched = res is not None and res.outcome == reconcile.MATCHED
+            fresh = res is not None and res.outcome == reconcile.NEW  # nothing to look up
+            status_words = next((q.object for q in qs if q.predicate == _STATUS_AS), None)
+            for q in qs:
+                p = q.predicate
+                if p == _QD or p == _STATUS_AS:
+                    continue
+                if matched and p in (_LABEL, _TYPE):
+                    continue  # matched by name and kind: the graph already has both
+                if p == _AMOUNT:
+                    ref = str(getattr(q.object, "value", ""))
+                    node = self._amount(
+                        subject, by_subject.get(ref, []), amount_nodes, ref, f"{self.rows_iri}{n}"
+                    )
+                    if node is not None:
+                        self._put(f"{s_nt} {_AMOUNT} {node} .\n")
+                        new_subjects.add(s_nt)
+                    continue
+                o = self._term(q.object)
+                if p == _STATUS:
+                    row_iri = f"{self.rows_iri}{n}"
+                    if (subject.value, getattr(o, "value", ""), row_iri) not in self.stated:
+                        self._status(subject, o, status_words, qs, new_subjects)
+                    continue
+                if fresh or not self._exists(subject, p, o):
+                    self._put(f"{s_nt} {p} {o} .\n")
+                    new_subjects.add(s_nt)
+        for node in amount_nodes.values():
+            if node is not None:
+                new_subjects.add(str(node))
+        if len(self.out) == before:
+            return 0
+        cites = [f" {_QD} {prov_nodes[i]} .\n" for i in sorted(prov_nodes)]
+        for s_nt in new_subjects:
+            for cite in cites:
+                self._put(s_nt + cite)
+        for iri, prov_node in prov_nodes.items():
+            d_nt = str(prov_node)
+            check = iri in in_graph
+            for q in by_subject[iri]:
+                if not (check and self._exists(prov_node, q.predicate, q.object)):
+                    self._put(f"{d_nt} {q.predicate} {q.object} .\n")
+        return len(self.out) - before
+
+    def _amount(
+        self,
+        project: ox.NamedNode,
+        qs: list[ox.Quad],
+        nodes: dict[str, ox.BlankNode | None],
+        iri: str,
+        row_iri: str,
+    ) -> ox.BlankNode | None:
+        values = {q.predicate: q.object for q in qs}
+        measure = values.get(_FIGURE[0])
+        if measure is not None and (project.value, measure.value, row_iri) in self.row_figures:  # type: ignore[union-attr]
+            nodes[iri] = None  # this row's figure is in the graph already (maybe fixed by hand)
+            return None
+        try:
+            figure = (
+                project.value,
+                values[_FIGURE[0]].value,  # type: ignore[union-attr]
+                Decimal(values[_FIGURE[1]].value),  # type: ignore[union-attr]
+                values[_FIGURE[2]].value,  # type: ignore[union-attr]
+            )
+        except KeyError:
+            figure = None
+        if figure is not None and figure in self.figures:
+            nodes[iri] = None
+            return None
+        if figure is not None:
+            self.figures.add(figure)
+        node = ox.BlankNode()
+        nodes[iri] = node
+        node_nt = str(node)
+        for q in qs:
+            if q.predicate != _QD:
+                self._put(f"{node_nt} {q.predicate} {q.object} .\n")
+        return node
+
+    def _status(
+        self,
+        project: ox.NamedNode,
+        status: Term,
+        words: Term | None,
+        qs: list[ox.Quad],
+        new_subjects: set[str],
+    ) -> None:
+        known = self.statuses[project.value]
+        if status.value in known:  # type: ignore[union-attr]
+            return
+        if not known:
+            self._emit((project, _STATUS, status))
+            if words is not None:
+                self._emit((project, _STATUS_AS, words))
+        else:  # the graph has another status: a second statement, with its own source
+            node = ox.BlankNode()
+            self._emit((project, _STATEMENT, node))
+            self._emit((node, _TYPE, _STATUS_STATEMENT))
+            self._emit((node, _STATUS, status))
+            if words is not None:
+                self._emit((node, _STATUS_AS, words))
+            new_subjects.add(str(node))
+        known.add(status.value)  # type: ignore[union-attr]
+        new_subjects.add(str(project))
+
+    def _term(self, term: object) -> Term:
+        value = term if isinstance(term, str) else getattr(term, "value", None)
+        if isinstance(term, str) or (
+            isinstance(term, ox.NamedNode) and term.value.startswith(reconcile.PROVISIONAL)
+        ):
+            assert isinstance(value, str)
+            res = self.resolved.get(value)
+            if res is not None and res.iri is not None:
+                return _n(res.iri)
+            return _n(value)
+        return term  # type: ignore[return-value]
