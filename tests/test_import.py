@@ -633,9 +633,9 @@ def test_a_decision_naming_an_entity_of_another_kind_is_refused(tmp_path):
 def test_the_graph_file_reloads_and_a_second_run_merges_into_it(tmp_path, monkeypatch, limit):
     # Big graphs are written as N-Triples inside one TriG graph block, small ones by rdflib; both
     # must load back, and a second run (after a decision) must keep the first run's facts.
-    import kzgraph.curation.importing as importing
+    import kzgraph.curation.import_files as import_files
 
-    monkeypatch.setattr(importing, "READABLE_LIMIT", limit)
+    monkeypatch.setattr(import_files, "READABLE_LIMIT", limit)
     root = copy_project(tmp_path)
     settings = Settings.discover(root)
     other = next(r for r in example_rows() if r["firm"] == "Dalian Hesheng Holdings")

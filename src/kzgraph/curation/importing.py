@@ -17,13 +17,13 @@ import functools
 import gc
 import os
 import queue
-import re
 import tempfile
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from kzgraph.core.settings import Settings
 from kzgraph.core.tables import read_table
 from kzgraph.curation import mapping_checks, reconcile
 from kzgraph.curation.import_assembly import _DERIVED, Assembler, _n
-from kzgraph.curation.import_checks import ADDED_COLUMNS, CellChecker, mapping_columns
+from kzgraph.curation.import_checks import ADDED_COLUMNS, CellChecker, mapping_columns, row_order
 from kzgraph.curation.import_files import (
     WORKDIR_PREFIX,
     StagedFile,
@@ -136,6 +136,29 @@ def _gc_paused(func: Callable[..., ImportResult]) -> Callable[..., ImportResult]
     return wrapper
 
 
+@dataclass
+class _Mapped:
+    """What the mapping engine made of the rows, grouped the way the later steps read it."""
+
+    by_row: dict[int, dict[str, list[ox.Quad]]]  # each row's quads, by subject IRI
+    provisional: set[str] = field(default_factory=set)  # entities to reconcile
+    claims: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # what rows say of them
+    row_entities: dict[int, set[str]] = field(default_factory=dict)  # each row's entities
+
+
+class _Clock:
+    """Seconds per step, for the import's summary and ``bench/import_rows.py``."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = now - self._last
+        self._last = now
+
+
 @_gc_paused
 def import_table(
     table: Path,
@@ -151,35 +174,95 @@ def import_table(
     """Import ``table``; with ``dry_run`` report, diff and validate but write nothing."""
     settings = settings or Settings.discover()
     say = progress or (lambda _m: None)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = now - clock
-        clock = now
-
+    clock = _Clock()
     table = Path(table)
+    mapping = mapping or shipped_mapping(settings)
+    say("reading the graph")
+    store = _refuse_early(table, mapping, settings)
+    clock.lap("read graph")
+    say(f"checking {table.name}")
+    checker, rows, header = _checked_rows(table, mapping, store, settings)
+    clock.lap("check cells")
+    sha = sha256_of(table)
+    known = next((r for r in checker.sources.values() if r.sha256 == sha), None)
+    table_id = known.id if known is not None else next_id(list(checker.sources.values()), sha)
+    say(f"mapping {len(rows)} rows with morph-kgc")
+    mapped = _map_rows(settings, mapping, header, rows, table_id)
+    clock.lap("map with morph-kgc, read its quads")
+    say("reconciling")
+    resolved = reconcile.resolve(
+        mapped.provisional,
+        reconcile.Index(store),
+        reconcile.read_decisions(decisions),
+        mapped.claims,
+        _labelled_by(store, f"{source_iri(table_id)}/row/"),
+    )
+    clock.lap("reconcile")
+    # Validation sees the graph plus the new triples in a store of its own, filled on a second
+    # thread while the rows are assembled (Oxigraph's bulk load releases the GIL).
+    working = current_store(settings)
+    assembler = Assembler(store, table_id, resolved, new_table=known is None)
+    loader = _Loader(working)
+    try:
+        reports, triples = _assemble(rows, mapped, resolved, assembler, loader, store, table_id)
+        clock.lap("assemble")
+        record = [] if known is not None else table_record(table_id, table, sha, title, description)
+        working.bulk_extend(record)
+    finally:
+        loader.close()
+    clock.lap("validate: finish loading")
+    pending = [
+        r for r in resolved.values() if r.outcome in (reconcile.AMBIGUOUS, reconcile.UNKNOWN)
+    ]
+    added = triples.count(b"\n")
+    say(f"validating {added} new triples")
+    # A real run writes the graph file (to a temporary name) while the shapes are checked.
+    staged = (
+        None
+        if dry_run or not added
+        else StagedFile(*stage_graph_file(settings, table, table_id, triples))
+    )
+    try:
+        report = _validate(settings, working)
+        clock.lap("validate: shapes")
+        result = ImportResult(
+            table, table_id, reports, resolved, triples, report, clock.timings, [], pending
+        )
+        if dry_run or not report.conforms:
+            return result
+        result.written = write_result(
+            settings, result, title, description, decisions, mapped.row_entities, staged
+        )
+        staged = None
+    finally:
+        if staged is not None:
+            staged.discard()
+    clock.lap("write")
+    return result
+
+
+def _refuse_early(table: Path, mapping: Path, settings: Settings) -> ox.Store:
+    """Refuse what can be refused before a cell is read; then the graph as it stands."""
     if not table.is_file():
         raise KzgraphError(f"{table}: no such file")
     if table.suffix not in (".csv", ".xlsx"):
         raise KzgraphError(f"{table}: import reads .csv or .xlsx tables, not {table.suffix!r}")
-    mapping = mapping or shipped_mapping(settings)
-    check_shapes(DEFAULT_ENGINE, settings.shapes_file)  # refused before anything is read
+    check_shapes(DEFAULT_ENGINE, settings.shapes_file)
+    return current_store(settings)
+
+
+def _checked_rows(
+    table: Path, mapping: Path, store: ox.Store, settings: Settings
+) -> tuple[CellChecker, list[tuple[int, dict[str, str], str]], list[str]]:
+    """Every cell checked; any problem refuses the whole table, listing all of them."""
     read = read_table(table)
     header = read.header
-    needed = mapping_columns(mapping) - set(ADDED_COLUMNS)
-    missing = sorted(needed - set(header))
+    missing = sorted(mapping_columns(mapping) - set(ADDED_COLUMNS) - set(header))
     if missing:
         raise KzgraphError(
             f"{table}: the mapping {mapping.name} reads column(s) the table lacks: "
             f"{', '.join(missing)} (see mappings/tracker-template.csv)"
         )
-    say("reading the graph")
-    store = current_store(settings)
-    lap("read graph")
-    say(f"checking {table.name}")
     checker = CellChecker(table, store, settings)
     rows = [(r.number, checker.check(r.number, r.cells), r.record) for r in read.rows]
     rules = mapping_checks.rules_of(mapping)
@@ -201,56 +284,62 @@ def import_table(
         )
     if not rows:
         raise KzgraphError(f"{table}: no data rows")
-    lap("check cells")
-    sha = sha256_of(table)
-    known = next((r for r in checker.sources.values() if r.sha256 == sha), None)
-    table_id = known.id if known is not None else next_id(list(checker.sources.values()), sha)
-    say(f"mapping {len(rows)} rows with morph-kgc")
+    return checker, rows, header
+
+
+def _map_rows(
+    settings: Settings,
+    mapping: Path,
+    header: list[str],
+    rows: list[tuple[int, dict[str, str], str]],
+    table_id: str,
+) -> _Mapped:
+    """The rows through the mapping engine, read as each group's file is written."""
     sweep_stale_workdirs()
     sweep_stale_staged(documents_dir(settings))
+    mapped = _Mapped(
+        defaultdict(lambda: defaultdict(list)),
+        set(),
+        defaultdict(lambda: defaultdict(set)),
+        defaultdict(set),
+    )
+    entity_prefixes = tuple(f"{reconcile.PROVISIONAL}{kind}:" for kind in reconcile.KINDS)
+    graph_of: dict[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, int] = {}
     with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as tmp:
         workdir = Path(tmp)
         _prepare(workdir, header, rows, table_id)
-        # Each row's quads grouped by subject IRI, the way the assembler takes them.
-        by_row: dict[int, dict[str, list[ox.Quad]]] = defaultdict(lambda: defaultdict(list))
-        provisional: set[str] = set()
-        claims: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        row_entities: dict[int, set[str]] = defaultdict(set)
-        entity_prefixes = tuple(f"{reconcile.PROVISIONAL}{kind}:" for kind in reconcile.KINDS)
-        graph_of: dict[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, int] = {}
         # Each mapping group's file is read as soon as the engine has written it, while it maps
         # the rest; nothing read is used before the engine has finished without error.
-        with closing(mapped_files(settings, mapping, workdir)) as mapped:
-            quads = (q for f in mapped for q in ox.parse(path=str(f), format=ox.RdfFormat.N_QUADS))
-            for q in quads:
+        with closing(mapped_files(settings, mapping, workdir)) as files:
+            for q in (q for f in files for q in ox.parse(path=str(f), format=ox.RdfFormat.N_QUADS)):
                 n = graph_of.get(q.graph_name)
                 if n is None:
                     n = graph_of[q.graph_name] = _row_of(q.graph_name)
                 subject = q.subject.value
-                by_row[n][subject].append(q)
+                mapped.by_row[n][subject].append(q)
                 obj = q.object
                 iri = obj.value if type(obj) is ox.NamedNode else None
                 if subject.startswith(entity_prefixes):
-                    provisional.add(subject)
-                    row_entities[n].add(subject)
+                    mapped.provisional.add(subject)
+                    mapped.row_entities[n].add(subject)
                     if iri is not None:
-                        claims[subject][q.predicate.value].add(iri)
+                        mapped.claims[subject][q.predicate.value].add(iri)
                 if iri is not None and iri.startswith(entity_prefixes):
-                    provisional.add(iri)
-                    row_entities[n].add(iri)
-    lap("map with morph-kgc, read its quads")
-    say("reconciling")
-    index = reconcile.Index(store)
-    decided = reconcile.read_decisions(decisions)
-    resolved = reconcile.resolve(
-        provisional, index, decided, claims, _labelled_by(store, f"{source_iri(table_id)}/row/")
-    )
-    lap("reconcile")
-    # Validation sees the graph plus the new triples in a store of its own, filled on a second
-    # thread while the rows are assembled (Oxigraph's bulk load releases the GIL).
-    working = current_store(settings)
-    loader = _Loader(working)
-    assembler = Assembler(store, table_id, resolved, new_table=known is None)
+                    mapped.provisional.add(iri)
+                    mapped.row_entities[n].add(iri)
+    return mapped
+
+
+def _assemble(
+    rows: list[tuple[int, dict[str, str], str]],
+    mapped: _Mapped,
+    resolved: dict[str, reconcile.Resolution],
+    assembler: Assembler,
+    loader: _Loader,
+    store: ox.Store,
+    table_id: str,
+) -> tuple[list[RowReport], bytes]:
+    """Each row's facts with reconciled IRIs, or the row held; the new triples as N-Triples."""
     reports: list[RowReport] = []
     chunks: list[bytes] = []
 
@@ -260,66 +349,33 @@ def import_table(
             chunks.append(chunk)
             loader.put(chunk)
 
-    try:
-        for n, _cells, _record in rows:
-            names = row_entities.get(n, set())
-            open_q = [resolved[i] for i in sorted(names) if resolved[i].iri is None]
-            if open_q:
-                reasons = [f"{r.outcome} {r.kind} {r.name!r}" for r in open_q]
-                reports.append(RowReport(n, "held", 0, reasons))
-                continue
-            outcome = (
-                reconcile.NEW
-                if any(resolved[i].outcome == reconcile.NEW for i in names)
-                else reconcile.MATCHED
+    for n, _cells, _record in rows:
+        names = mapped.row_entities.get(n, set())
+        open_q = [resolved[i] for i in sorted(names) if resolved[i].iri is None]
+        if open_q:
+            reports.append(
+                RowReport(n, "held", 0, [f"{r.outcome} {r.kind} {r.name!r}" for r in open_q])
             )
-            reports.append(RowReport(n, outcome, assembler.row(n, by_row.pop(n, {}))))
-            if len(assembler.fresh) >= CHUNK_TRIPLES:
-                flush()
-        graph = ox.NamedNode(str(GRAPH[table_id]))
-        link = (graph, _DERIVED, _n(str(source_iri(table_id))))
-        if assembler.out and not any(True for _ in store.quads_for_pattern(*link)):
-            assembler._emit(link)
-        flush()
-        lap("assemble")
-        # What the rows mapped to is no longer needed: free it before validation runs.
-        assembler.out.clear()
-        by_row.clear()
-        record = [] if known is not None else table_record(table_id, table, sha, title, description)
-        working.bulk_extend(record)
-    finally:
-        loader.close()
-    lap("validate: finish loading")
+            continue
+        outcome = (
+            reconcile.NEW
+            if any(resolved[i].outcome == reconcile.NEW for i in names)
+            else reconcile.MATCHED
+        )
+        reports.append(RowReport(n, outcome, assembler.row(n, mapped.by_row.pop(n, {}))))
+        if len(assembler.fresh) >= CHUNK_TRIPLES:
+            flush()
+    graph = ox.NamedNode(str(GRAPH[table_id]))
+    link = (graph, _DERIVED, _n(str(source_iri(table_id))))
+    if assembler.out and not any(True for _ in store.quads_for_pattern(*link)):
+        assembler._emit(link)
+    flush()
+    # What the rows mapped to is no longer needed: free it before validation runs.
+    assembler.out.clear()
+    mapped.by_row.clear()
     triples = b"".join(chunks)
     chunks.clear()
-    pending = [
-        r for r in resolved.values() if r.outcome in (reconcile.AMBIGUOUS, reconcile.UNKNOWN)
-    ]
-    added = triples.count(b"\n")
-    say(f"validating {added} new triples")
-    # A real run writes the graph file (to a temporary name) while the shapes are checked.
-    staged = (
-        None
-        if dry_run or not added
-        else StagedFile(*stage_graph_file(settings, table, table_id, triples))
-    )
-    try:
-        report = _validate(settings, working)
-        lap("validate: shapes")
-        result = ImportResult(
-            table, table_id, reports, resolved, triples, report, timings, [], pending
-        )
-        if dry_run or not report.conforms:
-            return result
-        result.written = write_result(
-            settings, result, title, description, decisions, row_entities, staged
-        )
-        staged = None
-    finally:
-        if staged is not None:
-            staged.discard()
-    lap("write")
-    return result
+    return reports, triples
 
 
 def _labelled_by(store: ox.Store, rows_iri: str) -> set[str]:
@@ -329,12 +385,6 @@ def _labelled_by(store: ox.Store, rows_iri: str) -> set[str]:
         f'FILTER(isIRI(?e) && STRSTARTS(STR(?d), "{rows_iri}")) }}'
     )
     return {r["e"].value for r in store.query(query)}  # type: ignore[union-attr]
-
-
-def row_order(problem: str) -> tuple[int, str]:
-    """Problems in row order: ``file:row: ...``."""
-    match = re.search(r":(\d+): ", problem)
-    return (int(match.group(1)) if match else 0, problem)
 
 
 def _validate(settings: Settings, store: ox.Store) -> Report:
