@@ -17,7 +17,8 @@ from rdflib.plugins.sparql import prepareQuery
 
 from kzgraph.core.namespaces import PREFIXES
 from kzgraph.queries.catalogue import load_catalogue
-from kzgraph.remote.path_expansion import WrongOnVirtuoso, expand, plan
+from kzgraph.remote.path_expansion import expand, plan
+from kzgraph.remote.path_reading import WrongOnVirtuoso
 
 from . import path_strategies as paths
 from .test_remote import comparable, concatenated

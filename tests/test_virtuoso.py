@@ -25,7 +25,8 @@ from kzgraph.core.namespaces import PREFIXES
 from kzgraph.graph.geometry import _number
 from kzgraph.queries.catalogue import load_catalogue
 from kzgraph.queries.running import run_saved
-from kzgraph.remote.path_expansion import WrongOnVirtuoso, expand
+from kzgraph.remote.path_expansion import expand
+from kzgraph.remote.path_reading import WrongOnVirtuoso
 from kzgraph.remote.stores import (
     MERGED,
     Backend,

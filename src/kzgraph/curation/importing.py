@@ -177,8 +177,9 @@ def import_table(
     clock = _Clock()
     table = Path(table)
     mapping = mapping or shipped_mapping(settings)
+    _refuse_early(table, settings)
     say("reading the graph")
-    store = _refuse_early(table, mapping, settings)
+    store = current_store(settings)
     clock.lap("read graph")
     say(f"checking {table.name}")
     checker, rows, header = _checked_rows(table, mapping, store, settings)
@@ -241,14 +242,13 @@ def import_table(
     return result
 
 
-def _refuse_early(table: Path, mapping: Path, settings: Settings) -> ox.Store:
-    """Refuse what can be refused before a cell is read; then the graph as it stands."""
+def _refuse_early(table: Path, settings: Settings) -> None:
+    """Refuse what can be refused before anything is read: a missing file, shapes refused."""
     if not table.is_file():
         raise KzgraphError(f"{table}: no such file")
     if table.suffix not in (".csv", ".xlsx"):
         raise KzgraphError(f"{table}: import reads .csv or .xlsx tables, not {table.suffix!r}")
     check_shapes(DEFAULT_ENGINE, settings.shapes_file)
-    return current_store(settings)
 
 
 def _checked_rows(

@@ -42,7 +42,8 @@ from kzgraph.endpoint.execution.worker_process import (
     select_body,
 )
 from kzgraph.endpoint.execution.workers import PoolBusyError, QueryTimeoutError
-from kzgraph.remote.path_expansion import Plan, Unsupported, Walks, WrongOnVirtuoso, plan
+from kzgraph.remote.path_expansion import Plan, plan
+from kzgraph.remote.path_reading import Unsupported, Walks, WrongOnVirtuoso
 from kzgraph.remote.stores import (
     VIRTUOSO_COMPILER,
     Backend,
