@@ -86,7 +86,7 @@ def sparql_engine(shapes: Path, data: Path):  # noqa: ANN201
     from rdflib import Graph
 
     from kzgraph.validation.report import validate_store
-    from kzgraph.validation.shacl_sparql import problems
+    from kzgraph.validation.shacl_scope import problems
 
     shapes_graph = Graph().parse(shapes)
     found = problems(shapes_graph)

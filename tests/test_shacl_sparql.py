@@ -12,7 +12,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SH
 
 from kzgraph.validation.report import validate_graph
-from kzgraph.validation.shacl_sparql import UnsupportedShapeError, Violation, validate_store
+from kzgraph.validation.shacl_scope import UnsupportedShapeError, Violation
+from kzgraph.validation.shacl_sparql import validate_store
 
 from .test_shapes import FIXTURES, HEADER, SHAPE_IDS
 

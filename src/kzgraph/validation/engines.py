@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import pyoxigraph as ox
 
     from kzgraph.store.engines import Store as KzStore
-    from kzgraph.validation.shacl_sparql import Violation
+    from kzgraph.validation.shacl_scope import Violation
 
 ENGINES = ("shacl", "pyshacl", "sparql")
 DEFAULT_ENGINE = "shacl"
@@ -332,7 +332,7 @@ def check_shapes(engine: str, shapes_file: Path) -> None:
     """
     if engine == "sparql":
         from kzgraph.graph.loading import load_shapes_file
-        from kzgraph.validation.shacl_sparql import problems
+        from kzgraph.validation.shacl_scope import problems
 
         found = problems(load_shapes_file(shapes_file))
         if found:

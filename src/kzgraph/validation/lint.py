@@ -154,7 +154,7 @@ def _check_shapes(
                     "sh:path names a property the ontology does not declare",
                 )
             )
-    from kzgraph.validation.shacl_sparql import problems
+    from kzgraph.validation.shacl_scope import problems
 
     for problem in problems(shapes):
         term, _, what = problem.partition(": ")

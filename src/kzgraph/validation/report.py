@@ -276,7 +276,7 @@ def validate_store(
 
     ``sparql``: the shapes compiled to SPARQL, one pass per constraint inside the store, and with
     ``focus`` only those nodes (and the blank nodes under them): what an update touched. It
-    refuses shapes it cannot run (:class:`~kzgraph.validation.shacl_sparql.UnsupportedShapeError`).
+    refuses shapes it cannot run (:class:`~kzgraph.validation.shacl_scope.UnsupportedShapeError`).
     ``shacl``: the default engine, on the store dumped to N-Triples (``shapes_file`` is read),
     or, with ``running``, on the file the store was just loaded from, already under way.
     """

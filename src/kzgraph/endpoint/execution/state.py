@@ -383,7 +383,7 @@ class ServerState:
     def precheck_runs_all(self) -> bool:
         """Whether the compiled engine runs every shape: worked out once, not on every write."""
         if self._precheck_runs_all is None:
-            from kzgraph.validation.shacl_sparql import problems
+            from kzgraph.validation.shacl_scope import problems
 
             self._precheck_runs_all = not problems(self.shapes())
         return self._precheck_runs_all
