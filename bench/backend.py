@@ -294,7 +294,8 @@ def run_virtuoso(quads: int, seconds: float, lines: list[str]) -> None:
 
     from kzgraph.core.namespaces import PREFIXES
     from kzgraph.remote.path_expansion import expand
-    from kzgraph.remote.stores import Backend, RemoteStore, virtuoso_dataset
+    from kzgraph.remote.stores import Backend, RemoteStore
+    from kzgraph.remote.virtuoso import virtuoso_dataset
 
     with tempfile.TemporaryDirectory() as tmp, virtuoso_server(Path(tmp)) as (query, update, gsp):
         pushed = fill_virtuoso(quads, query, update, gsp, Path(tmp))

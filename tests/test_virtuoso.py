@@ -27,14 +27,8 @@ from kzgraph.queries.catalogue import load_catalogue
 from kzgraph.queries.running import run_saved
 from kzgraph.remote.path_expansion import expand
 from kzgraph.remote.path_reading import WrongOnVirtuoso
-from kzgraph.remote.stores import (
-    MERGED,
-    Backend,
-    RemoteStore,
-    graph_counts,
-    restored_wkt,
-    with_prologue,
-)
+from kzgraph.remote.stores import Backend, RemoteStore, graph_counts, with_prologue
+from kzgraph.remote.virtuoso import MERGED, restored_wkt
 from kzgraph.store.engines import QuerySyntaxError
 
 from . import path_strategies as paths

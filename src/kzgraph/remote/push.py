@@ -29,7 +29,8 @@ from rdflib import Dataset, Graph, URIRef
 
 from kzgraph.core.errors import KzgraphError
 from kzgraph.core.namespaces import GRAPH, USER_GRAPHS
-from kzgraph.remote.stores import Backend, RemoteStore, graph_counts, virtuoso_merge
+from kzgraph.remote.stores import Backend, RemoteStore, graph_counts
+from kzgraph.remote.virtuoso import virtuoso_merge
 from kzgraph.store.merge import MERGE
 
 #: Where a user's files go (``kzgraph load``'s default graphs): never the project push's to drop.

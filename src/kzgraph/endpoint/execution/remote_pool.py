@@ -45,16 +45,18 @@ from kzgraph.endpoint.execution.workers import PoolBusyError, QueryTimeoutError
 from kzgraph.remote.path_expansion import Plan, plan
 from kzgraph.remote.path_reading import Unsupported, Walks, WrongOnVirtuoso
 from kzgraph.remote.stores import (
-    VIRTUOSO_COMPILER,
     Backend,
     bind_values,
     query_form,
-    restored_ntriples,
     selects_distinct,
     standard_json,
+    with_prologue,
+)
+from kzgraph.remote.virtuoso import (
+    VIRTUOSO_COMPILER,
+    restored_ntriples,
     virtuoso_dataset,
     virtuoso_group_concat,
-    with_prologue,
 )
 from kzgraph.store.engines import to_rdflib
 
@@ -337,7 +339,7 @@ class RemotePool:
         """Pragmas and protocol parameters for ``query``'s dataset.
 
         The client's, if it gave one; else, on Virtuoso, the one that makes the store's
-        dataset kzgraph's (:func:`kzgraph.remote.stores.virtuoso_dataset`).
+        dataset kzgraph's (:func:`kzgraph.remote.virtuoso.virtuoso_dataset`).
         """
         given = [("default-graph-uri", g) for g in job.default_graphs]
         given += [("named-graph-uri", g) for g in job.named_graphs]

@@ -322,11 +322,10 @@ class ServerState:
         from kzgraph.core.namespaces import PREFIXES
         from kzgraph.core.sparql_text import graphs_written
         from kzgraph.core.sparql_text import touched as nodes_touched
-        from kzgraph.remote.stores import (
+        from kzgraph.remote.stores import BackendError, RemoteStore
+        from kzgraph.remote.virtuoso import (
             MERGED,
             VIRTUOSO_UNLOGGED,
-            BackendError,
-            RemoteStore,
             virtuoso_drops,
             virtuoso_merge,
         )
