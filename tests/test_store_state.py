@@ -302,3 +302,50 @@ def test_healthz_count_never_blocks(built, settings):
         assert state.size_if_known() == len(state.store)
     finally:
         state.close()
+
+
+def test_an_update_request_is_read_once(built, settings, monkeypatch):
+    """The safety scan's reading of a write is handed on: merge scope, touched nodes, prologue.
+
+    Every tokenisation of the request's text is counted, through the real app, for an update
+    with a prologue (its merge goes after it) and for a Graph Store PUT.
+    """
+    import httpx
+
+    from kzgraph.core import sparql_text
+    from kzgraph.endpoint.serving.app import create_app
+
+    readings: list[str] = []
+    real = sparql_text.tokens
+
+    def counted(text: str):
+        readings.append(text)
+        return real(text)
+
+    monkeypatch.setattr(sparql_text, "tokens", counted)
+    state = writable(settings, built)
+    update = (
+        "PREFIX ex: <https://w3id.org/kzgraph/graph/> "
+        "INSERT DATA { GRAPH ex:once { <urn:once:a> <urn:once:p> <urn:once:b> } }"
+    )
+
+    async def send() -> tuple[int, int]:
+        transport = httpx.ASGITransport(app=create_app(state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://kzgraph.test") as c:
+            auth = {"Authorization": "Bearer t"}
+            first = await c.post("/sparql", data={"update": update}, headers=auth)
+            put = await c.put(
+                "/store?graph=https://w3id.org/kzgraph/graph/once-put",
+                content=b"<urn:once:c> <urn:once:p> <urn:once:d> .",
+                headers={**auth, "Content-Type": "application/n-triples"},
+            )
+            return first.status_code, put.status_code
+
+    try:
+        assert asyncio.run(send()) == (204, 201)
+        assert state.local.store.query("ASK { GRAPH ?g { <urn:once:a> ?p ?o } }").__bool__()
+    finally:
+        state.close()
+    assert readings.count(update) == 1, readings
+    puts = [t for t in readings if "once-put" in t]
+    assert len(puts) == 1, puts  # the server-made update of the PUT, read once too

@@ -132,6 +132,13 @@ class Scan:
     depth: int = 0
     chain: int = 0
     unbalanced: bool = False
+    #: Offset just past the leading PREFIX and BASE declarations: a wrapping goes after them.
+    prologue_end: int = 0
+    #: An update that names every node it changes: those IRIs, and the graphs it drops or
+    #: clears (see :func:`touched`); None for any other update, and for queries.
+    touched: tuple[set[str], set[str]] | None = None
+    #: The named graphs such an update changes (see :func:`graphs_written`), else None.
+    written: set[str] | None = None
 
     @property
     def is_update(self) -> bool:
@@ -295,10 +302,17 @@ def _scan_cached(text: str, prefixes: tuple[tuple[str, str], ...], base: str | N
 
 
 def scan(text: str, prefixes: Mapping[str, str] | None = None, base: str | None = None) -> Scan:
-    """Tokenise ``text`` and read its structure; never raises, whatever the input."""
+    """Tokenise ``text`` and read its structure; never raises, whatever the input.
+
+    Everything a request's handling reads from its text is read here, from one tokenisation:
+    the safety rules' facts, and for an update the nodes and graphs it touches and where its
+    prologue ends, which the write path and the merge wrapping take from the :class:`Scan`.
+    """
     found = Scan()
     toks = tokens(text)
     _measure(found, toks)
+    found.prologue_end = _prologue_end(toks)
+    given_base = base
     known = dict(prefixes or {})
     started = False
     op_start: int | None = None
@@ -355,7 +369,24 @@ def scan(text: str, prefixes: Mapping[str, str] | None = None, base: str | None 
         op = _operation(toks[op_start:])
         op.start, op.end = segment_start, len(text)
         found.operations.append(op)
+    if found.form in UPDATE_FORMS:
+        found.touched = _touched(toks, prefixes, given_base)
+        if found.touched is not None:
+            found.written = _graphs_written(toks, prefixes, given_base)
     return found
+
+
+def _prologue_end(toks: list[Token]) -> int:
+    """The offset just past the leading PREFIX and BASE declarations (0 when there are none)."""
+    end, i = 0, 0
+    while i < len(toks) and toks[i].keyword in ("PREFIX", "BASE"):
+        step = 3 if toks[i].keyword == "PREFIX" else 2
+        if i + step > len(toks):
+            break
+        last = toks[i + step - 1]
+        end = last.start + len(last.text)
+        i += step
+    return end
 
 
 #: Words that make an update's effect depend on the data (a WHERE pattern) or reach whole
@@ -371,9 +402,14 @@ def touched(
     For INSERT DATA, DELETE DATA, CREATE, and DROP or CLEAR of one graph, these are every node
     whose shapes the update can change (with the dropped graphs' contents, which the caller reads
     before the write). None when the update has variables or reaches whole graph sets: then only
-    a full validation can tell.
+    a full validation can tell. A request's handling reads this from its :class:`Scan`.
     """
-    toks = tokens(text)
+    return _touched(tokens(text), prefixes, base)
+
+
+def _touched(
+    toks: list[Token], prefixes: Mapping[str, str] | None, base: str | None
+) -> tuple[set[str], set[str]] | None:
     known = dict(prefixes or {})
     iris: set[str] = set()
     graphs: set[str] = set()
@@ -419,9 +455,15 @@ def graphs_written(
     they change: the IRI after GRAPH (in a data block or a graph operation). The server then keeps
     the merged default graph up to date graph by graph instead of re-deriving all of it.
     """
-    if touched(text, prefixes, base) is None:
-        return None
     toks = tokens(text)
+    if _touched(toks, prefixes, base) is None:
+        return None
+    return _graphs_written(toks, prefixes, base)
+
+
+def _graphs_written(
+    toks: list[Token], prefixes: Mapping[str, str] | None, base: str | None
+) -> set[str] | None:
     known = dict(prefixes or {})
     graphs: set[str] = set()
     for i, token in enumerate(toks):

@@ -20,7 +20,8 @@ import anyio
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from kzgraph.core.sparql_text import Scan
+from kzgraph.core.namespaces import PREFIXES
+from kzgraph.core.sparql_text import Scan, scan
 from kzgraph.endpoint.config import ServerSettings
 from kzgraph.endpoint.execution import answer_cache
 from kzgraph.endpoint.execution.answer_cache import AnswerCache
@@ -263,6 +264,7 @@ class ServerState:
         base_iri: str | None = None,
         changed_by: str | None = None,
         graph: str | None = None,
+        scanned: Scan | None = None,
     ) -> bool | None:
         """Apply one SPARQL Update and re-derive the default graph, in one transaction.
 
@@ -276,17 +278,18 @@ class ServerState:
         ``changed_by`` is the client's own update (without the merges): when it names every node
         it changes (INSERT DATA, DELETE DATA, a graph dropped or replaced), only those nodes and
         the nodes pointing to them are validated again; otherwise the whole store is.
+        ``scanned`` is the reading of ``changed_by`` the request's handling already made (the
+        safety rules' :class:`Scan`); without it the text is read here, once.
         """
-        from kzgraph.core.namespaces import PREFIXES
-        from kzgraph.core.sparql_text import touched
-
+        if changed_by is not None and scanned is None:
+            scanned = scan(changed_by, PREFIXES, base_iri)
         if not isinstance(self.store, OxigraphStore):
-            return self._write_remote(update, base_iri, changed_by, graph)
+            return self._write_remote(update, base_iri, changed_by, graph, scanned)
         with self._write_lock:
             existed = self.store.has_graph(graph) if graph is not None else None
             path = self.local.path
             before = store_state.mark_dirty(path) if path is not None else None
-            found = touched(changed_by, PREFIXES, base_iri) if changed_by is not None else None
+            found = scanned.touched if scanned is not None else None
             focus: set[str] | None = None
             if found is not None:
                 focus = set(found[0])
@@ -306,7 +309,12 @@ class ServerState:
         return existed
 
     def _write_remote(
-        self, update: str, base_iri: str | None, changed_by: str | None, graph: str | None
+        self,
+        update: str,
+        base_iri: str | None,
+        changed_by: str | None,
+        graph: str | None,
+        scanned: Scan | None,
     ) -> bool | None:
         """One write at the remote store's Update service, its merge kept in the same request.
 
@@ -319,9 +327,7 @@ class ServerState:
         graph, read before it goes, and the nodes pointing to them) while the store conformed,
         as on the embedded store; otherwise the whole store.
         """
-        from kzgraph.core.namespaces import PREFIXES
         from kzgraph.core.sparql_text import graphs_written
-        from kzgraph.core.sparql_text import touched as nodes_touched
         from kzgraph.remote.stores import BackendError, RemoteStore
         from kzgraph.remote.virtuoso import (
             MERGED,
@@ -334,9 +340,7 @@ class ServerState:
         assert isinstance(store, RemoteStore)
         with self._write_lock:
             existed = store.has_graph(graph) if graph is not None else None
-            found = (
-                nodes_touched(changed_by, PREFIXES, base_iri) if changed_by is not None else None
-            )
+            found = scanned.touched if scanned is not None else None
             focus: set[str] | None = None
             if found is not None:  # what a dropped graph held is touched too: read it first
                 focus = set(found[0])
@@ -346,6 +350,7 @@ class ServerState:
             if store.kind == "virtuoso":
                 own = changed_by if changed_by is not None else update
                 own = virtuoso_drops(own, store.has_graph)
+                # Virtuoso's own spelling of the drops is a new text, so it is read again
                 touched = graphs_written(own, PREFIXES, base_iri)
                 if touched is not None:  # only those graphs' share of the merge is redone
                     text = scoped_merge(own, touched, into=MERGED)
@@ -472,22 +477,17 @@ def with_merges(
     found: Scan,
     using: list[str],
     using_named: list[str],
-    base: str | None = None,
 ) -> str:
     """The client's update with the merge kept up to date and ``using-graph-uri`` added.
 
     A ground update names the graphs it changes: their share of the default graph is removed
     first and put back after, so the cost follows those graphs, not the store. Any other update
     gets the full merge after each operation, which lets a later operation's WHERE see an
-    earlier one's writes through the default graph, as a single-graph store would.
+    earlier one's writes through the default graph, as a single-graph store would. ``found``
+    is the safety rules' reading of ``text``: nothing here reads the text again.
     """
-    from kzgraph.core.namespaces import PREFIXES
-    from kzgraph.core.sparql_text import graphs_written
-
-    if not (using or using_named):
-        graphs = graphs_written(text, PREFIXES, base)
-        if graphs is not None:
-            return scoped_merge(text, graphs)
+    if not (using or using_named) and found.written is not None:
+        return scoped_merge(text, found.written, prologue_end=found.prologue_end)
     clauses = "".join(f" USING <{g}>" for g in using)
     clauses += "".join(f" USING NAMED <{g}>" for g in using_named)
     parts: list[str] = []
@@ -500,13 +500,16 @@ def with_merges(
     return " ;\n".join(parts) if parts else MERGE
 
 
-def scoped_merge(update: str, graphs: set[str], into: str | None = None) -> str:
+def scoped_merge(
+    update: str, graphs: set[str], into: str | None = None, prologue_end: int | None = None
+) -> str:
     """``update`` wrapped so the default graph stays the merge, touching only ``graphs``.
 
     Before: drop from the default graph what only these graphs hold. After: copy these graphs
     into it again. All run in one request, so they take effect with the update or not at all.
     The update's own PREFIX and BASE lines stay in front; the wrapping uses absolute IRIs.
     ``into``: a named graph that holds the merge instead of the default graph (Virtuoso's).
+    ``prologue_end``: where the update's prologue ends, from its :class:`Scan` if one was made.
     """
     ordered = sorted(graphs)
     names = " ".join(f"<{g}>" for g in ordered)
@@ -519,28 +522,9 @@ def scoped_merge(update: str, graphs: set[str], into: str | None = None) -> str:
         f"FILTER(?other NOT IN ({', '.join(f'<{g}>' for g in others)})) }} }}"
     ]
     after = [f"INSERT {{ {target} }} WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}" for g in ordered]
-    head, body = _prologue(update)
+    end = prologue_end if prologue_end is not None else scan(update).prologue_end
+    head, body = update[:end] + "\n", update[end:]
     return head + " ;\n".join([*before, body.strip().rstrip(";"), *after])
-
-
-def _prologue(update: str) -> tuple[str, str]:
-    """The update's leading PREFIX and BASE lines, and the rest.
-
-    Oxigraph accepts a prologue only at the start of a request, so the wrapping goes after it;
-    its absolute IRIs mean nothing in the prologue can change what it refers to.
-    """
-    from kzgraph.core.sparql_text import tokens
-
-    toks = tokens(update)
-    end, i = 0, 0
-    while i < len(toks) and toks[i].keyword in ("PREFIX", "BASE"):
-        step = 3 if toks[i].keyword == "PREFIX" else 2
-        if i + step > len(toks):
-            break
-        last = toks[i + step - 1]
-        end = last.start + len(last.text)
-        i += step
-    return update[:end] + "\n", update[end:]
 
 
 def nquads_of(store: ox.Store) -> bytes:

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kzgraph.core.namespaces import USER_GRAPHS
+from kzgraph.core.namespaces import PREFIXES, USER_GRAPHS
+from kzgraph.core.sparql_text import scan
 from kzgraph.endpoint.execution.state import ServerState, scoped_merge
 from kzgraph.endpoint.execution.workers import RDF_FORMATS
 from kzgraph.endpoint.http.conneg import GRAPH_FORMATS, pick
@@ -191,10 +192,13 @@ async def write_graph(request: Request) -> Response:
         return error(exc.status, exc.message)
     try:
         # only this graph's share of the merged default graph is redone, not the whole store
-        merged = scoped_merge(update, {graph.value})
+        found = scan(update, PREFIXES)  # read once: the merge wrapping and the write share it
+        merged = scoped_merge(update, {graph.value}, prologue_end=found.prologue_end)
         # whether the graph existed is read under the write lock, with the write: two
         # concurrent PUTs of a new graph get one 201 and one 204, never two 201s
-        existed = await anyio.to_thread.run_sync(state.write, merged, None, update, graph.value)
+        existed = await anyio.to_thread.run_sync(
+            state.write, merged, None, update, graph.value, found
+        )
     except (SyntaxError, RuntimeError, OSError, ValueError) as exc:
         return error(400, f"the write was refused, nothing was changed: {exc}")
     from kzgraph.endpoint.routes.handling import validation_headers

@@ -103,9 +103,9 @@ async def run_update(
             "using-graph-uri is not passed on to Virtuoso: write USING <graph> in the update",
         )
     found = check_update(req.update, base, using=using)
-    text = with_merges(req.update, found, req.using_graphs, req.using_named_graphs, base)
+    text = with_merges(req.update, found, req.using_graphs, req.using_named_graphs)
     try:
-        await anyio.to_thread.run_sync(state.write, text, base, req.update)
+        await anyio.to_thread.run_sync(state.write, text, base, req.update, None, found)
     except SyntaxError as exc:
         return error(400, f"SPARQL Update syntax error: {exc}")
     except (RuntimeError, OSError, ValueError) as exc:
