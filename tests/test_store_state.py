@@ -247,7 +247,7 @@ def test_ground_writes_keep_the_merge_graph_by_graph(built, settings, seed):
     import random
 
     from kzgraph.core.sparql_text import scan
-    from kzgraph.endpoint.execution.state import with_merges
+    from kzgraph.endpoint.execution.write_scope import with_merges
 
     rng = random.Random(seed)
     state = writable(settings, built, validate=False)

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 import pyoxigraph as ox
-from rdflib import Graph, URIRef
+from rdflib import Graph
 
 from kzgraph.core.namespaces import PREFIXES
 from kzgraph.core.sparql_text import Scan, scan
@@ -30,12 +30,19 @@ from kzgraph.endpoint.execution.metrics import Metrics
 from kzgraph.endpoint.execution.remote_pool import RemotePool
 from kzgraph.endpoint.execution.snapshots import Snapshots
 from kzgraph.endpoint.execution.workers import QueryPool
+from kzgraph.endpoint.execution.write_scope import (
+    iris_in,
+    local_iris,
+    pointing_to,
+    remote_iris,
+    remote_iris_in,
+    scoped_merge,
+)
 from kzgraph.queries.catalogue import SavedQuery, load_catalogue
 from kzgraph.queries.running import label_map
 from kzgraph.remote.stores import RemoteStore
 from kzgraph.store import state as store_state
 from kzgraph.store.engines import OxigraphStore
-from kzgraph.store.merge import MERGE
 
 
 def named_quads(store: ox.Store) -> list[ox.Quad]:
@@ -294,7 +301,7 @@ class ServerState:
             if found is not None:
                 focus = set(found[0])
                 for graph in found[1]:  # what a dropped graph held is touched too
-                    focus |= _iris_in(self.local.store, graph)
+                    focus |= iris_in(self.local.store, graph)
             self.local.store.update(update, base_iri=base_iri)
             self.local.store.flush()
             if path is not None and before is not None:
@@ -345,7 +352,7 @@ class ServerState:
             if found is not None:  # what a dropped graph held is touched too: read it first
                 focus = set(found[0])
                 for dropped in found[1]:
-                    focus |= _remote_iris_in(store, dropped)
+                    focus |= remote_iris_in(store, dropped)
             pragma = ""
             if store.kind == "virtuoso":
                 own = changed_by if changed_by is not None else update
@@ -406,7 +413,7 @@ class ServerState:
         threads = os.cpu_count() or 1
         if not isinstance(self.store, OxigraphStore):  # a remote store: over the network
             if focus is not None and self.validation.get("conforms") is True:
-                focus = focus | _pointing_to(_remote_iris(self.store), focus)
+                focus = focus | pointing_to(remote_iris(self.store), focus)
                 report = validate_store(self.store, self.shapes(), focus, threads=threads)
                 scope = f"{len(focus)} node(s)"
             else:
@@ -431,7 +438,7 @@ class ServerState:
             scope = "full"
         # the checks run side by side (Oxigraph releases the GIL): a write waits for them
         elif focus is not None and self.validation.get("conforms") is True:
-            focus = focus | _pointing_to(_local_iris(store), focus)
+            focus = focus | pointing_to(local_iris(store), focus)
             report = validate_store(store, self.shapes(), focus, threads=threads)
             scope = f"{len(focus)} node(s)"
         else:
@@ -472,107 +479,6 @@ class ServerState:
             self.store.store.flush()  # read-only opens (serving processes) have nothing to flush
 
 
-def with_merges(
-    text: str,
-    found: Scan,
-    using: list[str],
-    using_named: list[str],
-) -> str:
-    """The client's update with the merge kept up to date and ``using-graph-uri`` added.
-
-    A ground update names the graphs it changes: their share of the default graph is removed
-    first and put back after, so the cost follows those graphs, not the store. Any other update
-    gets the full merge after each operation, which lets a later operation's WHERE see an
-    earlier one's writes through the default graph, as a single-graph store would. ``found``
-    is the safety rules' reading of ``text``: nothing here reads the text again.
-    """
-    if not (using or using_named) and found.written is not None:
-        return scoped_merge(text, found.written, prologue_end=found.prologue_end)
-    clauses = "".join(f" USING <{g}>" for g in using)
-    clauses += "".join(f" USING NAMED <{g}>" for g in using_named)
-    parts: list[str] = []
-    for op in found.operations:
-        segment = text[op.start : op.end]
-        if clauses and op.where_at is not None:
-            cut = op.where_at - op.start
-            segment = segment[:cut] + clauses + " " + segment[cut:]
-        parts.append(segment + "\n;\n" + MERGE)
-    return " ;\n".join(parts) if parts else MERGE
-
-
-def scoped_merge(
-    update: str, graphs: set[str], into: str | None = None, prologue_end: int | None = None
-) -> str:
-    """``update`` wrapped so the default graph stays the merge, touching only ``graphs``.
-
-    Before: drop from the default graph what only these graphs hold. After: copy these graphs
-    into it again. All run in one request, so they take effect with the update or not at all.
-    The update's own PREFIX and BASE lines stay in front; the wrapping uses absolute IRIs.
-    ``into``: a named graph that holds the merge instead of the default graph (Virtuoso's).
-    ``prologue_end``: where the update's prologue ends, from its :class:`Scan` if one was made.
-    """
-    ordered = sorted(graphs)
-    names = " ".join(f"<{g}>" for g in ordered)
-    target = "?s ?p ?o" if into is None else f"GRAPH <{into}> {{ ?s ?p ?o }}"
-    others = [*ordered, *([into] if into is not None else [])]
-    # what only the touched graphs hold, together: a triple in two of them goes if both lose it
-    before = [
-        f"DELETE {{ {target} }} WHERE {{ VALUES ?g {{ {names} }} GRAPH ?g {{ ?s ?p ?o }} "
-        f"FILTER NOT EXISTS {{ GRAPH ?other {{ ?s ?p ?o }} "
-        f"FILTER(?other NOT IN ({', '.join(f'<{g}>' for g in others)})) }} }}"
-    ]
-    after = [f"INSERT {{ {target} }} WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}" for g in ordered]
-    end = prologue_end if prologue_end is not None else scan(update).prologue_end
-    head, body = update[:end] + "\n", update[end:]
-    return head + " ;\n".join([*before, body.strip().rstrip(";"), *after])
-
-
 def nquads_of(store: ox.Store) -> bytes:
     """The named graphs as N-Quads, for the workers and the dumps."""
     return ox.serialize(named_quads(store), format=ox.RdfFormat.N_QUADS) or b""
-
-
-def _iris_in(store: ox.Store, graph: str) -> set[str]:
-    """Subjects and objects (IRIs) of one named graph, before it is dropped or replaced."""
-    found: set[str] = set()
-    for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
-        for term in (quad.subject, quad.object):
-            if isinstance(term, ox.NamedNode):
-                found.add(term.value)
-    return found
-
-
-def _pointing_to(select: Callable[[str], set[str]], focus: set[str]) -> set[str]:
-    """IRIs with a statement whose object is in ``focus``: their shapes may look at it.
-
-    ``select`` runs a SELECT on the store (embedded or remote) and gives its first column's IRIs.
-    """
-    found: set[str] = set()
-    ordered = sorted(focus)
-    for start in range(0, len(ordered), 500):
-        values = " ".join(f"<{iri}>" for iri in ordered[start : start + 500])
-        found |= select(f"SELECT DISTINCT ?s WHERE {{ VALUES ?o {{ {values} }} ?s ?p ?o }}")
-    return found
-
-
-def _local_iris(store: ox.Store) -> Callable[[str], set[str]]:
-    """:func:`_pointing_to`'s ``select`` on the embedded store."""
-
-    def select(sparql: str) -> set[str]:
-        rows = store.query(sparql)
-        assert isinstance(rows, ox.QuerySolutions)
-        return {row[0].value for row in rows if isinstance(row[0], ox.NamedNode)}
-
-    return select
-
-
-def _remote_iris(store: Any) -> Callable[[str], set[str]]:
-    """:func:`_pointing_to`'s ``select`` on a remote store."""
-    return lambda sparql: {str(r[0]) for r in store.query(sparql).rows if isinstance(r[0], URIRef)}
-
-
-def _remote_iris_in(store: Any, graph: str) -> set[str]:
-    """:func:`_iris_in` asked of a remote store."""
-    return _remote_iris(store)(
-        f"SELECT DISTINCT ?t WHERE {{ GRAPH <{graph}> {{ {{ ?t ?p ?o }} UNION {{ ?s ?p ?t }} }} }}"
-    )

@@ -12,8 +12,9 @@ from starlette.routing import Route
 
 from kzgraph.core.namespaces import PREFIXES, USER_GRAPHS
 from kzgraph.core.sparql_text import scan
-from kzgraph.endpoint.execution.state import ServerState, scoped_merge
+from kzgraph.endpoint.execution.state import ServerState
 from kzgraph.endpoint.execution.workers import RDF_FORMATS
+from kzgraph.endpoint.execution.write_scope import scoped_merge
 from kzgraph.endpoint.http.conneg import GRAPH_FORMATS, pick
 from kzgraph.endpoint.http.protocol import ProtocolError, check_charset, read_body
 from kzgraph.endpoint.http.responses import error, not_acceptable

@@ -21,8 +21,9 @@ from starlette.staticfiles import StaticFiles
 
 from kzgraph.core.namespaces import PREFIXES
 from kzgraph.endpoint.execution.remote_pool import RemotePool
-from kzgraph.endpoint.execution.state import ServerState, with_merges
+from kzgraph.endpoint.execution.state import ServerState
 from kzgraph.endpoint.execution.workers import Job
+from kzgraph.endpoint.execution.write_scope import with_merges
 from kzgraph.endpoint.http.conneg import GRAPH_FORMATS, SELECT_FORMATS, pick, wants_html
 from kzgraph.endpoint.http.pages import WEB, render
 from kzgraph.endpoint.http.protocol import ProtocolError, SparqlRequest, read_sparql_request
