@@ -241,10 +241,21 @@ def push(
     default=Path("site"),
     show_default=True,
 )
+@click.option(
+    "--figures",
+    is_flag=True,
+    help="Instead: write the data's figures into README.md and docs/guides/*.md.",
+)
 @click.pass_context
 @friendly_errors
-def docs_cmd(ctx: click.Context, output: Path) -> None:
-    """Generate the HTML documentation of the ontology, shapes, schemes and queries."""
+def docs_cmd(ctx: click.Context, output: Path, figures: bool) -> None:
+    """Generate the HTML documentation of the ontology, shapes, schemes, queries and guides."""
+    if figures:
+        from kzgraph.docs.figures import update
+
+        changed = update(project_settings(ctx), say=lambda m: click.echo(m, err=True))
+        click.echo(f"{len(changed)} file(s) updated" if changed else "every figure is current")
+        return
     from kzgraph.docs.site import build_site
 
     for path in build_site(project_settings(ctx), output):

@@ -66,6 +66,11 @@ def compute(settings: Settings) -> dict[str, str]:
         ),
         "shapes": len(re.findall(r"\ba sh:NodeShape\b", shapes)),
         "saved-queries": len(load_catalogue(settings)),
+        "questions": len(
+            re.findall(
+                r"^\| Q\d+ \|", (settings.queries_dir / "QUESTIONS.md").read_text("utf-8"), re.M
+            )
+        ),
         "projects": _count(store, _PROJECTS, "DISTINCT ?p"),
         "companies": _count(store, f"?c a <{KZ}Company>", "DISTINCT ?c"),
         "agreements": _count(
