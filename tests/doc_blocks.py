@@ -82,7 +82,8 @@ def blocks_of(path: Path) -> list[Block]:
 
 
 def fresh_copy(target: Path) -> Path:
-    """The project's files as a fresh clone has them, with the set-up's installs linked in.
+    """The project's files as a fresh clone has them (a git repository of one commit), with the
+    set-up's installs linked in.
 
     The links share the checkout's ``.venv``: a block that runs the set-up in the copy must find
     it up to date, or it would install the package from the copy (which is then deleted), so a
@@ -102,6 +103,9 @@ def fresh_copy(target: Path) -> Path:
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
+    git = ["git", "-c", "user.name=kzgraph docs", "-c", "user.email=docs@localhost"]
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "a fresh copy"]):
+        subprocess.run([*git, *step], cwd=target, check=True, capture_output=True)
     for linked in (".venv", ".tools", "web/node_modules"):
         if (ROOT / linked).exists():
             (target / linked).parent.mkdir(parents=True, exist_ok=True)

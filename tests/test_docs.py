@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kzgraph.core.settings import Settings
-from kzgraph.docs import figures
+from kzgraph.docs import data_figures as figures
 
 from .doc_blocks import ROOT, RUN, SHOWN, Block, Services, blocks_of, fresh_copy, matches, run_block
 
@@ -79,7 +79,7 @@ def test_every_marked_figure_is_the_datas(doc: Path, data_figures):
 
 #: A count of the seeded graph's things, written as a number in prose.
 COUNTED = re.compile(
-    r"\b\d[\d,]*\s+(?:distinct\s+)?(?:triples|classes|properties|shapes|saved (?:SPARQL )?"
+    r"(?<![\w.])\d[\d,]*\s+(?:distinct\s+)?(?:triples|classes|properties|shapes|saved (?:SPARQL )?"
     r"queries|companies|firms|projects|named graphs|nodes|edges|questions)\b"
 )
 #: Lines about the synthetic graphs of the benchmarks, whose counts are measurements.

@@ -307,3 +307,18 @@ def test_docs_site(tmp_path):
         "kz:Company" in (site / "ontology" / "index.html").read_text()
         or "Company" in (site / "ontology" / "index.html").read_text()
     )
+
+
+def test_building_the_site_leaves_logging_as_it_was():
+    """pyLODE configures the root logger at DEBUG on import; the site build puts it back."""
+    import logging
+    import sys
+
+    from kzgraph.docs.site import _pylode_ontpub
+
+    for name in [m for m in sys.modules if m == "pylode" or m.startswith("pylode.")]:
+        del sys.modules[name]  # imported afresh, as in a new process
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    _pylode_ontpub()
+    assert (root.level, list(root.handlers)) == before

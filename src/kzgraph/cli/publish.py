@@ -251,7 +251,7 @@ def push(
 def docs_cmd(ctx: click.Context, output: Path, figures: bool) -> None:
     """Generate the HTML documentation of the ontology, shapes, schemes, queries and guides."""
     if figures:
-        from kzgraph.docs.figures import update
+        from kzgraph.docs.data_figures import update
 
         changed = update(project_settings(ctx), say=lambda m: click.echo(m, err=True))
         click.echo(f"{len(changed)} file(s) updated" if changed else "every figure is current")

@@ -262,6 +262,26 @@ def _model_svg(ontology: Graph, output: Path) -> None:
     plt.close(fig)
 
 
+def _pylode_ontpub() -> Any:
+    """The page writer of pyLODE, imported without letting pyLODE reconfigure logging.
+
+    Importing pyLODE 3.3 runs ``logging.basicConfig(level=DEBUG)`` on the root logger, after
+    which every library logs at debug level: ``kzgraph docs`` printed 227 lines of matplotlib's
+    font search, and a server's log would fill the same way. The root logger is put back as it
+    was.
+    """
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        from pylode import OntPub
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+    return OntPub
+
+
 def build_site(
     settings: Settings,
     output: Path,
@@ -272,8 +292,7 @@ def build_site(
     ``facts``: each class's figures, asked of the store the site is for (a server's); without
     them the project's files are read into an embedded store and asked.
     """
-    from pylode import OntPub
-
+    OntPub = _pylode_ontpub()
     output.mkdir(parents=True, exist_ok=True)
     (output / "ontology").mkdir(exist_ok=True)
     if facts is None:
