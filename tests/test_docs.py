@@ -108,3 +108,21 @@ def test_a_stale_figure_is_named(tmp_path, data_figures):
     [found] = figures.stale(page, data_figures)
     assert found.name == "triples" and found.written == "12" and found.line == 1
     assert found.actual == data_figures["triples"] != "12"
+
+
+def test_the_docs_site_shows_every_guide_with_working_links(tmp_path):
+    from kzgraph.docs.site import build_site, guide_files
+
+    settings = Settings.discover()
+    written = {p.name for p in build_site(settings, tmp_path)}
+    pages = {f"guide-{g.stem}.html" for g in guide_files(settings)}
+    assert pages <= written and len(pages) >= 5
+    listed = (tmp_path / "guides.html").read_text(encoding="utf-8")
+    assert all(page in listed for page in pages)
+    for page in pages:
+        html = (tmp_path / page).read_text(encoding="utf-8")
+        assert "<pre><code" in html
+        links = re.findall(r'href="([^"#]+)', html)
+        local = [x for x in links if not x.startswith(("http", "../"))]
+        assert all((tmp_path / x).exists() for x in local), (page, local)
+        assert not [x for x in links if x.endswith(".md")], page

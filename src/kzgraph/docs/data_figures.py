@@ -2,9 +2,9 @@
 
 A figure stands in the Markdown between two markers, ``<!-- fig:triples -->6,869<!-- /fig -->``,
 which GitHub and the docs site do not show. ``kzgraph docs --figures`` writes every marked
-figure from the graph as it is; the documentation site fills them as it renders a guide; and a
-test fails when a file's written figure differs from the data's, naming the file, the figure and
-both values. A figure typed by hand goes stale the day the graph grows; one between markers
+figure from the graph as it is, and a test fails when a file's written figure differs from the
+data's, naming the file, the figure and both values; the documentation site shows the files as
+they are. A figure typed by hand goes stale the day the graph grows; one between markers
 cannot.
 
 >>> fill("<!-- fig:a -->1<!-- /fig --> and <!-- fig:b -->x<!-- /fig -->", {"a": "2", "b": "y"})

@@ -15,6 +15,7 @@ site no more than a store of thousands.
 from __future__ import annotations
 
 import html
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -337,8 +338,56 @@ def build_site(
         "queries": list(load_catalogue(settings).values()),
         "changelog": changelog_html,
     }
-    for page in ("index", "classes", "properties", "schemes", "queries", "changelog"):
+    guides = [_guide(path) for path in guide_files(settings)]
+    context["guides"] = guides
+    for page in ("index", "classes", "properties", "schemes", "queries", "changelog", "guides"):
         path = output / f"{page}.html"
         path.write_text(env.get_template(f"{page}.html").render(**context), encoding="utf-8")
         written.append(path)
+    for guide in guides:
+        path = output / guide.page
+        path.write_text(env.get_template("guide.html").render(guide=guide, **context), "utf-8")
+        written.append(path)
     return written
+
+
+def guide_files(settings: Settings) -> list[Path]:
+    """The guides the site shows: one per user group, and the worked example of extending."""
+    folder = settings.root / "docs"
+    return [*sorted((folder / "guides").glob("*.md")), *sorted(folder.glob("*.md"))]
+
+
+@dataclass
+class Guide:
+    """A guide as a page of the site: its file name there, its title and its body."""
+
+    page: str
+    title: str
+    body: str
+
+
+#: Links between the Markdown files, pointed at their pages on the site.
+_GUIDE_LINK = re.compile(r'href="(?:\.\./)*(?:docs/)?(?:guides/)?([A-Za-z-]+)\.md(#[^"]*)?"')
+
+
+def _guide(path: Path) -> Guide:
+    """A guide's Markdown as HTML; its links to the other guides and the README follow the site.
+
+    The figures in it are the data's: the Markdown's marked figures are written by ``kzgraph
+    docs --figures`` and checked by the tests, so the page shows the file as it is.
+    """
+    import markdown
+
+    text = path.read_text(encoding="utf-8")
+    title = next((line[2:] for line in text.split("\n") if line.startswith("# ")), path.stem)
+    body = markdown.markdown(text, extensions=["tables", "fenced_code"])
+
+    def link(match: re.Match[str]) -> str:
+        name = match[1]
+        target = "index.html" if name.lower() == "readme" else f"guide-{name}.html"
+        return f'href="{target}{match[2] or ""}"'
+
+    body = _GUIDE_LINK.sub(link, body)
+    # a link to a file of the checkout (a mapping, a module) has no page here: its text stays
+    body = re.sub(r'<a href="(?:\.\./)+(?!README)[^"]*">(.*?)</a>', r"\1", body)
+    return Guide(f"guide-{path.stem}.html", title, body)

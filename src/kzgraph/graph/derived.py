@@ -117,6 +117,7 @@ def docs_key(settings: Settings, nquads: bytes) -> str:
         files_digest(settings.ontology_dir.glob("*.ttl")),
         files_digest(settings.queries_dir.rglob("*.rq")),
         files_digest([*package.glob("*.py"), *(package / "templates").glob("*")]),
+        files_digest([*(settings.root / "docs").rglob("*.md")]),  # the guides are pages too
         (settings.root / "CHANGELOG.md").read_bytes()
         if (settings.root / "CHANGELOG.md").exists()
         else b"",
