@@ -32,6 +32,8 @@ from kzgraph.core.errors import KzgraphError
 from kzgraph.core.settings import Settings
 
 if TYPE_CHECKING:
+    import pyoxigraph as ox
+
     from kzgraph.store.engines import OxigraphStore
     from kzgraph.validation.engines import FileValidation
     from kzgraph.validation.report import Report
@@ -83,11 +85,9 @@ def load_cmd(
     Every file is checked before anything is written, so a syntax error leaves the store as it
     was; then each is bulk-loaded into its graphs and into the default graph, the merge.
     """
-    import pyoxigraph as ox
     from tqdm import tqdm
 
     from kzgraph.endpoint.execution.answer_cache import forget_beside
-    from kzgraph.queries.catalogue import ParameterError, expand_iri
     from kzgraph.store import state as store_state
     from kzgraph.store.bulk import (
         LINE_FORMATS,
@@ -98,14 +98,9 @@ def load_cmd(
         unpacked,
     )
     from kzgraph.store.engines import OxigraphStore
-
-    target = None
-    if graph is not None:
-        try:
-            target = ox.NamedNode(str(expand_iri(graph, "graph")))
-        except ParameterError as exc:
-            raise KzgraphError(str(exc)) from None
     from kzgraph.validation.engines import DEFAULT_ENGINE, FileValidation, check_shapes
+
+    target = _graph_target(graph)
 
     settings = project_settings(ctx)
     check_shapes(DEFAULT_ENGINE, settings.shapes_file)  # refused before anything is written
@@ -155,17 +150,43 @@ def load_cmd(
         seconds = time.perf_counter() - started
         size = len(store)
         base = f"{0:064x}" if fresh else None if before.dirty else before.content
-        if base:
-            content = store_state.with_files(base, loaded)
-        else:  # the store's record was missing or stale before: its merge and id are redone
-            with tqdm(total=size, unit="quad", unit_scale=True, desc="merging") as bar:
-                store.bulk_refresh_union(bar.update)
-            content = store_state.content_of(store.store)
+        content = _content_after(store, base, loaded)
         click.echo(
             f"loaded {len(files)} file(s) in {seconds:.1f} s; the store holds {size:,} quads",
             err=True,
         )
         record_validation(settings, store, store_path, content, running)
+
+
+def _graph_target(graph: str | None) -> ox.NamedNode | None:
+    """The named graph ``--graph`` names (an IRI or a CURIE), or None for one per file."""
+    import pyoxigraph as ox
+
+    from kzgraph.queries.catalogue import ParameterError, expand_iri
+
+    if graph is None:
+        return None
+    try:
+        return ox.NamedNode(str(expand_iri(graph, "graph")))
+    except ParameterError as exc:
+        raise KzgraphError(str(exc)) from None
+
+
+def _content_after(store: OxigraphStore, base: str | None, loaded: list[tuple[str, str]]) -> str:
+    """The store's content id after a load: grown by the files', or derived again from the store.
+
+    Derived again (the merge redone first) when the store's record was missing or stale before
+    the load, since then the id it held no longer said what the store holds.
+    """
+    from tqdm import tqdm
+
+    from kzgraph.store import state as store_state
+
+    if base:
+        return store_state.with_files(base, loaded)
+    with tqdm(total=len(store), unit="quad", unit_scale=True, desc="merging") as bar:
+        store.bulk_refresh_union(bar.update)
+    return store_state.content_of(store.store)
 
 
 def record_validation(

@@ -308,6 +308,8 @@ def scan(text: str, prefixes: Mapping[str, str] | None = None, base: str | None 
     the safety rules' facts, and for an update the nodes and graphs it touches and where its
     prologue ends, which the write path and the merge wrapping take from the :class:`Scan`.
     """
+    # Long on purpose (73 lines): one pass over the tokens, one branch per rule; split, the parts
+    # would share the cursor, depth and prefixes, or tokenise again.
     found = Scan()
     toks = tokens(text)
     _measure(found, toks)

@@ -172,6 +172,8 @@ def import_table(
     progress: Progress | None = None,
 ) -> ImportResult:
     """Import ``table``; with ``dry_run`` report, diff and validate but write nothing."""
+    # Long on purpose (80 lines): it reads as the import's steps, each one call; what remains is the
+    # hand-over between them.
     settings = settings or Settings.discover()
     say = progress or (lambda _m: None)
     clock = _Clock()

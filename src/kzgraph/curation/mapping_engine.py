@@ -78,6 +78,8 @@ def mapped_files(
     ``python -m morph_kgc`` on every core and the files come when it ends. A failure raises
     after the files seen so far: the caller must not act on them before the iteration ends.
     """
+    # Long on purpose (67 lines): starting the engine, reading its files as they come and stopping
+    # it on every path are one lifecycle.
     mapping = mapping.resolve()
     if not mapping.is_file():
         raise KzgraphError(f"{mapping}: no such mapping file")

@@ -328,6 +328,8 @@ def resolve(
     ``made_here``: the entities this table's earlier runs added, so that a name decided ``new``
     matches the entity the first run minted instead of minting another.
     """
+    # Long on purpose (74 lines): the four outcomes (matched, new, ambiguous, unknown) are decided
+    # per name in one place, where their order can be seen and checked.
     order = sorted(set(provisional), key=lambda i: (KINDS[split(i)[0]].open, i))
     out: dict[str, Resolution] = {}
     for iri in order:

@@ -293,6 +293,8 @@ def build_site(
     ``facts``: each class's figures, asked of the store the site is for (a server's); without
     them the project's files are read into an embedded store and asked.
     """
+    # Long on purpose (66 lines): the site's pages written one after the other; each is a template
+    # and its context.
     OntPub = _pylode_ontpub()
     output.mkdir(parents=True, exist_ok=True)
     (output / "ontology").mkdir(exist_ok=True)

@@ -65,6 +65,8 @@ def _local(iri: str) -> str:
 
 def config(store: Store, shapes: Graph, labels: Mapping[Any, str]) -> Graph:
     """The Sparnatural SHACL configuration for the data in ``store``."""
+    # Long on purpose (106 lines): the builder's configuration as one graph, class by class and
+    # property by property, in the order Sparnatural reads it.
     names = {str(k): v for k, v in labels.items()}
     out = Graph()
     for prefix, ns in (

@@ -241,6 +241,8 @@ def total(
     values: dict[str, dict[str, list[Any]]],
 ) -> Table:
     """Sums per group, unit and measure, keeping every figure the rules do not let us add."""
+    # Long on purpose (74 lines): the sum rules (per unit and measure; hedged, conflicting, tranche
+    # and twice-stated figures) are applied in one place, so none can be skipped.
     assert request.sum is not None
     labels = schema.labels
     steps = schema.resolve_column(cls, request.sum)
@@ -326,6 +328,8 @@ def from_result(
     A sum never adds across currencies or units: a ``currency`` or ``unit`` column of the
     answer is added to the grouping when it is not already there, and said so in the notes.
     """
+    # Long on purpose (61 lines): filter, group and sum a saved query's answer with the same rules
+    # as total(), in one pass.
     names = [str(v) for v in result.variables]
     rows = [dict(zip(names, row, strict=True)) for row in result.rows]
 

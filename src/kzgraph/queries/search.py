@@ -23,6 +23,9 @@ quotes must appear as written. Letters are folded (case, diacritics), so "Almaty
 Traceback (most recent call last):
 ...
 kzgraph.queries.search.SearchError: nothing to search for in '  ': give at least one word
+
+Past 500 lines on purpose: the index's schema is shared by the build (what goes in) and the
+search (what comes out), and a column renamed on one side only would break it silently.
 """
 
 from __future__ import annotations
@@ -397,6 +400,8 @@ class SearchIndex:
         ``kind``: "name" or "quotation" only; ``classes``: only entities of these classes
         (IRIs) or of their subclasses.
         """
+        # Long on purpose (61 lines): the query, its ranking and the hits' entities and sources read
+        # in one transaction of the index.
         if kind not in (None, "name", "quotation"):
             raise SearchError(f"kind must be 'name' or 'quotation', not {kind!r}")
         if not 1 <= limit <= MOST_HITS:

@@ -4,6 +4,9 @@ The first half of :mod:`kzgraph.remote.path_expansion`: a path's syntax tree, th
 patterns that carry one (with the character spans the rewrite replaces), and the reader that
 finds them, telling groups, expressions, VALUES blocks and sub-SELECTs apart so that ``/`` or
 ``|`` in an expression is never taken for a path.
+
+Past 500 lines on purpose: the reader follows the SPARQL grammar's group graph pattern, one
+method per production; split, the productions that call each other would sit in two files.
 """
 
 from __future__ import annotations

@@ -299,6 +299,8 @@ def register(
     compared without (``same_text``): a copy saved again with CRLF line endings or curly quotes
     is not a second source.
     """
+    # Long on purpose (88 lines): registering is one sequence (same bytes, same text, id, kept file,
+    # record, graph) whose early returns are the cases a user must be told about.
     settings = settings or Settings.discover()
     path = Path(path)
     if not path.is_file():

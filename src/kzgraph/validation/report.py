@@ -280,6 +280,8 @@ def validate_store(
     ``shacl``: the default engine, on the store dumped to N-Triples (``shapes_file`` is read),
     or, with ``running``, on the file the store was just loaded from, already under way.
     """
+    # Long on purpose (61 lines): the engine's report read into findings with labels and blank-node
+    # owners, one step after another.
     if engine != "sparql":
         if shapes_file is None:
             raise KzgraphError("the shacl engine reads the shapes from a file")

@@ -217,6 +217,8 @@ class Compiler:
         return checks
 
     def _property_checks(self, shape: URIRef, prop: Any) -> list[Check]:
+        # Long on purpose (71 lines): one branch per SHACL parameter the compiler translates, side
+        # by side so each can be checked against the spec.
         self._unsupported(shape, prop)
         path = self.shapes.value(prop, SH.path)
         if not isinstance(path, URIRef):

@@ -203,6 +203,8 @@ def validate_store(
     evaluates a query, so on a big graph the checks use every core (1.5x faster on two).
     With ``only``, just those SPARQL constraints run (see :func:`offloadable`).
     """
+    # Long on purpose (119 lines): the nested functions share the compiled checks, the focus and the
+    # store; they are the steps of one run.
     closures: dict[URIRef, list[str]] = {}
     walked = None if _local(store) else _subclass_closures(store)
 

@@ -334,6 +334,8 @@ class ServerState:
         graph, read before it goes, and the nodes pointing to them) while the store conformed,
         as on the embedded store; otherwise the whole store.
         """
+        # Long on purpose (67 lines): one write at a remote store: the merge per store kind, the
+        # request, and the revalidation, under one lock.
         from kzgraph.core.sparql_text import graphs_written
         from kzgraph.remote.stores import BackendError, RemoteStore
         from kzgraph.remote.virtuoso import (

@@ -99,6 +99,8 @@ async def run_saved(request: Request) -> Response:
 
 def _network_paths() -> dict[str, Any]:
     """The network API in OpenAPI form: projections, measures, paths, neighbourhoods."""
+    # Long on purpose (67 lines): the network routes of the OpenAPI document as one literal,
+    # beside the parameter helper they share.
     from kzgraph.network.measures import MEASURES
 
     def param(name: str, description: str, required: bool = False, **schema: Any) -> dict[str, Any]:
@@ -168,6 +170,8 @@ def _network_paths() -> dict[str, Any]:
 
 def openapi(catalogue: dict[str, SavedQuery]) -> dict[str, Any]:
     """OpenAPI 3.1 for the saved-query API, generated from the ``.rq`` headers."""
+    # Long on purpose (66 lines): the OpenAPI document as one literal, built from the saved queries'
+    # headers.
     paths: dict[str, Any] = {
         "/api/queries": {
             "get": {

@@ -16,6 +16,10 @@ kills one whose query outlives its deadline by :data:`~kzgraph.endpoint.executio
 seconds, gives up when processes keep crashing at start, and on SIGTERM or Ctrl+C stops them all.
 The network sandbox installed before the fork holds in every process. Such a server is read-only: a
 write would need every process's data replaced at once.
+
+Past 500 lines on purpose: the supervisor and the serving processes speak one protocol over
+their sockets (hand-over, retirement, hand-back), and its two ends are kept side by side so a
+change to one is seen against the other.
 """
 
 from __future__ import annotations
@@ -331,6 +335,8 @@ class _Children:
 
 def supervise(settings: ServerSettings, sock: socket.socket, sandboxed: bool) -> None:
     """Prepare once, fork ``settings.processes`` serving processes, hand them connections."""
+    # Long on purpose (111 lines): the supervisor's loop keeps the processes, their channels and the
+    # restart budget in its locals; it reads as the life of the server.
     from kzgraph.endpoint.execution import answer_cache
     from kzgraph.endpoint.execution.snapshots import Snapshots
     from kzgraph.endpoint.serving.preparation import prepare_data
