@@ -89,28 +89,18 @@ def load_cmd(
 
     from kzgraph.endpoint.execution.answer_cache import forget_beside
     from kzgraph.store import state as store_state
-    from kzgraph.store.bulk import (
-        LINE_FORMATS,
-        check,
-        default_graph_for,
-        format_of,
-        load_file,
-        unpacked,
-    )
+    from kzgraph.store.bulk import check, default_graph_for, format_of, load_file
     from kzgraph.store.engines import OxigraphStore
-    from kzgraph.validation.engines import DEFAULT_ENGINE, FileValidation, check_shapes
+    from kzgraph.validation.engines import DEFAULT_ENGINE, check_shapes
 
     target = _graph_target(graph)
-
     settings = project_settings(ctx)
     check_shapes(DEFAULT_ENGINE, settings.shapes_file)  # refused before anything is written
     total = sum(f.stat().st_size for f in files)
     for f in files:
         format_of(f)  # an unknown extension is refused before anything is read
     store = OxigraphStore(store_path)
-    # A store that held nothing is emptied again if a file fails to parse, so it is loaded at
-    # once; a store with data is only written once every file has parsed.
-    fresh = store.is_empty()
+    fresh = store.is_empty()  # loaded at once, emptied again on a parse error; else checked first
     if not fresh:
         with tqdm(total=total, unit="B", unit_scale=True, desc="checking") as bar:
             for f in files:
@@ -119,28 +109,15 @@ def load_cmd(
     forget_beside(store_path)
     loaded: list[tuple[str, str]] = []
     started = time.perf_counter()
-    running: FileValidation | None = None
     with contextlib.ExitStack() as stack:
-        if fresh and len(files) == 1 and format_of(files[0]) in LINE_FORMATS:
-            # one line-based file into an empty store: validated as it is, while it loads
-            folder = stack.enter_context(tempfile.TemporaryDirectory(dir=store_path.parent))
-            gz = files[0].suffix.lower() == ".gz"  # a plain file is read as it is
-            with tqdm(
-                total=total, unit="B", unit_scale=True, desc="unpacking", disable=not gz
-            ) as bar:
-                plain, digest = unpacked(files[0], Path(folder), bar.update)
-            running = FileValidation(settings.shapes_file, plain)
-            click.echo("validating the file (shacl engine) while it loads ...", err=True)
-            sources = [(plain, files[0], digest)]
-        else:
-            sources = [(f, f, None) for f in files]
+        sources, running = _validated_as_loaded(files, fresh, stack, store_path, settings)
         with tqdm(total=sum(p.stat().st_size for p, _, _ in sources), unit="B", unit_scale=True,
                   desc="loading") as bar:  # fmt: skip
             for path, given, known in sources:
                 try:
                     digest = load_file(store.store, path, target, bar.update, shown_as=given)
                 except KzgraphError:
-                    if fresh:
+                    if fresh:  # emptied again, its record with it
                         store.store.clear()
                         store.store.flush()
                         store_state.write(store_path, store_state.StoreState())
@@ -156,6 +133,36 @@ def load_cmd(
             err=True,
         )
         record_validation(settings, store, store_path, content, running)
+
+
+def _validated_as_loaded(
+    files: tuple[Path, ...],
+    fresh: bool,
+    stack: contextlib.ExitStack,
+    store_path: Path,
+    settings: Settings,
+) -> tuple[list[tuple[Path, Path, str | None]], FileValidation | None]:
+    """What to load (path read, path shown, known digest), and the validation running beside.
+
+    One line-based file into an empty store is validated as it is, in a thread while it loads
+    (a gzipped one is unpacked beside the store first: the engine reads plain files); any other
+    load is validated on the store afterwards.
+    """
+    from tqdm import tqdm
+
+    from kzgraph.store.bulk import LINE_FORMATS, format_of, unpacked
+    from kzgraph.validation.engines import FileValidation
+
+    if not (fresh and len(files) == 1 and format_of(files[0]) in LINE_FORMATS):
+        return [(f, f, None) for f in files], None
+    folder = stack.enter_context(tempfile.TemporaryDirectory(dir=store_path.parent))
+    gz = files[0].suffix.lower() == ".gz"
+    size = files[0].stat().st_size
+    with tqdm(total=size, unit="B", unit_scale=True, desc="unpacking", disable=not gz) as bar:
+        plain, digest = unpacked(files[0], Path(folder), bar.update)
+    running = FileValidation(settings.shapes_file, plain)
+    click.echo("validating the file (shacl engine) while it loads ...", err=True)
+    return [(plain, files[0], digest)], running
 
 
 def _graph_target(graph: str | None) -> ox.NamedNode | None:
