@@ -65,7 +65,8 @@ def add(
         )
         click.echo(f"{file} is already registered as {rec.id} ({how}); nothing changed")
         return
-    click.echo(f"registered {rec.id}: sources/{rec.file.name} (sha256 {rec.sha256})")
+    kept = rec.file.name if rec.file is not None else rec.id
+    click.echo(f"registered {rec.id}: sources/{kept} (sha256 {rec.sha256})")
     if done.graph_file is not None:
         rel = done.graph_file.relative_to(settings.root)
         click.echo(f"write its facts in {rel}, each citing a quotation of source:{rec.id}")
@@ -75,10 +76,13 @@ def add(
 @click.pass_context
 @friendly_errors
 def list_cmd(ctx: click.Context) -> None:
-    """One line per registered source: id, file, whether its text is unchanged, title."""
+    """One line per registered source: id, file (or address), whether its text is unchanged."""
     from kzgraph.sources.registry import records, sha256_of
 
     for rec in records(ctx.obj):
+        if rec.file is None:
+            click.echo(f"{rec.id}  {'cited by reference':<28} {'url':<8} {rec.url}")
+            continue
         if not rec.file.exists():
             state = "MISSING"
         elif rec.sha256 and sha256_of(rec.file) != rec.sha256:
@@ -87,6 +91,72 @@ def list_cmd(ctx: click.Context) -> None:
             state = "ok"
         click.echo(f"{rec.id}  {rec.file.name:<28} {state:<8} {rec.title or ''}")
     sys.stdout.flush()
+
+
+@source.command(name="cite")
+@click.argument("url")
+@click.option("--title", required=True, help="The headline as the publisher gives it.")
+@click.option("--publisher", required=True, help="Who published it.")
+@click.option("--date", help="Publication date: YYYY-MM-DD, YYYY-MM or YYYY.")
+@click.option("--retrieved", required=True, help="The day you read it: YYYY-MM-DD.")
+@click.option(
+    "--description", required=True, help="One sentence, in your words, on what it covers."
+)
+@click.option("--language", default="en", show_default=True, help="BCP 47 language tag.")
+@click.pass_context
+@friendly_errors
+def cite_cmd(
+    ctx: click.Context,
+    url: str,
+    title: str,
+    publisher: str,
+    date: str | None,
+    retrieved: str,
+    description: str,
+    language: str,
+) -> None:
+    """Register the article at URL by reference: its address and metadata, never its text."""
+    from kzgraph.sources.registry import cite
+
+    settings: Settings = ctx.obj
+    done = cite(
+        url, settings, title=title, publisher=publisher, date=date, retrieved=retrieved,
+        description=description, language=language,
+    )  # fmt: skip
+    if not done.created:
+        click.echo(f"{url} is already registered as {done.record.id}; nothing changed")
+        return
+    click.echo(f"registered {done.record.id}: {url} (cited by reference; no text kept)")
+    if done.graph_file is not None:
+        rel = done.graph_file.relative_to(settings.root)
+        click.echo(
+            f"cite it from a tracker row (source={done.record.id}, locator=…) or in {rel}, "
+            "each fact with a kz:locator in your own words"
+        )
+
+
+@source.command(name="review")
+@click.argument("source_id")
+@click.pass_context
+@friendly_errors
+def review_cmd(ctx: click.Context, source_id: str) -> None:
+    """The facts citing SOURCE_ID, under the words (quotation, locator or row) each cites."""
+    from kzgraph.curation.review import review
+
+    click.echo(review(ctx.obj, source_id).to_text())
+
+
+@source.command(name="lookalikes")
+@click.pass_context
+@friendly_errors
+def lookalikes_cmd(ctx: click.Context) -> None:
+    """Firms and projects only one source names whose name is close to another's."""
+    from kzgraph.curation.review import lookalikes
+
+    found = lookalikes(ctx.obj)
+    for item in found:
+        click.echo(str(item))
+    click.echo(f"{len(found)} lookalike(s)", err=True)
 
 
 @click.command(name="import")

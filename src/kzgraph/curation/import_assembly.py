@@ -33,9 +33,20 @@ _TYPE, _LABEL = _n(str(RDF.type)), _n(str(RDFS.label))
 _QD, _ENTITY = _n(str(PROV.qualifiedDerivation)), _n(str(PROV.entity))
 _DERIVED = _n(str(PROV.wasDerivedFrom))
 _STATUS, _STATUS_AS = _n(str(KZ.status)), _n(str(KZ.statusStatedAs))
+_STATUS_READING = _n(str(KZ.statusReading))
+#: What a status's words can be: the source's (a kept text) or the curator's (cited by reference).
+_STATUS_WORDS = (_STATUS_AS, _STATUS_READING)
 _STATEMENT, _STATUS_STATEMENT = _n(str(KZ.statusStatement)), _n(str(KZ.StatusStatement))
 _AMOUNT, _QUOTATION = _n(str(KZ.amount)), _n(str(KZ.quotation))
+_QUANTITY, _LOCATOR = _n(str(KZ.quantity)), _n(str(KZ.locator))
 _FIGURE = [_n(str(KZ.measure)), _n(str(KZ.value)), _n(str(KZ.currency))]
+#: What makes a figure the same figure: an amount's measure, value and currency; a quantity's
+#: measure, value and unit. The property that links it, the kind of its provisional node, and
+#: the property that completes the key.
+_FIGURE_KINDS = {
+    _AMOUNT: ("amount", _n(str(KZ.currency))),
+    _QUANTITY: ("quantity", _n(str(KZ.unit))),
+}
 
 
 class Assembler:
@@ -92,9 +103,11 @@ class Assembler:
         return chunk
 
     def _existing_quotes(self) -> dict[tuple[str, str], str]:
+        """Derivations the graph has, by source and words (a quotation, or a locator)."""
         found = {}
         query = (
-            f"SELECT ?d ?s ?q WHERE {{ ?d <{PROV.entity}> ?s ; <{KZ.quotation}> ?q "
+            f"SELECT ?d ?s ?q WHERE {{ ?d <{PROV.entity}> ?s . "
+            f"{{ ?d <{KZ.quotation}> ?q }} UNION {{ ?d <{KZ.locator}> ?q }} "
             f"FILTER NOT EXISTS {{ ?d <{KZ.rowNumber}> ?n }} }}"
         )
         for row in self.store.query(query):  # type: ignore[union-attr]
@@ -102,21 +115,24 @@ class Assembler:
         return found
 
     def _existing_figures(self) -> set[tuple[str, str, Decimal, str]]:
-        query = (
-            f"SELECT ?p ?m ?v ?c WHERE {{ ?p <{KZ.amount}> ?a . ?a <{KZ.measure}> ?m ; "
-            f"<{KZ.value}> ?v ; <{KZ.currency}> ?c }}"
-        )
-        return {
-            (r["p"].value, r["m"].value, Decimal(r["v"].value), r["c"].value)
-            for r in self.store.query(query)  # type: ignore[union-attr]
-        }
+        found = set()
+        for link, (_kind, key) in _FIGURE_KINDS.items():
+            query = (
+                f"SELECT ?p ?m ?v ?c WHERE {{ ?p <{link.value}> ?a . ?a <{KZ.measure}> ?m ; "
+                f"<{KZ.value}> ?v ; <{key.value}> ?c }}"
+            )
+            found |= {
+                (r["p"].value, r["m"].value, Decimal(r["v"].value), r["c"].value)
+                for r in self.store.query(query)  # type: ignore[union-attr]
+            }
+        return found
 
     def _row_figures(self) -> set[tuple[str, str, str]]:
         if self.new_table:
             return set()
         query = (
-            f"SELECT ?p ?m ?d WHERE {{ ?p <{KZ.amount}> ?a . ?a <{KZ.measure}> ?m ; "
-            f"<{PROV.qualifiedDerivation}> ?d . "
+            f"SELECT ?p ?m ?d WHERE {{ VALUES ?link {{ <{KZ.amount}> <{KZ.quantity}> }} "
+            f"?p ?link ?a . ?a <{KZ.measure}> ?m ; <{PROV.qualifiedDerivation}> ?d . "
             f'FILTER(STRSTARTS(STR(?d), "{self.rows_iri}")) }}'
         )
         return {
@@ -142,12 +158,15 @@ class Assembler:
             )
             if kind == "quote":
                 src = next((q.object.value for q in qs if q.predicate == _ENTITY), "")  # type: ignore[union-attr]
-                said = next((q.object.value for q in qs if q.predicate == _QUOTATION), "")  # type: ignore[union-attr]
+                words = {q.predicate: q.object.value for q in qs}  # type: ignore[union-attr]
+                said = words.get(_QUOTATION) or words.get(_LOCATOR, "")
                 key = (src, normalised(said))
                 known = self.quotes.get(key)
                 if known is None:
                     digest = hashlib.sha256(key[1].encode()).hexdigest()[:12]
-                    prov_nodes[iri] = _n(f"{src}/quote/q-{digest}")
+                    # a quotation's node says so, and so does a locator's: a cited fact
+                    where = "quote/q" if _QUOTATION in words else "locator/l"
+                    prov_nodes[iri] = _n(f"{src}/{where}-{digest}")
                 else:
                     prov_nodes[iri] = _n(known)
                     in_graph.add(iri)
@@ -162,7 +181,7 @@ class Assembler:
             if iri in prov_nodes:
                 continue
             kind = reconcile.split(iri)[0] if iri.startswith(reconcile.PROVISIONAL) else ""
-            if kind == "amount":
+            if kind in ("amount", "quantity"):
                 continue
             subject = self._term(iri)
             assert isinstance(subject, ox.NamedNode)
@@ -170,20 +189,23 @@ class Assembler:
             res = self.resolved.get(iri)
             matched = res is not None and res.outcome == reconcile.MATCHED
             fresh = res is not None and res.outcome == reconcile.NEW  # nothing to look up
-            status_words = next((q.object for q in qs if q.predicate == _STATUS_AS), None)
+            status_words = next(
+                ((q.predicate, q.object) for q in qs if q.predicate in _STATUS_WORDS), None
+            )
             for q in qs:
                 p = q.predicate
-                if p == _QD or p == _STATUS_AS:
+                if p == _QD or p in _STATUS_WORDS:
                     continue
                 if matched and p in (_LABEL, _TYPE):
                     continue  # matched by name and kind: the graph already has both
-                if p == _AMOUNT:
+                if p in _FIGURE_KINDS:
                     ref = str(getattr(q.object, "value", ""))
                     node = self._amount(
-                        subject, by_subject.get(ref, []), amount_nodes, ref, f"{self.rows_iri}{n}"
-                    )
+                        subject, by_subject.get(ref, []), amount_nodes, ref, f"{self.rows_iri}{n}",
+                        _FIGURE_KINDS[p][1],
+                    )  # fmt: skip
                     if node is not None:
-                        self._put(f"{s_nt} {_AMOUNT} {node} .\n")
+                        self._put(f"{s_nt} {p} {node} .\n")
                         new_subjects.add(s_nt)
                     continue
                 o = self._term(q.object)
@@ -219,7 +241,13 @@ class Assembler:
         nodes: dict[str, ox.BlankNode | None],
         iri: str,
         row_iri: str,
+        key: ox.NamedNode = _FIGURE[2],
     ) -> ox.BlankNode | None:
+        """The figure's node, unless the graph (or this table's earlier run) has it already.
+
+        ``key``: what completes the figure's identity besides measure and value, an amount's
+        currency or a quantity's unit.
+        """
         values = {q.predicate: q.object for q in qs}
         measure = values.get(_FIGURE[0])
         if measure is not None and (project.value, measure.value, row_iri) in self.row_figures:  # type: ignore[union-attr]
@@ -230,7 +258,7 @@ class Assembler:
                 project.value,
                 values[_FIGURE[0]].value,  # type: ignore[union-attr]
                 Decimal(values[_FIGURE[1]].value),  # type: ignore[union-attr]
-                values[_FIGURE[2]].value,  # type: ignore[union-attr]
+                values[key].value,  # type: ignore[union-attr]
             )
         except KeyError:
             figure = None
@@ -251,7 +279,7 @@ class Assembler:
         self,
         project: ox.NamedNode,
         status: Term,
-        words: Term | None,
+        words: tuple[ox.NamedNode, Term] | None,
         qs: list[ox.Quad],
         new_subjects: set[str],
     ) -> None:
@@ -261,14 +289,14 @@ class Assembler:
         if not known:
             self._emit((project, _STATUS, status))
             if words is not None:
-                self._emit((project, _STATUS_AS, words))
+                self._emit((project, words[0], words[1]))
         else:  # the graph has another status: a second statement, with its own source
             node = ox.BlankNode()
             self._emit((project, _STATEMENT, node))
             self._emit((node, _TYPE, _STATUS_STATEMENT))
             self._emit((node, _STATUS, status))
             if words is not None:
-                self._emit((node, _STATUS_AS, words))
+                self._emit((node, words[0], words[1]))
             new_subjects.add(str(node))
         known.add(status.value)  # type: ignore[union-attr]
         new_subjects.add(str(project))

@@ -22,12 +22,22 @@ from kzgraph.sources.registry import (
 
 #: The columns of the shipped template, in its order.
 TEMPLATE_COLUMNS = [
-    "source", "quotation", "firm", "firm_country", "role", "project", "project_type", "region",
-    "sector", "amount", "currency", "amount_stated", "amount_qualifier", "year", "status",
-    "status_stated",
+    "source", "quotation", "locator", "firm", "firm_country", "role", "project", "project_type",
+    "region", "sector", "amount", "currency", "amount_stated", "amount_qualifier", "year", "status",
+    "status_stated", "status_reading", "quantity", "quantity_unit", "quantity_measure",
+    "quantity_stated", "quantity_qualifier",
+]  # fmt: skip
+#: Template columns a table may leave out (they came later): read as empty when absent, so a
+#: tracker made with the first template imports as it did.
+OPTIONAL_COLUMNS = [
+    "locator", "status_reading", "quantity", "quantity_unit", "quantity_measure",
+    "quantity_stated", "quantity_qualifier",
 ]  # fmt: skip
 #: Columns kzgraph adds to the table it hands the mapping engine.
-ADDED_COLUMNS = ["row", "table", "record", "amount_id", "quote_id"]
+ADDED_COLUMNS = ["row", "table", "record", "amount_id", "quote_id", "quantity_id"]
+#: A figure phrase kept from a source cited by reference is a few words ("$190 million"),
+#: never a sentence: its text is not ours to copy.
+PHRASE_WORDS = 8
 
 
 def mapping_columns(mapping: Path) -> set[str]:
@@ -56,6 +66,8 @@ class CellChecker:
         self.currencies = _iris_under(store, f"{BASE}id/currency/")
         self.countries = _iris_under(store, f"{BASE}id/country/")
         self.project_types = {iri.rsplit("#", 1)[-1] for iri in _subclasses(store, str(KZ.Project))}
+        self.units = {i.rsplit("/", 1)[-1] for i in _iris_under(store, f"{BASE}vocab/unit/")}
+        self.measures = {i.rsplit("/", 1)[-1] for i in _iris_under(store, f"{BASE}vocab/measure/")}
 
     def fail(self, row: int, column: str, problem: str) -> None:
         """Note a problem naming file, row and column; the check goes on to find them all."""
@@ -64,9 +76,9 @@ class CellChecker:
     def text_of(self, source_id: str) -> str:
         """A registered source's text, normalised once however many rows quote it."""
         if source_id not in self.texts:
-            self.texts[source_id] = normalise_quote(
-                self.sources[source_id].file.read_text(encoding="utf-8")
-            )
+            kept = self.sources[source_id].file
+            assert kept is not None, "a source cited by reference has no text"
+            self.texts[source_id] = normalise_quote(kept.read_text(encoding="utf-8"))
         return self.texts[source_id]
 
     def check(self, n: int, cells: dict[str, str]) -> dict[str, str]:
@@ -95,12 +107,37 @@ class CellChecker:
             self.fail(n, "firm_country", f"{c['firm_country']!r} is not an ISO 3166 alpha-2 code")
         if c.get("year") and not re.fullmatch(r"\d{4}", c["year"]):
             self.fail(n, "year", f"{c['year']!r} is not a year (YYYY)")
-        if c.get("status_stated") and not c.get("status"):
-            self.fail(n, "status", "empty, but the row gives status_stated")
-        if c.get("status") and not c.get("status_stated"):
+        words = c.get("status_stated") or c.get("status_reading")
+        if words and not c.get("status"):
+            self.fail(n, "status", "empty, but the row gives the status's words")
+        if c.get("status") and not words:
             self.fail(n, "status_stated", "empty: give the status in the source's words")
+        if c.get("quantity"):
+            self._quantity(n, c)
+        elif c.get("quantity_unit") or c.get("quantity_stated") or c.get("quantity_measure"):
+            self.fail(n, "quantity", "empty, but the row gives a unit, measure or stated quantity")
         self._quotation(n, c)
         return c
+
+    def _quantity(self, n: int, c: dict[str, str]) -> None:
+        try:
+            value = Decimal(c["quantity"])
+            if not value.is_finite() or value <= 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            self.fail(n, "quantity", f"{c['quantity']!r} is not a positive number (no separators)")
+        if c.get("quantity_unit", "") not in self.units:
+            self.fail(
+                n, "quantity_unit", f"{c.get('quantity_unit', '')!r} is not one of "
+                f"{', '.join(sorted(self.units))}",
+            )  # fmt: skip
+        if c.get("quantity_measure", "") not in self.measures:
+            self.fail(
+                n, "quantity_measure", f"{c.get('quantity_measure', '')!r} is not a measure of "
+                "the vocabulary (measure:…, e.g. power-capacity, jobs)",
+            )  # fmt: skip
+        if not c.get("quantity_stated"):
+            self.fail(n, "quantity_stated", "empty: give the quantity in the source's own words")
 
     def _amount(self, n: int, c: dict[str, str]) -> None:
         try:
@@ -129,6 +166,15 @@ class CellChecker:
                 n, "source", f"{source_id} is a table; cite the document it took the fact from"
             )
             return
+        if rec.cited:
+            self._cited(n, c, source_id)
+            return
+        for column in ("locator", "status_reading"):
+            if c.get(column):
+                self.fail(
+                    n, column, f"{source_id} keeps its text: quote it (quotation, status_stated); "
+                    f"{column} is for sources cited by reference",
+                )  # fmt: skip
         if not quotation:
             self.fail(
                 n, "quotation", f"empty: quote the sentence of {source_id} the row comes from"
@@ -136,10 +182,50 @@ class CellChecker:
             return
         said, found = self._found(source_id, quotation)
         if not found:
-            self.fail(n, "quotation", f"not found in sources/{rec.file.name}: {quotation[:60]!r}")
-        for column in ("amount_stated", "status_stated"):
+            kept = rec.file.name if rec.file is not None else rec.id
+            self.fail(n, "quotation", f"not found in sources/{kept}: {quotation[:60]!r}")
+        for column in ("amount_stated", "status_stated", "quantity_stated"):
             if c.get(column) and normalise_quote(c[column]) not in said:
                 self.fail(n, column, f"{c[column]!r} is not in the row's quotation")
+
+    def _cited(self, n: int, c: dict[str, str], source_id: str) -> None:
+        """A row citing a source by reference: a locator, short figure phrases, our own words."""
+        from kzgraph.core.figures import NoFigureError, parse_stated
+
+        if c.get("quotation"):
+            self.fail(
+                n, "quotation", f"{source_id} is cited by reference and keeps no text: leave "
+                "quotation empty and say where the fact stands in locator, in your own words",
+            )  # fmt: skip
+        locator = c.get("locator", "")
+        if not 10 <= len(locator) <= 200:
+            self.fail(
+                n, "locator", "give where in the article the fact stands, in your own words "
+                f"(10 to 200 characters; {len(locator)} given)",
+            )  # fmt: skip
+        if c.get("status_stated"):
+            self.fail(
+                n, "status_stated", f"{source_id} is cited by reference: give your reading of "
+                "the stage in status_reading, not the article's words",
+            )  # fmt: skip
+        if len(c.get("status_reading", "")) > 120:
+            self.fail(n, "status_reading", "a reading of the stage is a phrase (120 characters)")
+        for column, number in (("amount_stated", "amount"), ("quantity_stated", "quantity")):
+            phrase = c.get(column, "")
+            if not phrase:
+                continue
+            if len(phrase.split()) > PHRASE_WORDS:
+                self.fail(
+                    n, column, f"{phrase[:60]!r} is not a short figure phrase (at most "
+                    f"{PHRASE_WORDS} words): keep the figure's own words, never a sentence",
+                )  # fmt: skip
+                continue
+            try:
+                said = parse_stated(phrase)
+                if said != Decimal(c[number]):
+                    self.fail(n, column, f"{phrase!r} says {said}, but {number} is {c[number]}")
+            except (NoFigureError, InvalidOperation):
+                self.fail(n, column, f"{phrase!r} gives no figure kzgraph can read")
 
     def _found(self, source_id: str, quotation: str) -> tuple[str, bool]:
         """The quotation normalised, and whether the source says it; rows repeat quotations."""

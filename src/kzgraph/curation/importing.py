@@ -36,7 +36,13 @@ from kzgraph.core.settings import Settings
 from kzgraph.core.tables import read_table
 from kzgraph.curation import mapping_checks, reconcile
 from kzgraph.curation.import_assembly import _DERIVED, Assembler, _n
-from kzgraph.curation.import_checks import ADDED_COLUMNS, CellChecker, mapping_columns, row_order
+from kzgraph.curation.import_checks import (
+    ADDED_COLUMNS,
+    OPTIONAL_COLUMNS,
+    CellChecker,
+    mapping_columns,
+    row_order,
+)
 from kzgraph.curation.import_files import (
     WORKDIR_PREFIX,
     StagedFile,
@@ -103,6 +109,7 @@ def _prepare(
                 "record": record,
                 "amount_id": str(n) if cells.get("amount") else "",
                 "quote_id": str(n) if cells.get("source") else "",
+                "quantity_id": str(n) if cells.get("quantity") else "",
             }
             writer.writerow([added.get(col, cells.get(col, "")) for col in columns])
 
@@ -258,7 +265,8 @@ def _checked_rows(
 ) -> tuple[CellChecker, list[tuple[int, dict[str, str], str]], list[str]]:
     """Every cell checked; any problem refuses the whole table, listing all of them."""
     read = read_table(table)
-    header = read.header
+    # the template's later columns may be absent: read as empty, as an older tracker has them
+    header = read.header + [c for c in OPTIONAL_COLUMNS if c not in read.header]
     missing = sorted(mapping_columns(mapping) - set(ADDED_COLUMNS) - set(header))
     if missing:
         raise KzgraphError(

@@ -9,6 +9,11 @@ whitespace, quote marks and dashes are normalised
 (:func:`kzgraph.sources.registry.normalise_quote`); anything else is a finding, placed at the line
 of the graph file that holds the words. ``kzgraph lint`` and ``kzgraph validate`` both run these
 checks.
+
+A source cited by reference keeps no text, so its facts are checked for what they may hold
+instead: a locator (the curator's words on where the fact stands) and, for a figure, only its
+short phrase ("$190 million", at most eight words, whose number is the figure's value); a
+status's words are the curator's reading (``kz:statusReading``), never the article's.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ def _texts(
     texts: dict[URIRef, str | dict[int, str]] = {}
     found = []
     for rec in recs:
+        if rec.file is None:
+            continue  # cited by reference: no text kept, nothing to hash or read
         where = f"sources/{rec.file.name}"
         if not rec.file.exists():
             found.append(
@@ -147,7 +154,18 @@ def check_sources(settings: Settings, data: Graph, file_of: dict[object, str]) -
                 found.append(
                     Finding(ERROR, "quotation-not-in-source", where, str(derivation), problem)
                 )
-    found.extend(_check_stated(data, quotation_of, file_of))
+    for derivation, _locator in data.subject_objects(KZ.locator):
+        for source in data.objects(derivation, PROV.entity):
+            if source not in registered:
+                found.append(
+                    Finding(
+                        ERROR, "unregistered-source", file_of.get(derivation, "graph/"),
+                        str(derivation),
+                        f"cites {source}, which is not in the registry; run `kzgraph source cite`",
+                    )
+                )  # fmt: skip
+    located = set(data.subjects(KZ.locator, None))
+    found.extend(_check_stated(data, quotation_of, file_of, located))
     found.extend(_check_values(data, file_of))
     return [_with_line(settings, f) for f in found]
 
@@ -206,12 +224,21 @@ def _with_line(settings: Settings, finding: Finding) -> Finding:
 
 
 def _check_stated(
-    data: Graph, quotation_of: dict[Node, str], file_of: dict[object, str]
+    data: Graph,
+    quotation_of: dict[Node, str],
+    file_of: dict[object, str],
+    located: set[Node] | None = None,
 ) -> list[Finding]:
+    """Each source's words found in a quotation of their node, or kept short if cited."""
     found = []
+    located = located or set()
     for prop in VERBATIM:
         for node, value in data.subject_objects(prop):
             words = normalise_quote(str(value))
+            cited = _cited_only(data, node, quotation_of, located)
+            if cited is not None:
+                found.extend(_check_phrase(data, node, prop, str(value), cited, file_of))
+                continue
             quotes: list[str] = []
             anchor: Node = node
             for owner in _owners(data, node):
@@ -242,6 +269,56 @@ def _check_stated(
     return found
 
 
+#: A phrase kept from a source cited by reference: a figure's own few words, never a sentence.
+PHRASE_WORDS = 8
+
+
+def _cited_only(
+    data: Graph, node: Node, quotation_of: dict[Node, str], located: set[Node]
+) -> Node | None:
+    """The owner whose derivations are all locators (a fact cited by reference), if any.
+
+    Read from the node up to what holds it (a figure's project): the first owner with
+    derivations decides, as it does for quotations.
+    """
+    for owner in _owners(data, node):
+        derivations = list(data.objects(owner, PROV.qualifiedDerivation))
+        if not derivations:
+            continue
+        if any(d in quotation_of for d in derivations):
+            return None
+        if all(d in located for d in derivations):
+            return owner
+        return None
+    return None
+
+
+def _check_phrase(
+    data: Graph, node: Node, prop: URIRef, value: str, owner: Node, file_of: dict[object, str]
+) -> list[Finding]:
+    """A cited fact's kept words: a figure phrase only, short; a status is the curator's."""
+    term = owner if isinstance(owner, URIRef) else _named_owner(data, node)
+    where = file_of.get(term, "graph/")
+    name = prop.n3(data.namespace_manager)
+    if prop != KZ.statedAs:
+        return [
+            Finding(
+                ERROR, "cited-words-kept", where, str(term),
+                f"{name} {value!r} keeps an article's words, but the fact is cited by reference: "
+                "give your reading (kz:statusReading), never the article's sentence",
+            )
+        ]  # fmt: skip
+    if len(value.split()) > PHRASE_WORDS:
+        return [
+            Finding(
+                ERROR, "cited-words-kept", where, str(term),
+                f"{name} {value[:60]!r} is longer than a figure's phrase ({PHRASE_WORDS} words) "
+                "for a fact cited by reference: keep the figure's own few words, never a sentence",
+            )
+        ]  # fmt: skip
+    return []
+
+
 def _named_owner(data: Graph, node: Node) -> Node:
     for owner in _owners(data, node):
         if not isinstance(owner, BNode):
@@ -252,7 +329,7 @@ def _named_owner(data: Graph, node: Node) -> Node:
 #: The checks of this module, as ``kzgraph lint`` names them (``kzgraph validate`` runs them too).
 SOURCE_CHECKS = (
     "source-missing", "source-unreadable", "source-changed", "unregistered-source",
-    "quotation-not-in-source", "stated-not-in-quotation", "value-not-stated",
+    "quotation-not-in-source", "stated-not-in-quotation", "value-not-stated", "cited-words-kept",
 )  # fmt: skip
 
 __all__ = ["SOURCE_CHECKS", "VERBATIM", "check_sources"]

@@ -1,10 +1,13 @@
 """Source documents as records: a copy of each text under ``sources/``, its SHA-256 and metadata.
 
-Every fact cites a sentence of a source; the registry is what makes that checkable. A registered
-document keeps its exact bytes in ``sources/<id><suffix>`` and a record in the ``kzg:sources``
-named graph (``graph/sources.trig``): title, publisher, date, address, language, file name and
-hash. Registration also creates ``graph/documents/<id>.trig``, the empty named graph its facts go
-into, so adding an article never starts from a blank page.
+Every fact cites a source; the registry is what makes that checkable. A registered document
+keeps its exact bytes in ``sources/<id><suffix>`` and a record in the ``kzg:sources`` named
+graph (``graph/sources.trig``): title, publisher, date, address, language, file name and hash.
+A public article whose text may not be copied is registered by reference instead (:func:`cite`,
+a ``kz:CitedSource``): its address, publisher, title and dates, and no text; its facts cite it
+with the curator's own description of where they stand. Registration also creates
+``graph/documents/<id>.trig``, the empty named graph its facts go into, so adding an article
+never starts from a blank page.
 
 Ids follow the seeds' pattern ``NNN_<16 hex>``: the next free number and the start of the text's
 SHA-256, so the same bytes always get the same hash part and two documents never share an id.
@@ -85,14 +88,21 @@ class SourceRecord:
 
     id: str
     iri: URIRef
-    file: Path
+    #: Where its text is kept; None for a source cited by reference, which keeps none.
+    file: Path | None
     sha256: str | None
     title: str | None
+    url: str | None = None
+
+    @property
+    def cited(self) -> bool:
+        """A source registered by reference: its facts carry locators, not quotations."""
+        return self.file is None
 
     @property
     def is_table(self) -> bool:
         """Tables are checked row by row instead of sentence by sentence."""
-        return self.file.suffix in (".csv", ".xlsx")
+        return self.file is not None and self.file.suffix in (".csv", ".xlsx")
 
 
 def sources_dir(settings: Settings) -> Path:
@@ -130,19 +140,24 @@ def records(settings: Settings | None = None, registry: Graph | None = None) -> 
     settings = settings or Settings.discover()
     g = registry if registry is not None else _registry(settings)
     found = []
-    for iri in g.subjects(RDF.type, KZ.SourceDocument):
+    for iri in set(g.subjects(RDF.type, KZ.SourceDocument)) | set(
+        g.subjects(RDF.type, KZ.CitedSource)
+    ):
         name = g.value(iri, KZ.fileName)
-        if not isinstance(iri, URIRef) or name is None:
+        cited = (iri, RDF.type, KZ.CitedSource) in g
+        if not isinstance(iri, URIRef) or (name is None and not cited):
             continue
         sha = g.value(iri, KZ.sha256)
         title = g.value(iri, DCTERMS.title)
+        url = g.value(iri, SCHEMA.url)
         found.append(
             SourceRecord(
                 id=str(iri).rsplit("/", 1)[-1],
                 iri=iri,
-                file=sources_dir(settings) / str(name),
+                file=None if cited else sources_dir(settings) / str(name),
                 sha256=str(sha) if sha is not None else None,
                 title=str(title) if title is not None else None,
+                url=str(url) if url is not None else None,
             )
         )
     return sorted(found, key=lambda r: r.id)
@@ -324,8 +339,9 @@ def register(
     if text is not None:
         said = normalise_quote(text)
         for existing in known:
-            if existing.file.suffix == ".txt" and existing.file.is_file():
-                if normalise_quote(existing.file.read_text(encoding="utf-8")) == said:
+            kept = existing.file
+            if kept is not None and kept.suffix == ".txt" and kept.is_file():
+                if normalise_quote(kept.read_text(encoding="utf-8")) == said:
                     return Registration(existing, created=False, graph_file=None, same_text=True)
     if source_id is None:
         source_id = path.stem if _ID.match(path.stem) else next_id(known, sha)
@@ -366,6 +382,83 @@ def register(
                 made,
                 _graph_file_text(source_id, title, f"sources/{file_name}").encode("utf-8"),
             )
+    record = next(r for r in records(settings, registry) if r.id == source_id)
+    return Registration(record, created=True, graph_file=made)
+
+
+def _cited_graph_file_text(source_id: str, title: str, url: str) -> str:
+    return f"""# Facts from a source cited by reference: {title}
+# <{url}>
+# No copy of its text is kept. Each entity cites a derivation (prov:qualifiedDerivation) whose
+# prov:entity is source:{source_id} and whose kz:locator says, in your own words, where in the
+# article the fact stands; figures keep only their short phrase (kz:statedAs "$190 million").
+@prefix kz:      <https://w3id.org/kzgraph/ontology#> .
+@prefix kzg:     <https://w3id.org/kzgraph/graph/> .
+@prefix source:  <https://w3id.org/kzgraph/id/source/> .
+@prefix prov:    <http://www.w3.org/ns/prov#> .
+
+kzg:{source_id} {{
+
+kzg:{source_id} prov:wasDerivedFrom source:{source_id} .
+
+}}
+"""
+
+
+def cite(
+    url: str,
+    settings: Settings | None = None,
+    *,
+    title: str,
+    publisher: str,
+    retrieved: str,
+    description: str,
+    date: str | None = None,
+    language: str | None = "en",
+) -> Registration:
+    """Register a public article by reference: its address and metadata, never its text.
+
+    The id's hash part is the SHA-256 of the address, so citing the same address again returns
+    the existing record (``created`` is False) instead of a second source. A registered source
+    with the same address, kept or cited, is the same source.
+    """
+    settings = settings or Settings.discover()
+    if not re.match(r"^https?://\S+$", url):
+        raise KzgraphError(f"{url!r}: give the article's http(s) address")
+    if not title.strip():
+        raise KzgraphError("give --title: the article's headline as it is published")
+    if not publisher.strip():
+        raise KzgraphError("give --publisher: who published the article")
+    if not description.strip():
+        raise KzgraphError("give --description: one sentence, in your words, on what it covers")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", retrieved):
+        raise KzgraphError(f"--retrieved {retrieved!r}: give the day you read it, YYYY-MM-DD")
+    registry = _registry(settings)
+    known = records(settings, registry)
+    for existing in known:
+        if existing.url == url:
+            return Registration(existing, created=False, graph_file=None)
+    sha = hashlib.sha256(url.encode("utf-8")).hexdigest()
+    source_id = next_id(known, sha)
+    iri = source_iri(source_id)
+    lang = language or None
+    registry.add((iri, RDF.type, KZ.SourceDocument))
+    registry.add((iri, RDF.type, KZ.CitedSource))
+    registry.add((iri, RDFS.label, Literal(title, lang=lang)))
+    registry.add((iri, DCTERMS.title, Literal(title, lang=lang)))
+    registry.add((iri, DCTERMS.description, Literal(description, lang="en")))
+    registry.add((iri, DCTERMS.publisher, Literal(publisher)))
+    registry.add((iri, SCHEMA.url, URIRef(url)))
+    registry.add((iri, KZ.retrievedOn, Literal(retrieved, datatype=XSD.date)))
+    if date:
+        registry.add((iri, DCTERMS.issued, _date_literal(date)))
+    if language:
+        registry.add((iri, DCTERMS.language, Literal(language)))
+    registry.add((GRAPH[source_id], PROV.wasDerivedFrom, iri))
+    save_registry(settings, registry)
+    made = documents_dir(settings) / f"{source_id}.trig"
+    if not made.exists():
+        _write_atomic(made, _cited_graph_file_text(source_id, title, url).encode("utf-8"))
     record = next(r for r in records(settings, registry) if r.id == source_id)
     return Registration(record, created=True, graph_file=made)
 
