@@ -34,7 +34,7 @@ from kzgraph.core.settings import Settings
 if TYPE_CHECKING:
     import pyoxigraph as ox
 
-    from kzgraph.store.engines import OxigraphStore
+    from kzgraph.store.engines import OxigraphStore, Store
     from kzgraph.validation.engines import FileValidation
     from kzgraph.validation.report import Report
 
@@ -373,16 +373,28 @@ def _validate_store_cmd(
 @click.pass_context
 @friendly_errors
 def stats(ctx: click.Context, store_path: Path | None, backend: str | None) -> None:
-    """Print triple counts per named graph, instances per class and quotations per source."""
+    """Print what the graph holds: projects, firms, regions, the network; per graph and class."""
+    from kzgraph.network.projections import largest_components
+    from kzgraph.queries.stats import compute, compute_store, summary_of
+
+    settings = project_settings(ctx)
     if store_path is None and backend is None:
         from kzgraph.graph.loading import load
-        from kzgraph.queries.stats import compute
+        from kzgraph.store.engines import OxigraphStore
 
-        click.echo(compute(load(project_settings(ctx))).to_text())
-        return
-    from kzgraph.queries.stats import compute_store
-
-    click.echo(compute_store(read_store(project_settings(ctx), store_path, backend)).to_text())
+        ds = load(settings)
+        embedded = OxigraphStore()
+        embedded.load_dataset(ds)
+        counts = compute(ds)
+        counts.summary = summary_of(embedded)
+        store: Store = embedded
+    else:
+        store = read_store(settings, store_path, backend)
+        counts = compute_store(store)
+    for name, (nodes, largest) in largest_components(store, settings).items():
+        counts.summary[f"{name}: largest component, of nodes"] = largest
+        counts.summary[f"{name}: nodes"] = nodes
+    click.echo(counts.to_text())
 
 
 @click.command()

@@ -119,6 +119,11 @@ def _figure(store: ox.Store, node: ox.BlankNode) -> str:
     owner = next(store.quads_for_pattern(None, None, node), None)
     link = curie(owner.predicate.value) if owner is not None else "?"
     held = _text(owner.subject) if owner is not None else "?"
+    stage = values.get(str(KZ.status))
+    if stage is not None:  # a status statement: a stage and its words
+        words = values.get(str(KZ.statusReading)) or values.get(str(KZ.statusStatedAs))
+        how = "read as" if str(KZ.statusReading) in values else "stated as"
+        return f"{link} of <{held}>: stage {curie(_text(stage))}, {how} {_text(words)!r}"
     unit = values.get(str(KZ.currency)) or values.get(str(KZ.unit))
     measure = values.get(str(KZ.measure))
     hedge = values.get(str(KZ.qualifier))

@@ -127,3 +127,26 @@ def project(
         for node in g:
             g.nodes[node]["bipartite"] = 0 if g.nodes[node].get("type") == "Company" else 1
     return g
+
+
+#: The projections whose largest component says whether the network holds together.
+CONNECTED = ("company-project", "investment-flow")
+
+
+def largest_components(
+    store: Store, settings: Settings | None = None, names: tuple[str, ...] = CONNECTED
+) -> dict[str, tuple[int, int]]:
+    """Each projection's node count and the size of its largest connected component.
+
+    A network of disconnected pairs says nothing about brokers or communities; the share of
+    nodes in the largest component is the first figure to read before any measure.
+    """
+    import networkx as nx
+
+    out = {}
+    for name in names:
+        g = project(name, store, None, settings)
+        undirected = g.to_undirected() if g.is_directed() else g
+        sizes = [len(c) for c in nx.connected_components(undirected)]
+        out[name] = (g.number_of_nodes(), max(sizes, default=0))
+    return out

@@ -29,10 +29,14 @@ class Stats:
     graphs: dict[str, int] = field(default_factory=dict)
     classes: dict[str, int] = field(default_factory=dict)
     quotations: dict[str, int] = field(default_factory=dict)
+    #: What an analyst asks first: projects, firms, regions with projects, sources.
+    summary: dict[str, int] = field(default_factory=dict)
 
     def to_text(self) -> str:
-        """Three aligned tables, for the terminal."""
-        lines = [f"{self.triples} distinct triples in {len(self.graphs)} named graphs", ""]
+        """Three aligned tables, for the terminal, after the summary."""
+        lines = [f"{self.triples} distinct triples in {len(self.graphs)} named graphs"]
+        lines += [f"  {name:<44}{n:>7}" for name, n in self.summary.items()]
+        lines.append("")
         lines.append("Named graph                                   triples")
         for name, n in self.graphs.items():
             lines.append(f"  {name:<44}{n:>7}")
@@ -72,6 +76,26 @@ def compute(ds: Dataset) -> Stats:
     )
 
 
+#: The summary's counts, each one SPARQL query over the default graph (the merge).
+SUMMARY = {
+    "projects": "?x a/rdfs:subClassOf* kz:Project",
+    "firms (kz:Company)": "?x a kz:Company",
+    "regions with projects": "?p a/rdfs:subClassOf* kz:Project ; kz:region ?x . ?x a kz:Region",
+    "agreements": "?x a/rdfs:subClassOf* kz:Agreement",
+    "sources with kept text": "?x a kz:SourceDocument FILTER NOT EXISTS { ?x a kz:CitedSource }",
+    "sources cited by reference": "?x a kz:CitedSource",
+}
+
+
+def summary_of(store: Store) -> dict[str, int]:
+    """The summary's counts, asked of ``store`` (embedded or remote)."""
+    out = {}
+    for name, pattern in SUMMARY.items():
+        rows = store.query(f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ {pattern} }}").rows
+        out[name] = int(str(rows[0][0])) if rows and rows[0][0] is not None else 0
+    return out
+
+
 def compute_store(store: Store) -> Stats:
     """The same counts by SPARQL, for a store too big to load (on disk, or run by others)."""
 
@@ -98,4 +122,5 @@ def compute_store(store: Store) -> Stats:
         graphs=dict(sorted(graphs)),
         classes=dict(sorted(classes)),
         quotations=dict(sorted(quotations)),
+        summary=summary_of(store),
     )

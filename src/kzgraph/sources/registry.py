@@ -395,6 +395,8 @@ def _cited_graph_file_text(source_id: str, title: str, url: str) -> str:
 @prefix kz:      <https://w3id.org/kzgraph/ontology#> .
 @prefix kzg:     <https://w3id.org/kzgraph/graph/> .
 @prefix source:  <https://w3id.org/kzgraph/id/source/> .
+@prefix rdfs:    <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd:     <http://www.w3.org/2001/XMLSchema#> .
 @prefix prov:    <http://www.w3.org/ns/prov#> .
 
 kzg:{source_id} {{

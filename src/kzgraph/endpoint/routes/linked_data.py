@@ -56,13 +56,18 @@ def _page(state: ServerState, iri: str, graph: Graph) -> str:
     quotations = []
     for derivation in graph.objects(node, PROV.qualifiedDerivation):
         source = graph.value(derivation, PROV.entity)
-        text = graph.value(derivation, KZ.quotation)
+        quoted = graph.value(derivation, KZ.quotation)
+        located = graph.value(derivation, KZ.locator)
+        text = quoted if quoted is not None else located
         if source is not None and text is not None:
             quotations.append(
                 {
                     "source": labels.get(str(source), str(source)),
                     "source_href": local_href(str(source)) or str(source),
                     "text": str(text),
+                    # a quotation is the source's words; a locator the curator's, for a source
+                    # cited by reference: the page says which it shows
+                    "kind": "quotation" if quoted is not None else "locator",
                 }
             )
     incoming = [
