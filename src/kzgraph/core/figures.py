@@ -14,6 +14,13 @@ Decimal('50')
 Decimal('5')
 >>> currency_of("$88.4 million"), currency_of("78.8 billion tenge")
 ('USD', 'KZT')
+
+Sources in Russian give their figures with Russian scale words, and some spell a number out:
+
+>>> parse_stated("175 млрд тенге"), parse_stated("$800 млн"), parse_stated("five million tons")
+(Decimal('175000000000'), Decimal('800000000'), Decimal('5000000'))
+>>> parse_stated("$300-350 million")  # a range: its first bound, at the range's scale
+Decimal('300000000')
 """
 
 from __future__ import annotations
@@ -21,7 +28,17 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-SCALES: dict[str, int] = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+SCALES: dict[str, int] = {
+    "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
+    # Russian, as the Kazakh press writes them (with or without the abbreviating dot)
+    "тыс": 10**3, "тысяч": 10**3, "млн": 10**6, "миллионов": 10**6, "миллиона": 10**6,
+    "млрд": 10**9, "миллиардов": 10**9, "миллиарда": 10**9, "трлн": 10**12,
+}  # fmt: skip
+#: Numbers spelled out, read before a scale word ("five million tons").
+SPELLED: dict[str, int] = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10,
+}  # fmt: skip
 
 #: Words that stand for a number in the sources; "half" is a share, so it reads as 50 per cent.
 WORD_NUMBERS: dict[str, int] = {
@@ -34,8 +51,11 @@ WORD_NUMBERS: dict[str, int] = {
     "tenfold": 10,
 }
 
+_SCALE = "|".join(sorted(SCALES, key=len, reverse=True))
 _NUMBER = re.compile(
-    r"(?<![\w.])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(?P<scale>thousand|million|billion|trillion)\b)?",
+    r"(?<![\w.])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|"
+    + "|".join(SPELLED)
+    + rf")(?:\s*(?P<scale>{_SCALE})(?!\w))?",
     re.IGNORECASE,
 )
 _WORD = re.compile(
@@ -54,8 +74,20 @@ def parse_stated(text: str) -> Decimal:
     if digit is None and word is None:
         raise NoFigureError(f"no figure in {text!r}")
     if digit is not None and (word is None or digit.start() < word.start()):
-        value = Decimal(digit.group("num").replace(",", ""))
+        num = digit.group("num")
+        spelled = SPELLED.get(num.lower())
+        if spelled is not None and not digit.group("scale"):
+            digit = _NUMBER.search(text, digit.end())  # "one of the" is no figure: read on
+            if digit is None or (word is not None and word.start() < digit.start()):
+                if word is None:
+                    raise NoFigureError(f"no figure in {text!r}")
+                return Decimal(WORD_NUMBERS[word.group(1).lower()])
+            num, spelled = digit.group("num"), SPELLED.get(digit.group("num").lower())
+        value = Decimal(spelled) if spelled is not None else Decimal(num.replace(",", ""))
         scale = digit.group("scale")
+        if not scale:  # a range gives its scale once, at its end: "$300-350 million"
+            ranged = re.match(rf"\s*[-–]\s*[\d.,]+\s*({_SCALE})(?!\w)", text[digit.end() :], re.I)
+            scale = ranged.group(1) if ranged else None
         return value * SCALES[scale.lower()] if scale else value
     assert word is not None
     return Decimal(WORD_NUMBERS[word.group(1).lower()])

@@ -70,6 +70,8 @@ class Assembler:
         self.statuses: dict[str, set[str]] = defaultdict(set)
         for q in store.quads_for_pattern(None, _STATUS, None):
             self.statuses[q.subject.value].add(q.object.value)  # type: ignore[union-attr]
+        #: projects whose kz:status the graph already states (an import only adds to those)
+        self.graph_statuses = set(self.statuses)
         #: (project, stage, derivation) of the status statements: the same row never states
         #: a stage twice when a table is run again (another source still may)
         self.stated: set[tuple[str, str, str]] = set()
@@ -82,6 +84,13 @@ class Assembler:
         #: (project, measure, row) of figures this table's rows already gave: a figure fixed by
         #: hand since is not added again when the table is run again
         self.row_figures = self._row_figures()
+        #: each stage's rank (kz:stageRank), and per project the most advanced stage this
+        #: table's rows give: a project new to the graph takes that one as its kz:status
+        self.ranks = {
+            r["s"].value: int(r["r"].value)
+            for r in store.query(f"SELECT ?s ?r WHERE {{ ?s <{KZ.stageRank}> ?r }}")  # type: ignore[union-attr]
+        }
+        self.furthest: dict[str, str] = {}
         # Triples as N-Triples lines (a term's str() is N-Triples): one string each is cheaper to
         # keep, compare and free than a tuple of three engine terms, and it is what gets written.
         self.out: set[str] = set()
@@ -139,6 +148,25 @@ class Assembler:
             (r["p"].value, r["m"].value, r["d"].value)
             for r in self.store.query(query)  # type: ignore[union-attr]
         }
+
+    def plan_statuses(self, rows: dict[int, dict[str, list[ox.Quad]]]) -> None:
+        """Note each project's most advanced stage among all the rows, before any is assembled.
+
+        Several sources give a project several stages ("considered", "foundation laid",
+        "first complex launched"); the graph's rule is that ``kz:status`` is the furthest of
+        them, the others kept as status statements. Read in row order, the first stage would
+        otherwise become the status and the import would break the rule on its own data.
+        """
+        for by_subject in rows.values():
+            for iri, qs in by_subject.items():
+                project = self._term(iri).value  # type: ignore[union-attr]
+                for q in qs:
+                    if q.predicate != _STATUS:
+                        continue
+                    stage = self._term(q.object).value  # type: ignore[union-attr]
+                    best = self.furthest.get(project)
+                    if best is None or self.ranks.get(stage, 0) > self.ranks.get(best, 0):
+                        self.furthest[project] = stage
 
     def _exists(self, s: ox.NamedNode | ox.BlankNode, p: ox.NamedNode, o: Term) -> bool:
         if isinstance(s, ox.BlankNode) or isinstance(o, ox.BlankNode):
@@ -286,7 +314,13 @@ class Assembler:
         known = self.statuses[project.value]
         if status.value in known:  # type: ignore[union-attr]
             return
-        if not known:
+        # the project's own kz:status: its first stage when the graph has it already, else the
+        # furthest stage this table gives it (plan_statuses); any other becomes a statement
+        if project.value in self.graph_statuses:
+            own = not known
+        else:
+            own = status.value == self.furthest.get(project.value, status.value)  # type: ignore[union-attr]
+        if own:
             self._emit((project, _STATUS, status))
             if words is not None:
                 self._emit((project, words[0], words[1]))

@@ -98,6 +98,8 @@ def current_store(settings: Settings) -> ox.Store:
 def _prepare(
     workdir: Path, header: list[str], rows: list[tuple[int, dict[str, str], str]], table_id: str
 ) -> None:
+    # the template's later columns may be absent: written empty, as an older tracker has them
+    header = header + [c for c in OPTIONAL_COLUMNS if c not in header]
     columns = ADDED_COLUMNS + [h for h in header if h not in ADDED_COLUMNS]
     with (workdir / "table.csv").open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
@@ -212,6 +214,7 @@ def import_table(
     # thread while the rows are assembled (Oxigraph's bulk load releases the GIL).
     working = current_store(settings)
     assembler = Assembler(store, table_id, resolved, new_table=known is None)
+    assembler.plan_statuses(mapped.by_row)
     loader = _Loader(working)
     try:
         reports, triples = _assemble(rows, mapped, resolved, assembler, loader, store, table_id)
