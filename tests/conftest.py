@@ -1,8 +1,18 @@
-"""Shared fixtures: the real seeded dataset, loaded once per test session."""
+"""Shared fixtures: the real seeded dataset, loaded once per test session.
+
+Most tests assert what the five seed articles say, with figures read from their texts; they run
+on the seeded graph, a copy of the project without the sources registered since (cited by
+reference, or tables) and the facts citing them. The session points ``KZGRAPH_HOME`` at that
+copy, so a ``kzgraph`` process a test starts reads it too. The whole, grown graph is checked by
+tests/test_grown_graph.py (and the docs by tests/test_docs.py) on the checkout itself.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +23,62 @@ from kzgraph.core.settings import Settings
 from kzgraph.graph.loading import load, load_shapes
 from kzgraph.validation.report import union_graph
 
-ROOT = Path(__file__).resolve().parent.parent
+#: The checkout: the whole graph, as users get it.
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def seeded_copy(target: Path) -> Path:
+    """The project as the five seed articles make it: no source registered after them.
+
+    The registry keeps the seeds' records (and the reference standards'); graph/documents/,
+    which holds the facts of every later source, is left out.
+    """
+    from rdflib import RDF
+
+    from kzgraph.core.namespaces import KZ
+    from kzgraph.sources.registry import _registry, records, save_registry
+
+    for name in ("ontology", "queries", "mappings", "examples", "docs", "CHANGELOG.md"):
+        source = CHECKOUT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name)
+        elif source.exists():
+            shutil.copy2(source, target / name)
+    shutil.copytree(
+        CHECKOUT / "graph", target / "graph", ignore=shutil.ignore_patterns("documents")
+    )
+    settings = Settings.discover(target)
+    later = {r.iri for r in records(Settings.discover(CHECKOUT)) if r.cited or r.is_table}
+    (target / "sources").mkdir()
+    for rec in records(Settings.discover(CHECKOUT)):
+        if rec.iri not in later and rec.file is not None and rec.file.exists():
+            shutil.copy2(rec.file, target / "sources" / rec.file.name)
+    registry = _registry(Settings.discover(CHECKOUT))
+    for iri in later:
+        for triple in list(registry.triples((iri, None, None))):
+            registry.remove(triple)
+        for triple in list(registry.triples((None, None, iri))):
+            registry.remove(triple)
+    assert not set(registry.subjects(RDF.type, KZ.CitedSource))
+    save_registry(settings, registry)
+    for linked in (".venv", ".tools"):
+        if (CHECKOUT / linked).exists():
+            (target / linked).symlink_to(CHECKOUT / linked)
+    return target
+
+
+def _seeded_root() -> Path:
+    made = os.environ.get("KZGRAPH_SEEDED_COPY")
+    if made and Path(made).is_dir():
+        return Path(made)
+    root = seeded_copy(Path(tempfile.mkdtemp(prefix="kzgraph-seeded-")) / "project")
+    os.environ["KZGRAPH_SEEDED_COPY"] = str(root)
+    return root
+
+
+ROOT = _seeded_root()
+os.environ["KZGRAPH_HOME"] = str(ROOT)
+os.environ.setdefault("KZGRAPH_SEEDS", str(CHECKOUT.parent / "shared" / "seeds"))
 
 
 @pytest.fixture(scope="session")

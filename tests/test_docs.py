@@ -68,7 +68,7 @@ def test_the_output_matcher_reads_ellipses():
 
 @pytest.fixture(scope="module")
 def data_figures() -> dict[str, str]:
-    return figures.compute(Settings.discover())
+    return figures.compute(Settings.discover(ROOT))
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])
@@ -113,7 +113,7 @@ def test_a_stale_figure_is_named(tmp_path, data_figures):
 def test_the_docs_site_shows_every_guide_with_working_links(tmp_path):
     from kzgraph.docs.site import build_site, guide_files
 
-    settings = Settings.discover()
+    settings = Settings.discover(ROOT)
     written = {p.name for p in build_site(settings, tmp_path)}
     pages = {f"guide-{g.stem}.html" for g in guide_files(settings)}
     assert pages <= written and len(pages) >= 5

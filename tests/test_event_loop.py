@@ -10,7 +10,6 @@ thread: none may have been. Every in-process query a handler makes is recorded t
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +22,7 @@ from kzgraph.endpoint.serving.app import create_app
 from kzgraph.endpoint.serving.preparation import prepare
 from kzgraph.store.engines import OxigraphStore
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT  # the seeded project
 
 
 def _on_event_loop() -> bool:

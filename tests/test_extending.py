@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,8 @@ from kzgraph.store.engines import open_store
 from kzgraph.validation.lint import ERROR, lint
 from kzgraph.validation.report import validate
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import CHECKOUT, ROOT  # the seeded project, and the checkout for tests/
+
 GUIDE = ROOT / "docs" / "extending.md"
 BLOCK = re.compile(
     r"```\w+ file=(?P<file>\S+) mode=(?P<mode>append|create)\n(?P<body>.*?)```", re.S
@@ -29,7 +29,7 @@ def extended(tmp_path_factory) -> Settings:
     root = tmp_path_factory.mktemp("project")
     for folder in ("ontology", "graph", "queries", "sources", "tests"):
         shutil.copytree(
-            ROOT / folder,
+            (CHECKOUT if folder == "tests" else ROOT) / folder,
             root / folder,
             ignore=shutil.ignore_patterns("node_modules", "__pycache__"),
         )

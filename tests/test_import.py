@@ -31,7 +31,8 @@ from kzgraph.sources.registry import normalise_quote, records, register
 from kzgraph.validation.lint import ERROR, lint
 from kzgraph.validation.report import validate
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT  # the seeded project: the import tests read what the seeds say
+
 EXAMPLE = ROOT / "examples" / "seed-investments.csv"
 FUFENG = "https://w3id.org/kzgraph/id/project/fufeng-corn-processing-plant"
 

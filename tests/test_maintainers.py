@@ -22,7 +22,7 @@ from kzgraph.validation.inference import INFERRED, expand
 from kzgraph.validation.lint import ERROR, INFO, WARNING, lint
 from kzgraph.validation.report import validate
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import CHECKOUT, ROOT  # the seeded project, and the git checkout
 
 
 def copy_project(tmp_path: Path) -> Path:
@@ -262,12 +262,12 @@ def test_diff_of_identical_versions_is_empty(tmp_path):
 
 def test_diff_against_a_git_revision():
     head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+        ["git", "-C", str(CHECKOUT), "rev-parse", "HEAD"], capture_output=True, text=True
     )
     if head.returncode != 0:
         pytest.fail("the project must be a git checkout for this test")
     result = subprocess.run(
-        [sys.executable, "-m", "kzgraph", "diff", "HEAD", str(ROOT)],
+        [sys.executable, "-m", "kzgraph", "--root", str(CHECKOUT), "diff", "HEAD", str(CHECKOUT)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -275,7 +275,7 @@ def test_diff_against_a_git_revision():
     assert result.returncode == 0, result.stderr
     assert "ontology terms:" in result.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "kzgraph", "diff", "no-such-rev", "."],
+        [sys.executable, "-m", "kzgraph", "--root", str(CHECKOUT), "diff", "no-such-rev", "."],
         capture_output=True,
         text=True,
         timeout=120,

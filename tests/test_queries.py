@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from pathlib import Path
 
 import pycountry
 import pytest
@@ -22,7 +21,7 @@ from kzgraph.docs.catalogue_page import catalogue_markdown
 from kzgraph.queries.catalogue import ParameterError, QueryNotFoundError, get_query, load_catalogue
 from kzgraph.queries.running import run_saved, to_dataframe
 
-from .conftest import article_figure, paragraph_with
+from .conftest import ROOT, article_figure, paragraph_with
 
 S000, S001, S002, S003, S004 = (
     "000_096687169d175def",
@@ -563,7 +562,7 @@ def test_conflicts_compare_capacities_and_jobs_across_sources(tmp_path):
 
     root = tmp_path / "project"
     for folder in ("ontology", "graph", "queries"):
-        shutil.copytree(Path(__file__).parent.parent / folder, root / folder)
+        shutil.copytree(ROOT / folder, root / folder)
     plant = "https://w3id.org/kzgraph/id/project/sinopec-atyrau-polyethylene-plant"
     (root / "graph" / "documents").mkdir(exist_ok=True)
     # made up for this test, in a copy: a second source giving the plant another capacity

@@ -19,7 +19,7 @@ from kzgraph.core.figures import parse_stated
 from kzgraph.core.namespaces import GEO, KZ, PREFIXES, entity
 from kzgraph.queries.catalogue import get_query, load_catalogue
 
-from .conftest import ROOT, article_figure, paragraph_with
+from .conftest import CHECKOUT, ROOT, article_figure, paragraph_with
 from .test_queries import S000, S001, S002, S003, S004
 
 ROW = re.compile(
@@ -63,7 +63,7 @@ def test_question_has_a_saved_query_that_answers_it(run, qid, text, query, param
     )
     rows = run(query, **{k: _expand(v) for k, v in params.items()})
     assert rows, f"{qid} ({text}): {query} answers nothing"
-    source = (ROOT / "tests" / test_file).read_text(encoding="utf-8")
+    source = (CHECKOUT / "tests" / test_file).read_text(encoding="utf-8")
     defined = {n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)}
     assert test in defined, f"{qid}: tests/{test_file} has no {test}"
 
