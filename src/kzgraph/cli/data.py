@@ -375,7 +375,7 @@ def _validate_store_cmd(
 def stats(ctx: click.Context, store_path: Path | None, backend: str | None) -> None:
     """Print what the graph holds: projects, firms, regions, the network; per graph and class."""
     from kzgraph.network.projections import largest_components
-    from kzgraph.queries.stats import compute, compute_store, summary_of
+    from kzgraph.queries.stats import compute, compute_store
 
     settings = project_settings(ctx)
     if store_path is None and backend is None:
@@ -386,7 +386,6 @@ def stats(ctx: click.Context, store_path: Path | None, backend: str | None) -> N
         embedded = OxigraphStore()
         embedded.load_dataset(ds)
         counts = compute(ds)
-        counts.summary = summary_of(embedded)
         store: Store = embedded
     else:
         store = read_store(settings, store_path, backend)

@@ -68,11 +68,16 @@ def compute(ds: Dataset) -> Stats:
     for derivation, _p, source, _g in ds.quads((None, PROV.entity, None, None)):
         if (derivation, KZ.quotation, None) in ds:
             quotations[curie(source)] += 1
+    from kzgraph.store.engines import OxigraphStore
+
+    embedded = OxigraphStore()  # the summary's queries, on the same quads
+    embedded.load_dataset(ds)
     return Stats(
         triples=len(set(ds.triples((None, None, None)))),
         graphs=graphs,
         classes=dict(sorted(counts.items())),
         quotations=dict(sorted(quotations.items())),
+        summary=summary_of(embedded),
     )
 
 

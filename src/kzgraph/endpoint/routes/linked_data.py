@@ -31,6 +31,9 @@ from kzgraph.endpoint.routes.describe import entity_graph, statements_with_sourc
 
 
 def _page(state: ServerState, iri: str, graph: Graph) -> str:
+    """An entity's page: its statements with their graphs, its sources' words, what links to it."""
+    # Long on purpose (65 lines): the page's three sections are gathered in one pass over the
+    # entity's graph, in the order the template shows them.
     labels = state.labels()
     node = URIRef(iri)
     statements = []
