@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from rdflib import URIRef
+from rdflib.namespace import PROV, RDFS
 
 from kzgraph.core.errors import KzgraphError
 from kzgraph.core.namespaces import KZ
@@ -21,7 +22,7 @@ from kzgraph.core.settings import Settings
 from kzgraph.curation.importing import import_table
 from kzgraph.curation.review import lookalikes, review
 from kzgraph.graph.loading import load
-from kzgraph.sources.registry import cite, records
+from kzgraph.sources.registry import cite, records, source_iri
 from kzgraph.validation.lint import ERROR, lint
 from kzgraph.validation.report import validate
 
@@ -97,6 +98,34 @@ def test_a_cited_row_imports_with_its_locator_and_phrase(tmp_path):
     assert "[locator] fourth paragraph" in shown and "'$190 million'" in shown
     assert "measure:jobs 300 kzu:count stated as '300 jobs'" in shown
     assert "stage status:announced, read as 'updates shared with Kazakh Invest'" in shown
+
+
+def test_an_article_restating_the_graph_still_counts_as_a_source(tmp_path):
+    # a second article with the seeds' $800 million for Fufeng's plant adds no figure, but its
+    # locator is cited by the firm and the project it names: the source is not registered in vain
+    root = copy_project(tmp_path)
+    settings = Settings.discover(root)
+    source = cited(root)
+    fufeng = "Fufeng Group corn processing plant in Zhambyl Region"
+    row = {
+        "source": source, "locator": "first paragraph, on Fufeng's investment agreement",
+        "firm": "Fufeng Group", "firm_country": "CN", "role": "investor", "project": fufeng,
+        "region": "Zhambyl Region", "amount": "800000000", "currency": "USD",
+        "amount_stated": "800 million US dollars",
+    }  # fmt: skip
+    amounts = len(list(load(settings).quads((None, KZ.amount, None, None))))
+    result = import_table(write_table(tmp_path / "t.csv", [row]), settings)
+    assert result.report.conforms, result.report.to_text()
+    ds = load(settings)
+    src = source_iri(source)
+    citing = {
+        s for s, _, d, _ in ds.quads((None, PROV.qualifiedDerivation, None, None))
+        if any(ds.quads((d, PROV.entity, src, None)))
+    }  # fmt: skip
+    assert {str(ds.value(s, RDFS.label)) for s in citing} == {fufeng, "Fufeng Group"}
+    assert len(list(ds.quads((None, KZ.amount, None, None)))) == amounts  # no second figure
+    assert not [f for f in lint(settings) if f.severity == ERROR]
+    assert fufeng in review(settings, source).to_text()
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,8 @@ class Assembler:
         # keep, compare and free than a tuple of three engine terms, and it is what gets written.
         self.out: set[str] = set()
         self.fresh: list[str] = []  # emitted since the last take()
+        #: (entity, source) pairs known to cite each other: a confirmation is cited once per source
+        self.citing: set[tuple[str, str]] = set()
 
     def _emit(self, triple: Triple) -> None:
         self._put(f"{triple[0]} {triple[1]} {triple[2]} .\n")
@@ -248,12 +250,16 @@ class Assembler:
         for node in amount_nodes.values():
             if node is not None:
                 new_subjects.add(str(node))
-        if len(self.out) == before:
+        confirmed = self._confirmed(by_subject, prov_nodes)
+        if len(self.out) == before and not confirmed:
             return 0
         cites = [f" {_QD} {prov_nodes[i]} .\n" for i in sorted(prov_nodes)]
         for s_nt in new_subjects:
             for cite in cites:
                 self._put(s_nt + cite)
+        for s_nt, missing in confirmed.items():
+            for prov_node in missing:
+                self._put(f"{s_nt} {_QD} {prov_node} .\n")
         for iri, prov_node in prov_nodes.items():
             d_nt = str(prov_node)
             check = iri in in_graph
@@ -261,6 +267,54 @@ class Assembler:
                 if not (check and self._exists(prov_node, q.predicate, q.object)):
                     self._put(f"{d_nt} {q.predicate} {q.object} .\n")
         return len(self.out) - before
+
+    def _confirmed(
+        self,
+        by_subject: dict[str, list[ox.Quad]],
+        prov_nodes: dict[str, ox.NamedNode],
+    ) -> dict[str, list[ox.NamedNode]]:
+        """Entities the row names that do not cite its source yet, with the derivations to add.
+
+        A second article restating what the graph holds adds no triple of its own; without its
+        derivation on the firm and project it names, it would be registered yet cite nothing, and
+        the queries counting an entity's sources would miss it. The row's derivation (quotation or
+        locator) is added to them instead, nothing else, so a confirmation counts as a source. An
+        entity that already cites the same source gains nothing: a repeat stays a repeat.
+        """
+        cited = {
+            node: next((q.object for q in by_subject[iri] if q.predicate == _ENTITY), None)
+            for iri, node in prov_nodes.items()
+            if reconcile.split(iri)[0] == "quote"  # a table that is its own source: no change
+        }
+        out: dict[str, list[ox.NamedNode]] = {}
+        for iri in by_subject:
+            if iri in prov_nodes:
+                continue
+            kind = reconcile.split(iri)[0] if iri.startswith(reconcile.PROVISIONAL) else ""
+            if kind in ("amount", "quantity"):
+                continue
+            subject = self._term(iri)
+            if not isinstance(subject, ox.NamedNode):
+                continue
+            missing = [
+                node for node, src in cited.items()
+                if isinstance(src, ox.NamedNode) and not self._cites(subject, src)
+            ]  # fmt: skip
+            if missing:
+                out[str(subject)] = missing
+                for node in missing:
+                    self.citing.add((subject.value, cited[node].value))  # type: ignore[union-attr]
+        return out
+
+    def _cites(self, subject: ox.NamedNode, source: ox.NamedNode) -> bool:
+        """Whether ``subject`` cites ``source`` already, in the graph or through an earlier row."""
+        if (subject.value, source.value) in self.citing:
+            return True
+        for q in self.store.quads_for_pattern(subject, _QD, None):
+            if next(iter(self.store.quads_for_pattern(q.object, _ENTITY, source)), None):  # type: ignore[arg-type]
+                self.citing.add((subject.value, source.value))
+                return True
+        return False
 
     def _amount(
         self,
