@@ -177,7 +177,7 @@ class Assembler:
 
     def row(self, n: int, by_subject: dict[str, list[ox.Quad]]) -> int:
         """Add row ``n``'s new facts (its mapped quads by subject); how many triples it added."""
-        # Long on purpose (79 lines): one loop sorts a row's quads into entities, provenance and
+        # Long on purpose (92 lines): one loop sorts a row's quads into entities, provenance and
         # figures in the order the graph's rules need; the decisions depend on each other within the
         # row.
         prov_nodes: dict[str, ox.NamedNode] = {}
