@@ -78,6 +78,9 @@ def named_graphs(ds: Dataset) -> dict[str, Graph]:
     return dict(sorted(graphs.items()))
 
 
+_TURTLE_START = b"@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .\n"
+
+
 class _Sender:
     """Graph Store PUTs and SPARQL Updates to one backend, with errors that name the URL."""
 
@@ -91,13 +94,20 @@ class _Sender:
         self.http = backend.client()
 
     def put(self, graph: str, data: bytes) -> None:
+        """PUT ``data`` (N-Triples) as Turtle, which every Graph Store implementation takes.
+
+        N-Triples is Turtle; Virtuoso's Graph Store does not know ``application/n-triples`` and
+        guesses the type from the first bytes, which fails on some graphs ("unsupported type
+        text/plain", openlink/virtuoso-opensource#1187 and #540). A leading ``@prefix`` line makes
+        the body unmistakably Turtle for such a guess and changes nothing for a parser.
+        """
         url = self.backend.store_url or ""
         try:
             response = self.http.put(
                 url,
                 params={"graph": graph},
-                content=data,
-                headers={"Content-Type": "application/n-triples"},
+                content=_TURTLE_START + data,
+                headers={"Content-Type": "text/turtle; charset=utf-8"},
             )
         except httpx.HTTPError as exc:
             raise KzgraphError(
