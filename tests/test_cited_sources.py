@@ -128,6 +128,39 @@ def test_an_article_restating_the_graph_still_counts_as_a_source(tmp_path):
     assert fufeng in review(settings, source).to_text()
 
 
+def test_the_same_figure_with_another_hedge_is_a_second_claim(tmp_path):
+    # the seeds give Fufeng's plant "$800 million"; an article saying "about $800 million" is a
+    # claim of its own: kept with its words and source, not dropped as a repeat
+    root = copy_project(tmp_path)
+    settings = Settings.discover(root)
+    source = cited(root)
+    fufeng = URIRef("https://w3id.org/kzgraph/id/project/fufeng-corn-processing-plant")
+    row = {
+        "source": source, "locator": "second paragraph, on the plant's estimated cost",
+        "firm": "Fufeng Group", "role": "investor",
+        "project": "Fufeng Group corn processing plant in Zhambyl Region",
+        "amount": "800000000", "currency": "USD", "amount_stated": "about $800 million",
+        "amount_qualifier": "about",
+    }  # fmt: skip
+
+    def hedges() -> list[str]:
+        ds = load(settings)
+        out = []
+        for _s, _p, a, g in ds.quads((fufeng, KZ.amount, None, None)):
+            graph = ds.graph(g)
+            if float(graph.value(a, KZ.value)) == 800_000_000:
+                out.append(str(graph.value(a, KZ.qualifier) or ""))
+        return sorted(out)
+
+    before = hedges()
+    result = import_table(write_table(tmp_path / "t.csv", [row]), settings)
+    assert result.report.conforms, result.report.to_text()
+    assert hedges() == sorted([*before, "about"])
+    again = import_table(write_table(tmp_path / "t2.csv", [row, row]), settings)
+    assert hedges() == sorted([*before, "about"]), "the same hedge again is a repeat"
+    assert again.report.conforms
+
+
 @pytest.mark.parametrize(
     ("changes", "column", "message"),
     [

@@ -275,7 +275,8 @@ def test_a_differing_figure_becomes_a_second_amount_with_its_own_source(tmp_path
         initBindings={"p": URIRef(FUFENG)},
     )
     assert [str(s).rsplit("/", 1)[-1] for (s,) in statuses] == ["planned"]
-    # the analyst's saved query lists both amounts, each with the file of its graph
+    # the analyst's saved query lists both amounts, each with the article it comes from (the
+    # report the row quotes, not the table that carried the row)
     conflicts = run_saved("conflicts-and-revisions", settings=settings).dicts()
     pairs = {
         (str(r["statedAs"]), str(r["file"]))
@@ -284,7 +285,7 @@ def test_a_differing_figure_becomes_a_second_amount_with_its_own_source(tmp_path
     }
     assert pairs == {
         ("$800 million", "002_97890c3330489398.txt"),
-        ("$900 million", f"{result.source_id}.csv"),
+        ("$900 million", reg.record.file.name),
     }
     # and no total adds them: Fufeng's plant is listed as conflicting, outside both sums
     # (before: 1.7 billion, the two figures summed)

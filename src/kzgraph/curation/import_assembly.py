@@ -40,6 +40,7 @@ _STATEMENT, _STATUS_STATEMENT = _n(str(KZ.statusStatement)), _n(str(KZ.StatusSta
 _AMOUNT, _QUOTATION = _n(str(KZ.amount)), _n(str(KZ.quotation))
 _QUANTITY, _LOCATOR = _n(str(KZ.quantity)), _n(str(KZ.locator))
 _FIGURE = [_n(str(KZ.measure)), _n(str(KZ.value)), _n(str(KZ.currency))]
+_QUALIFIER = _n(str(KZ.qualifier))
 #: What makes a figure the same figure: an amount's measure, value and currency; a quantity's
 #: measure, value and unit. The property that links it, the kind of its provisional node, and
 #: the property that completes the key.
@@ -125,17 +126,25 @@ class Assembler:
             found[(row["s"].value, normalise_quote(row["q"].value))] = row["d"].value
         return found
 
-    def _existing_figures(self) -> set[tuple[str, str, Decimal, str]]:
+    def _existing_figures(self) -> set[tuple[str, str, Decimal, str, str]]:
+        """The figures the graph states: project, measure, value, currency or unit, and hedge.
+
+        The hedge is part of a figure's identity: "nearly 10,000 jobs" and "more than 10,000
+        jobs" are two claims, each kept with its source, not one with the other's words lost.
+        """
         found = set()
         for link, (_kind, key) in _FIGURE_KINDS.items():
             query = (
-                f"SELECT ?p ?m ?v ?c WHERE {{ ?p <{link.value}> ?a . ?a <{KZ.measure}> ?m ; "
-                f"<{KZ.value}> ?v ; <{key.value}> ?c }}"
+                f"SELECT ?p ?m ?v ?c ?h WHERE {{ ?p <{link.value}> ?a . ?a <{KZ.measure}> ?m ; "
+                f"<{KZ.value}> ?v ; <{key.value}> ?c OPTIONAL {{ ?a <{KZ.qualifier}> ?h }} }}"
             )
             found |= {
-                (r["p"].value, r["m"].value, Decimal(r["v"].value), r["c"].value)
+                (
+                    r["p"].value, r["m"].value, Decimal(r["v"].value), r["c"].value,
+                    normalised(r["h"].value) if r["h"] is not None else "",
+                )
                 for r in self.store.query(query)  # type: ignore[union-attr]
-            }
+            }  # fmt: skip
         return found
 
     def _row_figures(self) -> set[tuple[str, str, str]]:
@@ -341,6 +350,7 @@ class Assembler:
                 values[_FIGURE[0]].value,  # type: ignore[union-attr]
                 Decimal(values[_FIGURE[1]].value),  # type: ignore[union-attr]
                 values[key].value,  # type: ignore[union-attr]
+                normalised(values[_QUALIFIER].value) if _QUALIFIER in values else "",  # type: ignore[union-attr]
             )
         except KeyError:
             figure = None
