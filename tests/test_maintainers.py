@@ -131,6 +131,22 @@ BREAKAGES = [
         "unused-term",
         "https://w3id.org/kzgraph/ontology#neverUsed",
     ),
+    (
+        # the resource project constraint as first written: 404 s on a 200k-quad load
+        "ontology/shapes.ttl",
+        "{ ?sector skos:broader* <https://w3id.org/kzgraph/vocab/sector/oil-and-gas> }\n"
+        "                    UNION { ?sector skos:broader* <https://w3id.org/kzgraph/vocab/sector/mining> }",
+        "?sector skos:broader* ?broad FILTER (?broad IN (<https://w3id.org/kzgraph/vocab/sector/mining>))",
+        "shape-sparql-open-path",
+        "https://w3id.org/kzgraph/shapes#ResourceProjectShape",
+    ),
+    (
+        "ontology/shapes.ttl",
+        "$this a kz:ResourceProject .",
+        "$this a .",
+        "shape-sparql-broken",
+        "https://w3id.org/kzgraph/shapes#ResourceProjectShape",
+    ),
 ]
 
 
@@ -147,6 +163,7 @@ def test_lint_catches(tmp_path, file, old, new, check, term):
         "label-whitespace": WARNING,
         "deprecated-in-use": WARNING,
         "unused-term": INFO,
+        "shape-sparql-open-path": WARNING,
     }.get(check, ERROR)
     assert hits[0].file
 

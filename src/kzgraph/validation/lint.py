@@ -171,6 +171,75 @@ def _check_shapes(
     return found
 
 
+def _open_ended(path: object) -> bool:
+    """Whether a property path repeats (``*`` or ``+``) anywhere inside it."""
+    from rdflib.paths import AlternativePath, InvPath, MulPath, NegatedPath, SequencePath
+
+    if isinstance(path, MulPath):
+        return path.mod in ("*", "+") or _open_ended(path.path)
+    if isinstance(path, (SequencePath, AlternativePath)):
+        return any(_open_ended(p) for p in path.args)
+    if isinstance(path, (InvPath, NegatedPath)):
+        return _open_ended(getattr(path, "arg", None))
+    return False
+
+
+def _free_repeated_paths(node: object, out: list[str]) -> None:
+    """Collect triple patterns whose repeated path has a variable at both ends."""
+    from rdflib.plugins.sparql.parserutils import CompValue
+    from rdflib.term import Variable
+
+    if isinstance(node, CompValue):
+        for value in node.values():
+            _free_repeated_paths(value, out)
+    elif isinstance(node, (list, tuple)):
+        if len(node) == 3 and isinstance(node[0], Variable) and isinstance(node[2], Variable):
+            if _open_ended(node[1]):
+                out.append(f"?{node[0]} {node[1].n3()} ?{node[2]}")
+            return
+        for item in node:
+            _free_repeated_paths(item, out)
+
+
+def _check_sparql_paths(shapes: Graph, shapes_file: str) -> list[Finding]:
+    """SHACL-SPARQL constraints that walk a repeated path with both ends free.
+
+    ``?x skos:broader* ?y FILTER(?y IN (...))`` reads the same as ``?x skos:broader* <...>``, but
+    the default engine runs it for every focus node over the whole closure: the resource project
+    constraint written so took a 200k-quad load from 0.3 s to 404 s. Fix one end to an IRI.
+    """
+    from rdflib.plugins.sparql import prepareQuery
+
+    prefixes = {
+        str(p): str(ns)
+        for d in shapes.objects(None, SH.declare)
+        for p in shapes.objects(d, SH.prefix)
+        for ns in shapes.objects(d, SH.namespace)
+    }
+    found = []
+    for constraint, text in shapes.subject_objects(SH.select):
+        shape = next(shapes.subjects(SH.sparql, constraint), constraint)
+        try:
+            query = prepareQuery(str(text).replace("$this", "?this"), initNs=prefixes)
+        except Exception as exc:  # the engines report a broken query; lint names it too
+            found.append(Finding(ERROR, "shape-sparql-broken", shapes_file, str(shape), str(exc)))
+            continue
+        free: list[str] = []
+        _free_repeated_paths(query.algebra, free)
+        for pattern in sorted(set(free)):
+            found.append(
+                Finding(
+                    WARNING,
+                    "shape-sparql-open-path",
+                    shapes_file,
+                    str(shape),
+                    f"{pattern}: a repeated path with both ends variables is evaluated over the "
+                    "whole closure for every focus node; give one end an IRI (a UNION per value)",
+                )
+            )
+    return found
+
+
 def _check_usage(
     ontology: Graph, declared: set[URIRef], used: dict[URIRef, set[str]]
 ) -> list[Finding]:
@@ -328,6 +397,7 @@ def lint(settings: Settings | None = None) -> list[Finding]:
         *_check_terms(ontology, file_of),
         *_check_cycles(ontology),
         *_check_shapes(ontology, shapes, declared, shapes_rel),
+        *_check_sparql_paths(shapes, shapes_rel),
         *_check_usage(ontology, declared, used),
         *_check_ranges(ontology, data, file_of_subject),
         *check_sources(settings, data, file_of_subject),
